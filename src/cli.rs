@@ -1,0 +1,93 @@
+//! The command line (clap derive only), turned into a plain [`Config`]. Also accepts
+//! maillogconvert.pl's call, `maillogconv standard [YEAR] < maillog`.
+
+use crate::config::{Config, Format};
+use crate::input::Input;
+use clap::{Parser, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum FormatArg {
+    /// maillogconvert.pl's line for AWStats (LogType=M)
+    Awstats,
+}
+
+/// Convert mail server logs (Postfix) into AWStats lines.
+#[derive(Debug, Parser)]
+#[command(name = "maillogconv", version, about)]
+struct Cli {
+    /// Input files, plain or gzip (detected from content). None or `-` reads stdin.
+    inputs: Vec<PathBuf>,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = FormatArg::Awstats)]
+    format: FormatArg,
+    /// Write to FILE (atomically: temporary file, then rename) instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Year of the first line; later lines roll forward at each New Year.
+    /// Without it, each file's year comes from its modification time (stdin: the clock).
+    #[arg(long, value_name = "YYYY", value_parser = clap::value_parser!(i16).range(1970..=9999))]
+    year: Option<i16>,
+    /// Parser threads [default: number of CPUs].
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    threads: Option<u16>,
+    /// Print a summary (lines, records by status, open messages) on stderr.
+    #[arg(long)]
+    stats: bool,
+}
+
+/// Parses `args` (including the program name) into a [`Config`]; clap prints usage errors.
+pub fn parse(args: Vec<std::ffi::OsString>) -> Result<Config, clap::Error> {
+    if let Some(cfg) = legacy(&args) {
+        return Ok(cfg);
+    }
+    let cli = Cli::try_parse_from(args)?;
+    let mut inputs: Vec<Input> = cli
+        .inputs
+        .into_iter()
+        .map(|p| {
+            if p.as_os_str() == "-" {
+                Input::Stdin
+            } else {
+                Input::Path(p)
+            }
+        })
+        .collect();
+    if inputs.is_empty() {
+        inputs.push(Input::Stdin);
+    }
+    Ok(Config {
+        inputs,
+        format: match cli.format {
+            FormatArg::Awstats => Format::Awstats,
+        },
+        output: cli.output,
+        year: cli.year,
+        threads: cli.threads.map_or_else(default_threads, usize::from),
+        stats: cli.stats,
+        ..Config::default()
+    })
+}
+
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// `maillogconv standard [YEAR]`: stdin to stdout, AWStats lines, as maillogconvert.pl.
+fn legacy(args: &[std::ffi::OsString]) -> Option<Config> {
+    if args.get(1)?.to_str()? != "standard" || std::path::Path::new("standard").exists() {
+        return None;
+    }
+    let year = match args.get(2) {
+        None => None,
+        Some(y) => Some(y.to_str()?.parse::<i16>().ok()?),
+    };
+    if args.len() > 3 {
+        return None;
+    }
+    Some(Config {
+        year,
+        threads: default_threads(),
+        ..Config::default()
+    })
+}

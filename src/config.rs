@@ -1,0 +1,44 @@
+//! The plain run configuration that the library sees; built from the command line in `cli.rs`.
+
+use crate::input::Input;
+use std::path::PathBuf;
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// maillogconvert.pl's line, for AWStats `LogType=M`.
+    Awstats,
+}
+
+/// Everything a run needs to know.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Inputs in the order given; state (open messages, year) carries from one to the next.
+    pub inputs: Vec<Input>,
+    /// Output format.
+    pub format: Format,
+    /// Output file (written to a temporary file, renamed into place on success); stdout if none.
+    pub output: Option<PathBuf>,
+    /// Year of the first line of the first input; `None` infers it from each file's end time.
+    pub year: Option<i16>,
+    /// Parser threads.
+    pub threads: usize,
+    /// Print a summary on stderr.
+    pub stats: bool,
+    /// Chunk size in bytes for parallel parsing (tests use small chunks).
+    pub chunk_size: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            inputs: vec![Input::Stdin],
+            format: Format::Awstats,
+            output: None,
+            year: None,
+            threads: 1,
+            stats: false,
+            chunk_size: crate::input::chunk::CHUNK_SIZE,
+        }
+    }
+}

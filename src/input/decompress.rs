@@ -1,0 +1,119 @@
+//! Opens an input and undoes its compression, chosen by the first bytes of the data, never by
+//! the file name: gzip (1f 8b, multi-member as logrotate and `cat a.gz b.gz` make) or plain.
+//! A [`Counting`] reader under the decoder tells how far into the raw input an error occurred.
+
+use crate::error::Error;
+use crate::input::Input;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// The compression of an input, from its magic bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    Plain,
+    Gzip,
+}
+
+impl Compression {
+    pub fn detect(magic: &[u8]) -> Compression {
+        if magic.starts_with(&[0x1f, 0x8b]) {
+            Compression::Gzip
+        } else {
+            Compression::Plain
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::Plain => "plain",
+            Compression::Gzip => "gzip",
+        }
+    }
+}
+
+/// Counts the raw bytes read from the underlying input.
+pub struct Counting<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// An open, decompressing input.
+pub struct Opened {
+    pub reader: Box<dyn Read + Send>,
+    pub compression: Compression,
+    /// Raw bytes consumed so far (of the compressed stream when compressed).
+    pub consumed: Arc<AtomicU64>,
+    /// When the file was last modified (none for stdin).
+    pub mtime: Option<std::time::SystemTime>,
+}
+
+impl Opened {
+    /// Turns a read error into an [`Error`] naming the input and the offset reached.
+    pub fn error(&self, input: &Input, source: io::Error) -> Error {
+        let offset = self.consumed.load(Ordering::Relaxed);
+        match self.compression {
+            Compression::Plain => Error::Read {
+                input: input.display(),
+                offset,
+                source,
+            },
+            c => Error::Corrupt {
+                input: input.display(),
+                format: c.name(),
+                offset,
+                source,
+            },
+        }
+    }
+}
+
+/// Opens `input` and wraps it in the decoder its magic bytes call for.
+pub fn open(input: &Input) -> Result<Opened, Error> {
+    let (raw, mtime): (Box<dyn Read + Send>, _) = match input {
+        Input::Stdin => (Box::new(io::stdin()), None),
+        Input::Path(p) => {
+            let open_err = |source| Error::Open {
+                input: input.display(),
+                source,
+            };
+            let f = File::open(p).map_err(open_err)?;
+            let meta = f.metadata().map_err(open_err)?;
+            if meta.is_dir() {
+                return Err(open_err(io::Error::other("is a directory")));
+            }
+            (Box::new(f), meta.modified().ok())
+        }
+    };
+    let consumed = Arc::new(AtomicU64::new(0));
+    let counting = Counting {
+        inner: raw,
+        count: Arc::clone(&consumed),
+    };
+    let mut buffered = BufReader::with_capacity(256 * 1024, counting);
+    let magic = buffered.fill_buf().map_err(|source| Error::Read {
+        input: input.display(),
+        offset: 0,
+        source,
+    })?;
+    let compression = Compression::detect(magic);
+    let reader: Box<dyn Read + Send> = match compression {
+        Compression::Plain => Box::new(buffered),
+        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(buffered)),
+    };
+    Ok(Opened {
+        reader,
+        compression,
+        consumed,
+        mtime,
+    })
+}

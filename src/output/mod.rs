@@ -1,0 +1,83 @@
+//! Output stage: writers turn [`Record`]s into a format, generic over `Write`. [`Sink`] is the
+//! one place that opens the destination: stdout, or a temporary file beside the final path that
+//! is renamed into place only when the run completes, so a reader never sees a partial file.
+
+pub mod awstats;
+
+use crate::config::Format;
+use crate::record::Record;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// A record writer for one format.
+pub trait RecordWriter: Send {
+    /// Writes one record (a writer may skip records its format has no place for).
+    fn write_record(&mut self, r: &Record) -> io::Result<()>;
+    /// Flushes what is buffered; the destination is committed by the [`Sink`].
+    fn finish(&mut self) -> io::Result<()>;
+}
+
+/// Makes the writer for `format` over `out`.
+pub fn writer(format: Format, out: Box<dyn Write + Send>) -> Box<dyn RecordWriter> {
+    match format {
+        Format::Awstats => Box::new(awstats::Awstats::new(out)),
+    }
+}
+
+/// Where output goes.
+pub enum Sink {
+    Stdout,
+    File {
+        tmp: tempfile::NamedTempFile,
+        path: PathBuf,
+    },
+}
+
+impl Sink {
+    /// Opens the destination: a temporary file in the directory of `path`, or stdout.
+    pub fn open(path: Option<&Path>) -> io::Result<Sink> {
+        let Some(path) = path else {
+            return Ok(Sink::Stdout);
+        };
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let tmp = tempfile::Builder::new()
+            .prefix(".maillogconv-")
+            .suffix(".tmp")
+            .tempfile_in(dir)?;
+        Ok(Sink::File {
+            tmp,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// A buffered handle to write through.
+    pub fn handle(&self) -> io::Result<Box<dyn Write + Send>> {
+        Ok(match self {
+            Sink::Stdout => Box::new(BufWriter::with_capacity(1 << 16, io::stdout())),
+            Sink::File { tmp, .. } => Box::new(BufWriter::with_capacity(1 << 16, tmp.reopen()?)),
+        })
+    }
+
+    /// Makes the output visible under its final name (fsync, then rename).
+    pub fn commit(self) -> io::Result<()> {
+        match self {
+            Sink::Stdout => Ok(()),
+            Sink::File { tmp, path } => {
+                tmp.as_file().sync_all()?;
+                tmp.persist(&path).map_err(|e| e.error)?;
+                Ok(())
+            }
+        }
+    }
+
+    /// The name to use in messages.
+    pub fn name(&self) -> String {
+        match self {
+            Sink::Stdout => "<stdout>".to_string(),
+            Sink::File { path, .. } => path.display().to_string(),
+        }
+    }
+}

@@ -1,0 +1,389 @@
+//! Parse stage: one log line in, one [`Line`] out. Pure functions over borrowed bytes; nothing
+//! here allocates, does I/O or fails: a line no parser knows comes back as [`Line::Unknown`].
+//! Events are generic over the byte-slice type so the pipeline can turn borrowed slices into
+//! chunk-relative [`Span`]s and hand parsed chunks between threads without copying.
+
+pub mod postfix;
+pub mod syslog;
+
+use crate::time::RawStamp;
+
+/// The mail transfer agent that wrote a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mta {
+    Postfix,
+}
+
+impl Mta {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mta::Postfix => "postfix",
+        }
+    }
+}
+
+/// What a delivery agent said happened to one recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DeliveryStatus {
+    Sent,
+    Deferred,
+    Bounced,
+    Expired,
+    /// Address verification probes (`status=deliverable|undeliverable`): not deliveries.
+    Deliverable,
+    Undeliverable,
+    Other,
+}
+
+/// `reject`, `milter-reject`, `discard`, … : what smtpd/cleanup did with a message or recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectAction {
+    Reject,
+    RejectWarning,
+    Discard,
+    Hold,
+}
+
+/// A `to=` line of a delivery agent (smtp, lmtp, local, virtual, pipe, error, discard).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Delivery<S> {
+    pub qid: S,
+    pub to: S,
+    pub orig_to: Option<S>,
+    /// Raw `relay=` value: `host[ip]:port`, `local`, `none`, `dovecot`, …
+    pub relay: S,
+    pub delay: Option<f32>,
+    /// `delays=a/b/c/d`: before queue, in queue, connection set-up, transmission.
+    pub delays: Option<[f32; 4]>,
+    pub dsn: Option<S>,
+    pub status: DeliveryStatus,
+    pub reply: S,
+}
+
+/// A `reject:`-family line: `NOQUEUE: reject: RCPT from …; from=<…> to=<…> proto=… helo=<…>`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Reject<S> {
+    pub qid: Option<S>,
+    pub action: RejectAction,
+    /// `milter-reject` rather than `reject`.
+    pub milter: bool,
+    /// SMTP stage or cleanup check: `RCPT`, `DATA`, `CONNECT`, `END-OF-MESSAGE`, `header`, …
+    pub stage: S,
+    /// Raw client `host[ip]` (possibly with `:port`), empty when not logged.
+    pub client: S,
+    /// The reply sent to the client: `554 5.7.1 <x>: Relay access denied`.
+    pub reply: S,
+    pub from: Option<S>,
+    pub to: Option<S>,
+    pub proto: Option<S>,
+    pub helo: Option<S>,
+}
+
+/// One recognised event. Queue IDs are as logged.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Event<S> {
+    /// smtpd `client=host[ip]` (+ `sasl_username=`).
+    Client {
+        qid: S,
+        client: S,
+        sasl_username: Option<S>,
+    },
+    /// pickup `uid=N from=<…>`: a local submission.
+    Pickup {
+        qid: S,
+        from: S,
+    },
+    /// cleanup `message-id=<…>`.
+    MessageId {
+        qid: S,
+        message_id: S,
+    },
+    /// qmgr `from=<…>, size=N, nrcpt=N (queue active)`.
+    Queued {
+        qid: S,
+        from: S,
+        size: Option<u64>,
+        nrcpt: Option<u32>,
+    },
+    /// qmgr `from=<…>, status=expired, returned to sender`.
+    Expired {
+        qid: S,
+        from: S,
+    },
+    /// qmgr/postsuper `removed`: the message is gone; its queue ID may be reused.
+    Removed {
+        qid: S,
+    },
+    Delivery(Delivery<S>),
+    Reject(Reject<S>),
+    /// bounce `sender non-delivery notification: NEWID` (and delivery-status notifications).
+    Notification {
+        qid: S,
+        new_qid: S,
+    },
+    /// A line of a known MTA that carries nothing a record needs (connect, warning, …).
+    Ignored,
+    /// A line of a known MTA in a form we know but could not read (truncated, garbled).
+    Malformed,
+}
+
+/// A parsed log line.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Line<S> {
+    /// Not a line of a mail server we read.
+    Unknown,
+    Known {
+        stamp: RawStamp,
+        host: S,
+        mta: Mta,
+        event: Event<S>,
+    },
+}
+
+/// Parses one line (without its line end).
+pub fn parse_line(line: &[u8]) -> Line<&[u8]> {
+    let Some(h) = syslog::parse(line) else {
+        return Line::Unknown;
+    };
+    if let Some(daemon) = postfix::daemon(h.program) {
+        return Line::Known {
+            stamp: h.stamp,
+            host: h.host,
+            mta: Mta::Postfix,
+            event: postfix::parse(daemon, h.msg),
+        };
+    }
+    Line::Unknown
+}
+
+/// A byte range inside a chunk: the thread-portable form of a borrowed slice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    /// The span of `part` inside `base`; empty (and harmless) if `part` is not inside it.
+    pub fn of(base: &[u8], part: &[u8]) -> Span {
+        let b = base.as_ptr() as usize;
+        let p = part.as_ptr() as usize;
+        if part.is_empty() || p < b || p + part.len() > b + base.len() {
+            return Span::default();
+        }
+        let start = (p - b) as u32;
+        Span {
+            start,
+            end: start + part.len() as u32,
+        }
+    }
+
+    pub fn get(self, base: &[u8]) -> &[u8] {
+        base.get(self.start as usize..self.end as usize)
+            .unwrap_or_default()
+    }
+}
+
+impl<S> Delivery<S> {
+    fn map<T>(self, f: &mut impl FnMut(S) -> T) -> Delivery<T> {
+        Delivery {
+            qid: f(self.qid),
+            to: f(self.to),
+            orig_to: self.orig_to.map(&mut *f),
+            relay: f(self.relay),
+            delay: self.delay,
+            delays: self.delays,
+            dsn: self.dsn.map(&mut *f),
+            status: self.status,
+            reply: f(self.reply),
+        }
+    }
+}
+
+impl<S> Reject<S> {
+    fn map<T>(self, f: &mut impl FnMut(S) -> T) -> Reject<T> {
+        Reject {
+            qid: self.qid.map(&mut *f),
+            action: self.action,
+            milter: self.milter,
+            stage: f(self.stage),
+            client: f(self.client),
+            reply: f(self.reply),
+            from: self.from.map(&mut *f),
+            to: self.to.map(&mut *f),
+            proto: self.proto.map(&mut *f),
+            helo: self.helo.map(&mut *f),
+        }
+    }
+}
+
+impl<S> Event<S> {
+    /// Converts every slice of the event with `f` (borrowed slice ⇄ span).
+    pub fn map<T>(self, f: &mut impl FnMut(S) -> T) -> Event<T> {
+        match self {
+            Event::Client {
+                qid,
+                client,
+                sasl_username,
+            } => Event::Client {
+                qid: f(qid),
+                client: f(client),
+                sasl_username: sasl_username.map(f),
+            },
+            Event::Pickup { qid, from } => Event::Pickup {
+                qid: f(qid),
+                from: f(from),
+            },
+            Event::MessageId { qid, message_id } => Event::MessageId {
+                qid: f(qid),
+                message_id: f(message_id),
+            },
+            Event::Queued {
+                qid,
+                from,
+                size,
+                nrcpt,
+            } => Event::Queued {
+                qid: f(qid),
+                from: f(from),
+                size,
+                nrcpt,
+            },
+            Event::Expired { qid, from } => Event::Expired {
+                qid: f(qid),
+                from: f(from),
+            },
+            Event::Removed { qid } => Event::Removed { qid: f(qid) },
+            Event::Delivery(d) => Event::Delivery(d.map(f)),
+            Event::Reject(r) => Event::Reject(r.map(f)),
+            Event::Notification { qid, new_qid } => Event::Notification {
+                qid: f(qid),
+                new_qid: f(new_qid),
+            },
+            Event::Ignored => Event::Ignored,
+            Event::Malformed => Event::Malformed,
+        }
+    }
+}
+
+impl<S> Line<S> {
+    pub fn map<T>(self, mut f: impl FnMut(S) -> T) -> Line<T> {
+        match self {
+            Line::Unknown => Line::Unknown,
+            Line::Known {
+                stamp,
+                host,
+                mta,
+                event,
+            } => Line::Known {
+                stamp,
+                host: f(host),
+                mta,
+                event: event.map(&mut f),
+            },
+        }
+    }
+}
+
+/// Splits a peer as Postfix logs it, `host[ip]`, `host[ip]:port` or `[ip]:port`, into host, ip
+/// and port. A value without brackets (`local`, `none`, `dovecot`) is all host.
+pub fn split_peer(raw: &[u8]) -> (&[u8], &[u8], Option<u16>) {
+    let Some(open) = memchr::memchr(b'[', raw) else {
+        return (raw, &raw[raw.len()..], None);
+    };
+    let Some(close) = memchr::memrchr(b']', raw).filter(|&c| c > open) else {
+        return (raw, &raw[raw.len()..], None);
+    };
+    let port = raw
+        .get(close + 1..)
+        .and_then(|r| r.strip_prefix(b":"))
+        .and_then(|p| std::str::from_utf8(p).ok())
+        .and_then(|p| p.parse().ok());
+    (&raw[..open], &raw[open + 1..close], port)
+}
+
+/// True for 127.0.0.0/8, ::1 and ::ffff:127.x: a relay on this machine (a content filter).
+pub fn is_loopback_ip(ip: &[u8]) -> bool {
+    let ip = ip
+        .strip_prefix(b"::ffff:")
+        .or_else(|| ip.strip_prefix(b"IPv6:::ffff:"))
+        .unwrap_or(ip);
+    ip.starts_with(b"127.") || ip == b"::1" || ip == b"IPv6:::1"
+}
+
+/// The SMTP reply code (any three digits, as maillogconvert.pl reads it) and enhanced status
+/// code at the start of a reply text:
+/// `554 5.7.1 <x>: …` → (Some(554), Some("5.7.1")); `5.7.1 Blocked` → (None, Some("5.7.1")).
+pub fn reply_codes(reply: &[u8]) -> (Option<u16>, Option<&[u8]>) {
+    let mut rest = reply;
+    let mut code = None;
+    if rest.len() >= 3
+        && rest[..3].iter().all(u8::is_ascii_digit)
+        && matches!(rest.get(3), None | Some(b' ' | b'-'))
+    {
+        code = std::str::from_utf8(&rest[..3])
+            .ok()
+            .and_then(|s| s.parse().ok());
+        rest = rest.get(4..).unwrap_or_default();
+    }
+    let end = memchr::memchr(b' ', rest).unwrap_or(rest.len());
+    let word = &rest[..end];
+    let dsn = is_dsn(word).then_some(word);
+    (code, dsn)
+}
+
+/// `2.0.0`, `5.1.1`, `4.7.25`: class digit, dot, 1–3 digits, dot, 1–3 digits.
+pub fn is_dsn(w: &[u8]) -> bool {
+    let mut parts = w.split(|&c| c == b'.');
+    let ok = |p: Option<&[u8]>, max: usize| {
+        p.is_some_and(|p| !p.is_empty() && p.len() <= max && p.iter().all(u8::is_ascii_digit))
+    };
+    matches!(w.first(), Some(b'2' | b'4' | b'5'))
+        && ok(parts.next(), 1)
+        && ok(parts.next(), 3)
+        && ok(parts.next(), 3)
+        && parts.next().is_none()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peers() {
+        let (h, i, p) = split_peer(b"mx.example.com[192.0.2.1]:25");
+        assert_eq!(
+            (h, i, p),
+            (&b"mx.example.com"[..], &b"192.0.2.1"[..], Some(25))
+        );
+        let (h, i, p) = split_peer(b"unknown[2001:558:fe21:2a::6]");
+        assert_eq!(
+            (h, i, p),
+            (&b"unknown"[..], &b"2001:558:fe21:2a::6"[..], None)
+        );
+        let (h, i, p) = split_peer(b"[1.2.3.4]:51234");
+        assert_eq!((h, i, p), (&b""[..], &b"1.2.3.4"[..], Some(51234)));
+        let (h, i, p) = split_peer(b"local");
+        assert_eq!((h, i, p), (&b"local"[..], &b""[..], None));
+    }
+
+    #[test]
+    fn codes() {
+        assert_eq!(
+            reply_codes(b"554 5.7.1 <x@y>: Relay access denied"),
+            (Some(554), Some(&b"5.7.1"[..]))
+        );
+        assert_eq!(reply_codes(b"5.7.1 Blocked"), (None, Some(&b"5.7.1"[..])));
+        assert_eq!(reply_codes(b"Service unavailable"), (None, None));
+        assert!(is_loopback_ip(b"127.0.0.1") && is_loopback_ip(b"::1"));
+        assert!(!is_loopback_ip(b"10.0.0.1"));
+    }
+
+    #[test]
+    fn span_roundtrip() {
+        let base = b"hello world";
+        let s = Span::of(base, &base[6..]);
+        assert_eq!(s.get(base), b"world");
+        assert_eq!(Span::of(base, b"elsewhere").get(base), b"");
+    }
+}

@@ -1,0 +1,638 @@
+//! Postfix: turns the message part of a `postfix*/daemon` syslog line into an [`Event`].
+//! Knows smtpd/postscreen/cleanup rejects, smtpd `client=`, pickup, cleanup `message-id=`, qmgr
+//! `from=`/`removed`/`expired`, every delivery agent's `to=` line and bounce notifications.
+//! Everything else a Postfix daemon says is [`Event::Ignored`]; nothing here fails.
+
+use super::{Delivery, DeliveryStatus, Event, Reject, RejectAction};
+use memchr::memmem;
+
+/// The daemon name if `program` is a Postfix syslog tag: `postfix/smtpd`, `postfix-out/smtp`,
+/// `postfix/submission/smtpd`, `postfix/10025/smtpd` → `smtpd`, `smtp`, `smtpd`, `smtpd`.
+pub fn daemon(program: &[u8]) -> Option<&[u8]> {
+    if !program.starts_with(b"postfix") {
+        return None;
+    }
+    let slash = memchr::memrchr(b'/', program)?;
+    Some(&program[slash + 1..])
+}
+
+/// True if `w` is shaped like a Postfix queue ID: short (hex, upper case, 5+ chars) or long
+/// (`4PbC4x469Jz3tBr`: 10+ chars of a vowel-free base-52 alphabet with a `z` separator).
+pub fn is_queue_id(w: &[u8]) -> bool {
+    let short = w.len() >= 5 && w.iter().all(|c| matches!(c, b'0'..=b'9' | b'A'..=b'F'));
+    let long = (10..=24).contains(&w.len())
+        && w.contains(&b'z')
+        && w.iter()
+            .all(|c| c.is_ascii_alphanumeric() && !b"AEIOUaeiou".contains(c));
+    short || long
+}
+
+/// Parses the message part of a line from Postfix daemon `daemon`.
+pub fn parse<'a>(daemon: &[u8], msg: &'a [u8]) -> Event<&'a [u8]> {
+    if let Some(rest) = msg.strip_prefix(b"NOQUEUE: ") {
+        return reject(None, rest).unwrap_or(Event::Ignored);
+    }
+    let Some(colon) = memchr::memchr(b':', msg) else {
+        return Event::Ignored;
+    };
+    let qid = &msg[..colon];
+    if !is_queue_id(qid) {
+        return Event::Ignored;
+    }
+    let rest = msg[colon + 1..]
+        .strip_prefix(b" ")
+        .unwrap_or(&msg[colon + 1..]);
+    let event = if let Some(v) = rest.strip_prefix(b"to=") {
+        delivery(qid, v)
+    } else if let Some(v) = rest.strip_prefix(b"from=") {
+        queued(qid, v)
+    } else if let Some(v) = rest.strip_prefix(b"client=") {
+        client(qid, v)
+    } else if let Some(v) = rest.strip_prefix(b"message-id=") {
+        Some(Event::MessageId {
+            qid,
+            message_id: strip_brackets(trim_end(v)),
+        })
+    } else if rest.starts_with(b"uid=") {
+        memmem::find(rest, b" from=").map(|i| Event::Pickup {
+            qid,
+            from: address(&rest[i + 6..]).0,
+        })
+    } else if rest == b"removed" {
+        Some(Event::Removed { qid })
+    } else if let Some(new_qid) = notification(rest) {
+        Some(Event::Notification { qid, new_qid })
+    } else if let Some(ev) = reject(Some(qid), rest) {
+        Some(ev)
+    } else {
+        // lost connection, host … said, conversation …, replace:, warning: … — and postsuper's
+        // `requeued`/`placed on hold`: nothing a record needs.
+        let _ = daemon;
+        return Event::Ignored;
+    };
+    event.unwrap_or(Event::Malformed)
+}
+
+fn trim_end(v: &[u8]) -> &[u8] {
+    let n = v
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(0, |i| i + 1);
+    &v[..n]
+}
+
+fn strip_brackets(v: &[u8]) -> &[u8] {
+    v.strip_prefix(b"<")
+        .and_then(|v| v.strip_suffix(b">"))
+        .unwrap_or(v)
+}
+
+/// Reads an address value at the start of `v`: `<…>` up to the `>` that ends the value (followed
+/// by `,`, space or the end), or a bare word up to `,`/space. Returns the address without angle
+/// brackets and the rest after it.
+fn address(v: &[u8]) -> (&[u8], &[u8]) {
+    if v.first() == Some(&b'<') {
+        let mut from = 1;
+        while let Some(i) = memchr::memchr(b'>', &v[from..]) {
+            let end = from + i;
+            if matches!(v.get(end + 1), None | Some(b',' | b' ' | b':' | b';')) {
+                return (&v[1..end], &v[end + 1..]);
+            }
+            from = end + 1;
+        }
+        return (&v[1..], &v[v.len()..]);
+    }
+    let end = v
+        .iter()
+        .position(|&c| c == b',' || c == b' ')
+        .unwrap_or(v.len());
+    (&v[..end], &v[end..])
+}
+
+/// Splits `key=value, key=value` lists; a value ends at `, ` (addresses are read whole).
+struct Fields<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+    fn next(&mut self) -> Option<Self::Item> {
+        let r = self.rest.strip_prefix(b", ").unwrap_or(self.rest);
+        let eq = memchr::memchr(b'=', r)?;
+        let key = &r[..eq];
+        if key.is_empty() || key.contains(&b' ') {
+            return None;
+        }
+        let v = &r[eq + 1..];
+        let end = memmem::find(v, b", ").unwrap_or(v.len());
+        self.rest = &v[end..];
+        Some((key, &v[..end]))
+    }
+}
+
+fn float(v: &[u8]) -> Option<f32> {
+    std::str::from_utf8(v).ok()?.parse().ok()
+}
+
+fn int<T: std::str::FromStr>(v: &[u8]) -> Option<T> {
+    let end = v
+        .iter()
+        .position(|c| !c.is_ascii_digit())
+        .unwrap_or(v.len());
+    std::str::from_utf8(&v[..end]).ok()?.parse().ok()
+}
+
+fn status_of(word: &[u8]) -> DeliveryStatus {
+    match word {
+        b"sent" => DeliveryStatus::Sent,
+        b"deferred" => DeliveryStatus::Deferred,
+        b"bounced" => DeliveryStatus::Bounced,
+        b"expired" => DeliveryStatus::Expired,
+        b"deliverable" => DeliveryStatus::Deliverable,
+        b"undeliverable" | b"undeliverable-but-not-cached" => DeliveryStatus::Undeliverable,
+        _ => DeliveryStatus::Other,
+    }
+}
+
+/// `to=<a>, orig_to=<b>, relay=…, delay=…, delays=…, dsn=…, status=sent (reply)`.
+fn delivery<'a>(qid: &'a [u8], v: &'a [u8]) -> Option<Event<&'a [u8]>> {
+    let (to, mut rest) = address(v);
+    let mut d = Delivery {
+        qid,
+        to,
+        orig_to: None,
+        relay: &v[..0],
+        delay: None,
+        delays: None,
+        dsn: None,
+        status: DeliveryStatus::Other,
+        reply: &v[..0],
+    };
+    loop {
+        rest = rest.strip_prefix(b", ")?;
+        let eq = memchr::memchr(b'=', rest)?;
+        let key = &rest[..eq];
+        let val = &rest[eq + 1..];
+        if key == b"status" {
+            let end = memchr::memchr(b' ', val).unwrap_or(val.len());
+            d.status = status_of(&val[..end]);
+            let reply = val.get(end + 1..).unwrap_or_default();
+            d.reply = reply
+                .strip_prefix(b"(")
+                .map(|r| r.strip_suffix(b")").unwrap_or(r))
+                .unwrap_or(reply);
+            return Some(Event::Delivery(d));
+        }
+        let (val, next) = if key == b"orig_to" {
+            address(val)
+        } else {
+            let end = memmem::find(val, b", ").unwrap_or(val.len());
+            (&val[..end], &val[end..])
+        };
+        match key {
+            b"orig_to" => d.orig_to = Some(val),
+            b"relay" => d.relay = val,
+            b"delay" => d.delay = float(val),
+            b"delays" => {
+                let mut it = val.split(|&c| c == b'/').map(float);
+                if let (Some(Some(a)), Some(Some(b)), Some(Some(c)), Some(Some(e))) =
+                    (it.next(), it.next(), it.next(), it.next())
+                {
+                    d.delays = Some([a, b, c, e]);
+                }
+            }
+            b"dsn" => d.dsn = Some(val),
+            _ => {}
+        }
+        rest = next;
+    }
+}
+
+/// qmgr: `from=<a>, size=N, nrcpt=N (queue active)` or `from=<a>, status=expired, returned …`.
+fn queued<'a>(qid: &'a [u8], v: &'a [u8]) -> Option<Event<&'a [u8]>> {
+    let (from, rest) = address(v);
+    let (mut size, mut nrcpt) = (None, None);
+    for (key, val) in (Fields { rest }) {
+        match key {
+            b"size" => size = int(val),
+            b"nrcpt" => nrcpt = int(val),
+            b"status" if val.starts_with(b"expired") => return Some(Event::Expired { qid, from }),
+            _ => {}
+        }
+    }
+    size.map(|_| Event::Queued {
+        qid,
+        from,
+        size,
+        nrcpt,
+    })
+}
+
+/// smtpd: `client=host[ip]:port, sasl_method=PLAIN, sasl_username=user`.
+fn client<'a>(qid: &'a [u8], v: &'a [u8]) -> Option<Event<&'a [u8]>> {
+    let end = memmem::find(v, b", ").unwrap_or(v.len());
+    let client = trim_end(&v[..end]);
+    if client.is_empty() {
+        return None;
+    }
+    let sasl_username = (Fields { rest: &v[end..] })
+        .find(|(k, _)| *k == b"sasl_username")
+        .map(|(_, v)| v);
+    Some(Event::Client {
+        qid,
+        client,
+        sasl_username,
+    })
+}
+
+fn notification(rest: &[u8]) -> Option<&[u8]> {
+    const KINDS: [&[u8]; 4] = [
+        b"sender non-delivery notification: ",
+        b"sender delivery status notification: ",
+        b"sender delay notification: ",
+        b"postmaster non-delivery notification: ",
+    ];
+    KINDS.iter().find_map(|k| {
+        let id = trim_end(rest.strip_prefix(*k)?);
+        is_queue_id(id).then_some(id)
+    })
+}
+
+/// Checks whose reply comes after the `helo=<…>` list rather than after the client.
+fn is_content_check(stage: &[u8]) -> bool {
+    matches!(
+        stage,
+        b"header" | b"body" | b"mime-header" | b"nested-header"
+    )
+}
+
+/// `reject: RCPT from host[ip]: 554 5.7.1 …; from=<a> to=<b> proto=ESMTP helo=<h>` and its kin:
+/// milter-reject, reject_warning, discard, hold; smtpd, postscreen and cleanup forms.
+fn reject<'a>(qid: Option<&'a [u8]>, rest: &'a [u8]) -> Option<Event<&'a [u8]>> {
+    let colon = memchr::memchr(b':', rest)?;
+    let word = &rest[..colon];
+    let (milter, word) = match word.strip_prefix(b"milter-") {
+        Some(w) => (true, w),
+        None => (false, word),
+    };
+    let action = match word {
+        b"reject" => RejectAction::Reject,
+        b"reject_warning" => RejectAction::RejectWarning,
+        b"discard" => RejectAction::Discard,
+        b"hold" => RejectAction::Hold,
+        _ => return None,
+    };
+    let text = rest[colon + 1..].strip_prefix(b" ")?;
+    let stage_end = memchr::memchr(b' ', text)?;
+    let stage = &text[..stage_end];
+    // The envelope list starts at the last "; from=" (or "; proto=" when there is no sender).
+    let tail_at = memmem::rfind(text, b"; from=")
+        .or_else(|| memmem::rfind(text, b"; to="))
+        .or_else(|| memmem::rfind(text, b"; proto="));
+    let (head, tail) = match tail_at {
+        Some(i) => (&text[..i], &text[i + 2..]),
+        None => (text, &text[text.len()..]),
+    };
+    let mut r = Reject {
+        qid,
+        action,
+        milter,
+        stage,
+        client: &head[..0],
+        reply: &head[..0],
+        from: None,
+        to: None,
+        proto: None,
+        helo: None,
+    };
+    let after_list = envelope(tail, &mut r);
+    if is_content_check(stage) {
+        if let Some(i) = memmem::rfind(head, b" from ") {
+            r.client = &head[i + 6..];
+        }
+        r.reply = after_list.strip_prefix(b": ").unwrap_or(after_list);
+    } else if let Some(i) = memmem::find(head, b" from ") {
+        let c = &head[i + 6..];
+        let end = memmem::find(c, b": ").unwrap_or(c.len());
+        r.client = &c[..end];
+        r.reply = c.get(end + 2..).unwrap_or_default();
+    }
+    Some(Event::Reject(r))
+}
+
+/// Reads `from=<a> to=<b> proto=ESMTP helo=<h>` (postscreen separates with `, `) into `r`;
+/// returns what follows the list (cleanup puts its reply there).
+fn envelope<'a>(mut tail: &'a [u8], r: &mut Reject<&'a [u8]>) -> &'a [u8] {
+    loop {
+        tail = tail
+            .strip_prefix(b", ")
+            .or_else(|| tail.strip_prefix(b" "))
+            .unwrap_or(tail);
+        let Some(eq) = memchr::memchr(b'=', tail) else {
+            return tail;
+        };
+        let key = &tail[..eq];
+        if !matches!(key, b"from" | b"to" | b"proto" | b"helo") {
+            return tail;
+        }
+        let (val, next) = address(&tail[eq + 1..]);
+        match key {
+            b"from" => r.from = Some(val),
+            b"to" => r.to = Some(val),
+            b"proto" => r.proto = Some(val),
+            _ => r.helo = Some(val),
+        }
+        tail = next;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::{parse_line, Line};
+
+    fn event(line: &str) -> Event<&[u8]> {
+        match parse_line(line.as_bytes()) {
+            Line::Known { event, .. } => event,
+            Line::Unknown => panic!("not recognised: {line}"),
+        }
+    }
+
+    fn b(s: &str) -> &[u8] {
+        s.as_bytes()
+    }
+
+    #[test]
+    fn syslog_names() {
+        for (p, d) in [
+            ("postfix/smtpd", Some("smtpd")),
+            ("postfix/submission/smtpd", Some("smtpd")),
+            ("postfix/smtps/smtpd", Some("smtpd")),
+            ("postfix-out/smtp", Some("smtp")),
+            ("postfix/10025/smtpd", Some("smtpd")),
+            ("postfix/amavis/smtp", Some("smtp")),
+            ("postfix-secondary/qmgr", Some("qmgr")),
+            ("sendmail", None),
+            ("postfix", None),
+        ] {
+            assert_eq!(daemon(b(p)), d.map(b), "{p}");
+        }
+    }
+
+    #[test]
+    fn queue_ids() {
+        for id in [
+            "C7640280020",
+            "6B1B62259",
+            "4PbC4x469Jz3tBr",
+            "3mPVKl0Mhjz7sXv",
+            "48rT2v1hQrz1J0N",
+        ] {
+            assert!(is_queue_id(b(id)), "{id}");
+        }
+        for w in ["warning", "NOQUEUE", "statistics", "connect from x", "ABC"] {
+            assert!(!is_queue_id(b(w)), "{w}");
+        }
+    }
+
+    #[test]
+    fn client_lines() {
+        // digineo-postfix_exporter/mail.log
+        let e = event("Oct 30 13:19:26 mailgw-out1 postfix/smtpd[27530]: EB4B2C19E2: client=xxx[1.2.3.4], sasl_method=PLAIN, sasl_username=user@domain");
+        assert_eq!(
+            e,
+            Event::Client {
+                qid: b("EB4B2C19E2"),
+                client: b("xxx[1.2.3.4]"),
+                sasl_username: Some(b("user@domain"))
+            }
+        );
+        // gitpan-Mail-Log-Parse/log; submission with IPv6 (whyscream smtpd.txt, with header)
+        let e = event("Sep 23 15:57:40 mail postfix/submission/smtpd[3646210]: 838FC8A5F: client=unknown[fe80::1:2:3:4], sasl_method=PLAIN, sasl_username=out@example.org");
+        assert!(matches!(e, Event::Client { client, .. } if client == b("unknown[fe80::1:2:3:4]")));
+        let e = event(
+            "Aug 18 00:01:38 acmemail1 postfix/smtpd[5819]: 7326D2B54: client=unknown[10.0.80.60]",
+        );
+        assert!(matches!(
+            e,
+            Event::Client {
+                sasl_username: None,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn pickup_cleanup_qmgr() {
+        // gitpan-Parse-Syslog-Mail/postfix-plain.log
+        let e = event("Feb 20 04:05:39 fangorn postfix/pickup[15241]: 0D7037A4: uid=0 from=<root>");
+        assert_eq!(
+            e,
+            Event::Pickup {
+                qid: b("0D7037A4"),
+                from: b("root")
+            }
+        );
+        let e = event("Aug 18 00:01:38 acmemail1 postfix/cleanup[5624]: 7918B29DA: message-id=<D31A582E5B6A2B45902C41C643D99A5A01399D5C@K001MB101.network.ad.baz.gov>");
+        assert_eq!(
+            e,
+            Event::MessageId {
+                qid: b("7918B29DA"),
+                message_id: b(
+                    "D31A582E5B6A2B45902C41C643D99A5A01399D5C@K001MB101.network.ad.baz.gov"
+                )
+            }
+        );
+        let e = event("Aug 18 00:01:38 acmemail1 postfix/qmgr[20508]: 6B1B62259: from=<00000001@baz.acme.gov>, size=84778, nrcpt=7 (queue active)");
+        assert_eq!(
+            e,
+            Event::Queued {
+                qid: b("6B1B62259"),
+                from: b("00000001@baz.acme.gov"),
+                size: Some(84778),
+                nrcpt: Some(7)
+            }
+        );
+        // Long queue IDs: msimerson-log-ship-elastic-postfix/mail.log
+        let e = event("Jul  5 06:52:11 prd-mx1 postfix/qmgr[20459]: 3mPVKl0Mhjz7sXv: from=<>, size=2666, nrcpt=2 (queue active)");
+        assert!(
+            matches!(e, Event::Queued { qid, nrcpt: Some(2), .. } if qid == b("3mPVKl0Mhjz7sXv"))
+        );
+        let e = event("Aug 18 00:01:38 acmemail1 postfix/qmgr[20508]: 6B1B62259: removed");
+        assert_eq!(
+            e,
+            Event::Removed {
+                qid: b("6B1B62259")
+            }
+        );
+        // sergeymakinen-postfix_exporter/mail.log
+        let e = event("Jan 1 00:00:00 hostname postfix/qmgr[12345]: 123456789AB: from=<user@example.com>>, status=expired, returned to sender");
+        assert!(matches!(e, Event::Expired { qid, .. } if qid == b("123456789AB")));
+    }
+
+    #[test]
+    fn delivery_agents() {
+        let e = event("Aug 18 00:01:38 acmemail1 postfix/smtp[5772]: 6B1B62259: to=<00000002@acme.gov>, relay=10.0.0.1[10.0.0.1]:1025, delay=0.06, delays=0.01/0/0/0.05, dsn=2.0.0, status=sent (250 Message received and queued)");
+        let Event::Delivery(d) = e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(d.to, b("00000002@acme.gov"));
+        assert_eq!(d.relay, b("10.0.0.1[10.0.0.1]:1025"));
+        assert_eq!(d.delay, Some(0.06));
+        assert_eq!(d.delays, Some([0.01, 0.0, 0.0, 0.05]));
+        assert_eq!(d.dsn, Some(b("2.0.0")));
+        assert_eq!(d.status, DeliveryStatus::Sent);
+        assert_eq!(d.reply, b("250 Message received and queued"));
+
+        // local with orig_to, old Postfix without delays/dsn (postfix-plain.log)
+        let e = event("Feb 20 04:05:39 fangorn postfix/local[22879]: 0D7037A4: to=<postfix@fangorn.maddingue.net>, orig_to=<root>, relay=local, delay=0, status=sent (delivered to mailbox)");
+        let Event::Delivery(d) = e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(
+            (d.orig_to, d.relay, d.dsn),
+            (Some(b("root")), b("local"), None)
+        );
+
+        // lmtp, virtual, pipe, error, discard (whyscream-postfix-grok-patterns, header added)
+        let cases = [
+            ("postfix/lmtp", "123456789AB: to=<user@example.com>, relay=example.com[123.45.67.89]:25, delay=1.23, delays=1.23/1.23/1.23/1.23, dsn=1.2.3, status=bounced (123 #1.2.3 Reasons)", DeliveryStatus::Bounced),
+            ("postfix/virtual", "B657F2DB195D: to=<postmaster@example.com>, relay=virtual, delay=0.52, delays=0.51/0.01/0/0, dsn=2.0.0, status=sent (delivered to maildir)", DeliveryStatus::Sent),
+            ("postfix/pipe", "153053D: to=<tom@example.com>, orig_to=<admin@example.com>, relay=dovecot, delay=3.4, delays=3.3/0.03/0/0.12, dsn=2.0.0, status=sent (delivered via dovecot service)", DeliveryStatus::Sent),
+            ("postfix/error", "2DC5552A34: to=<user@yahoo.com>, relay=none, delay=63495, delays=63350/144/0/0, dsn=4.4.2, status=deferred (delivery temporarily suspended: lost connection with mta7.am0.yahoodns.net[98.136.216.22] while sending RCPT TO)", DeliveryStatus::Deferred),
+            ("postfix/error", "3E29030F8637E: to=<user@yahoo.com>, relay=none, delay=0.01, delays=0.01/0/0/0, dsn=5.1.1, status=undeliverable-but-not-cached (User unknown in virtual alias table)", DeliveryStatus::Undeliverable),
+            ("postfix/discard", "25F2E5E061: to=<george.desantis@test.example.com>, relay=none, delay=0.05, delays=0.05/0/0/0, dsn=2.0.0, status=sent (test.example.com)", DeliveryStatus::Sent),
+        ];
+        for (prog, msg, status) in cases {
+            let line = format!("Jan  1 00:00:00 h {prog}[1]: {msg}");
+            let Event::Delivery(d) = event(&line) else {
+                panic!("{line}")
+            };
+            assert_eq!(d.status, status, "{line}");
+        }
+
+        // IPv6 relay with a flattened multi-line reply (youyo test-iso8601.log)
+        let e = event("2021-02-06T11:19:26+01:00 mail1.example.com postfix/smtp[63622]: 42E683DD0B: to=<recipient1@destdom.com>, relay=aspmx.l.google.com[2a00:1450:400c:c04::1b]:25, delay=0.59, delays=0.23/0/0.17/0.19, dsn=5.7.26, status=bounced (host aspmx.l.google.com[2a00:1450:400c:c04::1b] said: 550-5.7.26 This message does not have authentication information (in reply to end of DATA command))");
+        let Event::Delivery(d) = e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(d.relay, b("aspmx.l.google.com[2a00:1450:400c:c04::1b]:25"));
+        assert!(d.reply.ends_with(b"(in reply to end of DATA command)"));
+
+        // A truncated line is malformed, not a record (inqueue-postfix-ecs-pipeline style)
+        assert_eq!(
+            event("Jan  1 00:00:00 h postfix/smtp[1]: 6B1B62259: to=<a@b>, relay=x[1.2"),
+            Event::Malformed
+        );
+    }
+
+    #[test]
+    fn rejects() {
+        // fail2ban/postfix
+        let e = event("Jul 12 07:47:48 saturn postfix/smtpd[8738]: NOQUEUE: reject: RCPT from 1-2-3-4-example.com[1.2.3.4]: 554 5.7.1 <smtp@example.com>: Relay access denied; from=<john@example.com> to=<smtp@example.org> proto=SMTP helo=<198.51.100.17>");
+        let Event::Reject(r) = e else { panic!("{e:?}") };
+        assert_eq!(r.qid, None);
+        assert_eq!(r.action, RejectAction::Reject);
+        assert_eq!(r.stage, b("RCPT"));
+        assert_eq!(r.client, b("1-2-3-4-example.com[1.2.3.4]"));
+        assert_eq!(
+            r.reply,
+            b("554 5.7.1 <smtp@example.com>: Relay access denied")
+        );
+        assert_eq!(
+            (r.from, r.to),
+            (Some(b("john@example.com")), Some(b("smtp@example.org")))
+        );
+        assert_eq!(
+            (r.proto, r.helo),
+            (Some(b("SMTP")), Some(b("198.51.100.17")))
+        );
+        // Empty to=<> and helo= (fail2ban/postfix)
+        let e = event("Feb 21 09:21:54 xxx postfix/smtpd[14398]: NOQUEUE: reject: RCPT from example.com[192.0.43.10]: 450 4.7.1 : Helo command rejected: Host not found; from=<> to=<> proto=ESMTP helo=");
+        let Event::Reject(r) = e else { panic!("{e:?}") };
+        assert_eq!(
+            (r.from, r.to, r.helo),
+            (Some(b("")), Some(b("")), Some(b("")))
+        );
+
+        // queued reject, milter-reject at END-OF-MESSAGE (youyo test-milter.log)
+        let e = event("2021-02-06T10:57:58+01:00 mail.server.com postfix/cleanup[59586]: D6DDA23B0F: milter-reject: END-OF-MESSAGE from unknown[99.88.77.66]: 4.7.1 Greylisting in action, try again later; from=<user2@example.com> to=<some.dest@destdomain.com> proto=ESMTP helo=<host.sender.domain>");
+        let Event::Reject(r) = e else { panic!("{e:?}") };
+        assert!(r.milter && r.qid == Some(b("D6DDA23B0F")));
+        assert_eq!(r.reply, b("4.7.1 Greylisting in action, try again later"));
+        assert_eq!(r.client, b("unknown[99.88.77.66]"));
+
+        // milter-hold (youyo test-milter.log)
+        let e = event("2021-02-19T14:32:14.976132+01:00 smtp01.example.org postfix/cleanup[52106] E89FA2DEDA: milter-hold: END-OF-MESSAGE from srv05.source.com[10.11.12.13]: milter triggers HOLD action; from=<> to=<this_user@this.domain.com> proto=ESMTP helo=<this.domain.com>");
+        assert!(matches!(
+            e,
+            Event::Reject(Reject {
+                action: RejectAction::Hold,
+                ..
+            })
+        ));
+
+        // cleanup header reject (gitpan-Parse-Syslog-Mail/cpan-rt-28807.log)
+        let e = event("Aug 13 16:06:58 DalekGate postfix/cleanup[17395]: 8B7EF2BB7: reject: header Date: Mon, 18 Jan 2038 19:07:11 +0800 from unknown[192.168.7.245]; from=<bcfxhdfyrey4l@easterndalek.com> to=<service@exterminate.com> proto=ESMTP helo=<realmail.iiiiiii.com>: Message content rejected");
+        let Event::Reject(r) = e else { panic!("{e:?}") };
+        assert_eq!(r.stage, b("header"));
+        assert_eq!(r.client, b("unknown[192.168.7.245]"));
+        assert_eq!(r.to, Some(b("service@exterminate.com")));
+        assert_eq!(r.reply, b("Message content rejected"));
+
+        // postscreen uses ", " between envelope fields (sergeymakinen-postfix_exporter/mail.log)
+        let e = event("Jan 1 00:00:00 hostname postfix/postscreen[12345]: NOQUEUE: reject: RCPT from [123.45.67.89]:12345: 550 5.7.1 Reasons; client [123.45.67.89] blocked using example.com; from=<user@example.com>, to=<user@example.com>, proto=ESMTP, helo=<example.com>");
+        let Event::Reject(r) = e else { panic!("{e:?}") };
+        assert_eq!(r.client, b("[123.45.67.89]:12345"));
+        assert_eq!(r.to, Some(b("user@example.com")));
+
+        // reject_warning and discard (gitpan-Mail-Log-Parse/log, whyscream smtpd.txt)
+        let e = event("Aug 18 00:01:39 acmemail1 postfix/smtpd[5821]: NOQUEUE: reject_warning: RCPT from ndcscan01.fiz.acme.gov[10.0.77.16]: 450 4.1.8 <00000094@sapdb07.cpb.acme.gov>: Sender address rejected: Domain not found; from=<00000094@sapdb07.cpb.acme.gov> to=<qs1adm@sapdb07.cpb.acme.gov> proto=ESMTP helo=<tnwg01a064.fiz.acme.gov>");
+        assert!(matches!(
+            e,
+            Event::Reject(Reject {
+                action: RejectAction::RejectWarning,
+                ..
+            })
+        ));
+        let e = event("Jan  1 00:00:00 h postfix/smtpd[1]: NOQUEUE: discard: MAIL from ccm231.constantcontact.com[208.75.123.231]: <bsdbdsfbw==_4343_sdfbddw==@in.constantcontact.com>: Sender address SPAM; from=<bsdbdsfbw==_4343_sdfbddw==@in.constantcontact.com> proto=ESMTP helo=<ccm231.constantcontact.com>");
+        let Event::Reject(r) = e else { panic!("{e:?}") };
+        assert_eq!(r.action, RejectAction::Discard);
+        assert_eq!(r.to, None);
+        assert_eq!(
+            r.from,
+            Some(b("bsdbdsfbw==_4343_sdfbddw==@in.constantcontact.com"))
+        );
+
+        // postscreen CONNECT reject without an envelope (sergeymakinen-postfix_exporter)
+        let e = event("Jan 1 00:00:00 hostname postfix/postscreen[12345]: NOQUEUE: reject: CONNECT from [123.45.67.89]:12345: too many connections");
+        let Event::Reject(r) = e else { panic!("{e:?}") };
+        assert_eq!((r.stage, r.from, r.to), (b("CONNECT"), None, None));
+        assert_eq!(
+            (r.client, r.reply),
+            (b("[123.45.67.89]:12345"), b("too many connections"))
+        );
+    }
+
+    #[test]
+    fn notifications_and_noise() {
+        // whyscream bounce.txt (header added)
+        let e = event("Jan  1 00:00:00 h postfix/bounce[1]: 17CCA8044: sender non-delivery notification: ADD2F8052");
+        assert_eq!(
+            e,
+            Event::Notification {
+                qid: b("17CCA8044"),
+                new_qid: b("ADD2F8052")
+            }
+        );
+        for line in [
+            "Aug 18 00:01:38 acmemail1 postfix/smtpd[5833]: disconnect from localhost.localdomain[127.0.0.1]",
+            "Aug 18 00:01:38 acmemail1 postfix/smtpd[5748]: connect from localhost.localdomain[127.0.0.1]",
+            "Mar 7 02:09:33 server postfix/smtpd[1234]: warning: unknown[1.2.3.4]: SASL LOGIN authentication failed",
+            "Jan  1 00:00:00 h postfix/smtp[1]: 6B1B62259: lost connection with x[1.2.3.4] while receiving the initial server greeting",
+        ] {
+            assert_eq!(event(line), Event::Ignored, "{line}");
+        }
+        assert!(matches!(parse_line(b"madeup: Gobbely Gook"), Line::Unknown));
+    }
+}

@@ -1,0 +1,116 @@
+//! The syslog header shared by every MTA that logs through syslog:
+//! `STAMP HOST TAG[PID]: MESSAGE`, with a BSD (`Oct  2 07:44:21`) or RFC 3339 stamp. Also
+//! accepts a missing `[PID]`, a missing `:` after `[PID]` (seen from some relays) and a leading
+//! `<PRI>`.
+
+use crate::time::{parse_bsd, parse_iso, RawStamp};
+
+/// The parts of a syslog line.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Header<'a> {
+    pub stamp: RawStamp,
+    pub host: &'a [u8],
+    /// The tag without `[pid]`: `postfix/smtpd`, `sm-mta`, …
+    pub program: &'a [u8],
+    pub msg: &'a [u8],
+}
+
+/// Parses the header of `line`; `None` if it is not a syslog line.
+pub fn parse(line: &[u8]) -> Option<Header<'_>> {
+    let mut rest = line;
+    if rest.first() == Some(&b'<') {
+        let close = memchr::memchr(b'>', rest.get(..6)?)?;
+        rest = &rest[close + 1..];
+    }
+    let (stamp, used) = if rest.first()?.is_ascii_digit() {
+        parse_iso(rest)?
+    } else {
+        parse_bsd(rest)?
+    };
+    rest = rest.get(used..)?.strip_prefix(b" ")?;
+    let host_end = memchr::memchr(b' ', rest)?;
+    let host = &rest[..host_end];
+    rest = &rest[host_end + 1..];
+    let tag_end = rest
+        .iter()
+        .position(|&c| c == b'[' || c == b':' || c == b' ')?;
+    let program = &rest[..tag_end];
+    if program.is_empty() {
+        return None;
+    }
+    rest = &rest[tag_end..];
+    if rest.first() == Some(&b'[') {
+        let close = memchr::memchr(b']', rest)?;
+        rest = &rest[close + 1..];
+    }
+    rest = rest.strip_prefix(b":").unwrap_or(rest);
+    let msg = rest.strip_prefix(b" ").unwrap_or(rest);
+    Some(Header {
+        stamp,
+        host,
+        program,
+        msg,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_forms() {
+        // (line, host, program, message) — real lines from ../shared/corpus.
+        let cases: &[(&str, &str, &str, &str)] = &[
+            (
+                "Aug 18 00:01:38 acmemail1 postfix/qmgr[20508]: 6B1B62259: removed",
+                "acmemail1",
+                "postfix/qmgr",
+                "6B1B62259: removed",
+            ),
+            (
+                "2020-01-30T06:26:05.404714+09:00 mail postfix/smtpd[1830]: connect from example.com[127.0.0.1]",
+                "mail",
+                "postfix/smtpd",
+                "connect from example.com[127.0.0.1]",
+            ),
+            (
+                "2021-02-06T10:51:02+09:00 mail postfix/smtpd[99525] 2D19728491: client=x[1.2.3.4]",
+                "mail",
+                "postfix/smtpd",
+                "2D19728491: client=x[1.2.3.4]",
+            ),
+            (
+                "Mar 7 02:09:33 server postfix/smtpd[1234]: warning: unknown[1.2.3.4]: SASL LOGIN authentication failed",
+                "server",
+                "postfix/smtpd",
+                "warning: unknown[1.2.3.4]: SASL LOGIN authentication failed",
+            ),
+            (
+                "Jan  1 00:00:00 hostname postfix-secondary/qmgr[1]: ABCDEF: removed",
+                "hostname",
+                "postfix-secondary/qmgr",
+                "ABCDEF: removed",
+            ),
+        ];
+        for &(line, host, program, msg) in cases {
+            let h = parse(line.as_bytes()).unwrap_or_else(|| panic!("{line}"));
+            assert_eq!(h.host, host.as_bytes(), "{line}");
+            assert_eq!(h.program, program.as_bytes(), "{line}");
+            assert_eq!(h.msg, msg.as_bytes(), "{line}");
+        }
+    }
+
+    #[test]
+    fn not_syslog() {
+        for line in [
+            "",
+            "Jan",
+            "Jan 1 00:00:00",
+            "[20-Oct-2020 14:56:10 +0100]: <ca0a80a9> Failed login",
+            "madeup: Gobbely Gook",
+            "021-02-06T10:51:02+09:00 mail postfix/smtpd[1]: x",
+        ] {
+            assert!(parse(line.as_bytes()).is_none(), "{line}");
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! The output record: one per recipient delivery attempt or rejection, as the merge stage emits
+//! it and every writer reads it. Text fields are bytes, kept exactly as logged (logs are not
+//! always UTF-8); an empty field means "not logged".
+
+use crate::parse::Mta;
+use crate::time::Stamp;
+
+/// What happened to one recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Status {
+    Sent,
+    Deferred,
+    Bounced,
+    Expired,
+    Rejected,
+    Discarded,
+}
+
+impl Status {
+    pub const ALL: [Status; 6] = [
+        Status::Sent,
+        Status::Deferred,
+        Status::Bounced,
+        Status::Expired,
+        Status::Rejected,
+        Status::Discarded,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Sent => "sent",
+            Status::Deferred => "deferred",
+            Status::Bounced => "bounced",
+            Status::Expired => "expired",
+            Status::Rejected => "rejected",
+            Status::Discarded => "discarded",
+        }
+    }
+}
+
+/// One delivery attempt (or rejection) of one recipient.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Record {
+    /// When the deciding line was logged.
+    pub ts: Option<Stamp>,
+    /// Syslog host name of the mail server.
+    pub host: Vec<u8>,
+    pub mta: Option<Mta>,
+    pub queue_id: Vec<u8>,
+    pub message_id: Vec<u8>,
+    /// Envelope sender without angle brackets; `None` when the log never said (the log began
+    /// after the message was queued), `Some("")` for the null sender `<>`.
+    pub sender: Option<Vec<u8>>,
+    pub recipient: Vec<u8>,
+    pub orig_recipient: Vec<u8>,
+    pub client_host: Vec<u8>,
+    pub client_ip: Vec<u8>,
+    pub sasl_username: Vec<u8>,
+    pub helo: Vec<u8>,
+    pub proto: Vec<u8>,
+    /// `relay=` exactly as logged (`host[ip]:port`, `local`, `none`, …).
+    pub relay: Vec<u8>,
+    pub relay_host: Vec<u8>,
+    pub relay_ip: Vec<u8>,
+    pub relay_port: Option<u16>,
+    pub status: Option<Status>,
+    pub dsn: Vec<u8>,
+    pub smtp_code: Option<u16>,
+    /// Remote reply or reject reason.
+    pub reply: Vec<u8>,
+    pub size: Option<u64>,
+    pub nrcpt: Option<u32>,
+    pub delay: Option<f32>,
+    /// `delays=a/b/c/d`: before queue, in queue, connection set-up, transmission.
+    pub delays: Option<[f32; 4]>,
+    /// When the message entered the system (its first line, or the first hop's).
+    pub received_ts: Option<Stamp>,
+    /// The queue ID this delivery handed the message to (content filter, local re-injection).
+    pub next_queue_id: Vec<u8>,
+    /// The queue ID of the hop before this message (content filter, bounce notification).
+    pub prev_queue_id: Vec<u8>,
+    /// Index into the run's input list of the file holding the deciding line.
+    pub source_file: usize,
+    /// 1-based line number of the deciding line.
+    pub source_line: u64,
+}
+
+impl Record {
+    /// A hop to a content filter on this machine: the message lives on under `next_queue_id`,
+    /// so this is not a final delivery.
+    pub fn is_hop(&self) -> bool {
+        self.status == Some(Status::Sent)
+            && !self.next_queue_id.is_empty()
+            && crate::parse::is_loopback_ip(&self.relay_ip)
+    }
+}

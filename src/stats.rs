@@ -1,0 +1,75 @@
+//! Run statistics for `--stats`: what was read, what was recognised, what was written.
+
+use crate::record::Status;
+use crate::time::Stamp;
+use std::fmt::Write as _;
+
+/// Per-input figures.
+#[derive(Debug, Clone, Default)]
+pub struct FileStats {
+    pub name: String,
+    pub compression: &'static str,
+    pub lines: u64,
+    pub first: Option<Stamp>,
+    pub last: Option<Stamp>,
+    /// How the year of BSD stamps was chosen for this file.
+    pub year_from: String,
+    pub failed: bool,
+}
+
+/// Figures for a whole run.
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    pub lines: u64,
+    pub recognised: u64,
+    pub unknown: u64,
+    pub malformed: u64,
+    pub bad_timestamps: u64,
+    pub records: [u64; Status::ALL.len()],
+    pub open_at_end: u64,
+    pub files: Vec<FileStats>,
+}
+
+impl Stats {
+    pub fn count(&mut self, s: Status) {
+        if let Some(i) = Status::ALL.iter().position(|&x| x == s) {
+            self.records[i] += 1;
+        }
+    }
+
+    pub fn records_total(&self) -> u64 {
+        self.records.iter().sum()
+    }
+
+    /// The `--stats` report.
+    pub fn report(&self) -> String {
+        let mut s = String::new();
+        let ts = |t: Option<Stamp>| t.map_or("-".to_string(), |t| t.local.to_string());
+        for f in &self.files {
+            let _ = writeln!(
+                s,
+                "input {}: {} lines, {}, first {}, last {}, year from {}{}",
+                f.name,
+                f.lines,
+                f.compression,
+                ts(f.first),
+                ts(f.last),
+                f.year_from,
+                if f.failed { ", FAILED" } else { "" }
+            );
+        }
+        let _ = writeln!(
+            s,
+            "lines: {} read, {} recognised, {} unknown, {} malformed, {} bad timestamps",
+            self.lines, self.recognised, self.unknown, self.malformed, self.bad_timestamps
+        );
+        let by: Vec<String> = Status::ALL
+            .iter()
+            .zip(self.records)
+            .map(|(st, n)| format!("{} {n}", st.name()))
+            .collect();
+        let _ = writeln!(s, "records: {} ({})", self.records_total(), by.join(", "));
+        let _ = writeln!(s, "messages still open at end: {}", self.open_at_end);
+        s
+    }
+}

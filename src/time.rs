@@ -1,0 +1,431 @@
+//! Timestamps: parses the stamps mail logs carry (BSD syslog `Oct  2 07:44:21`, ISO 8601 /
+//! RFC 3339 `2023-03-14T00:00:31.185246+01:00`) into a [`RawStamp`], and resolves the missing
+//! year of BSD stamps with a [`YearResolver`]. Pure: the year comes from an injected anchor or a
+//! given first year, never from the clock.
+
+use jiff::civil::{Date, DateTime, Time};
+
+/// A timestamp as written in the log, before the year of a BSD stamp is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RawStamp {
+    /// `Mmm dd hh:mm:ss[.frac]`: no year, no offset.
+    Bsd {
+        month: u8,
+        day: u8,
+        hour: u8,
+        minute: u8,
+        second: u8,
+        micros: u32,
+    },
+    /// A full date and time, with the UTC offset in seconds when the log gave one.
+    Iso {
+        local: DateTime,
+        offset: Option<i32>,
+    },
+}
+
+/// A resolved timestamp: local wall-clock time as logged, plus the UTC offset when known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Stamp {
+    pub local: DateTime,
+    pub offset: Option<i32>,
+}
+
+/// Why a stamp could not be resolved.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TimeError {
+    #[error("{month:02}-{day:02} does not exist in {year}")]
+    NoSuchDate { year: i16, month: u8, day: u8 },
+}
+
+const MONTHS: [&[u8; 3]; 12] = [
+    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
+];
+
+fn month_number(name: &[u8]) -> Option<u8> {
+    MONTHS
+        .iter()
+        .position(|m| m.as_slice() == name)
+        .and_then(|i| u8::try_from(i + 1).ok())
+}
+
+fn digits<const N: usize>(b: &[u8]) -> Option<u32> {
+    let s = b.get(..N)?;
+    let mut v = 0u32;
+    for &c in s {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + u32::from(c - b'0');
+    }
+    Some(v)
+}
+
+/// Parses `.ffffff` (1 to 9 digits) at the start of `b`; returns microseconds and bytes used.
+fn fraction(b: &[u8]) -> (u32, usize) {
+    if b.first() != Some(&b'.') {
+        return (0, 0);
+    }
+    let n = b[1..].iter().take_while(|c| c.is_ascii_digit()).count();
+    if n == 0 {
+        return (0, 0);
+    }
+    let mut micros = 0u32;
+    for i in 0..6 {
+        let d = b
+            .get(1 + i)
+            .filter(|_| i < n)
+            .map_or(0, |c| u32::from(c - b'0'));
+        micros = micros * 10 + d;
+    }
+    (micros, 1 + n)
+}
+
+fn hms(b: &[u8]) -> Option<(u8, u8, u8)> {
+    let h = digits::<2>(b)?;
+    let m = digits::<2>(b.get(3..)?)?;
+    let s = digits::<2>(b.get(6..)?)?;
+    if b.get(2) != Some(&b':') || b.get(5) != Some(&b':') || h > 23 || m > 59 || s > 60 {
+        return None;
+    }
+    // A leap second is logged as :60; keep it inside the minute.
+    Some((h as u8, m as u8, s.min(59) as u8))
+}
+
+/// Parses a BSD syslog stamp at the start of `b` (`Oct  2 07:44:21`, `Oct 2 07:44:21`,
+/// `Oct 02 07:44:21`, optional fraction). Returns the stamp and the bytes it used.
+pub fn parse_bsd(b: &[u8]) -> Option<(RawStamp, usize)> {
+    let month = month_number(b.get(..3)?)?;
+    if b.get(3) != Some(&b' ') {
+        return None;
+    }
+    let mut i = 4;
+    if b.get(i) == Some(&b' ') {
+        i += 1;
+    }
+    let d1 = *b.get(i)?;
+    let (day, used) = match b.get(i + 1) {
+        Some(c) if c.is_ascii_digit() => (digits::<2>(&b[i..])?, 2),
+        _ => (u32::from(d1.wrapping_sub(b'0')), 1),
+    };
+    if !(1..=31).contains(&day) || !d1.is_ascii_digit() {
+        return None;
+    }
+    i += used;
+    if b.get(i) != Some(&b' ') {
+        return None;
+    }
+    i += 1;
+    let (hour, minute, second) = hms(b.get(i..)?)?;
+    i += 8;
+    let (micros, flen) = fraction(&b[i..]);
+    i += flen;
+    Some((
+        RawStamp::Bsd {
+            month,
+            day: day as u8,
+            hour,
+            minute,
+            second,
+            micros,
+        },
+        i,
+    ))
+}
+
+/// Parses an ISO 8601 stamp at the start of `b`: `YYYY-MM-DDTHH:MM:SS[.frac][Z|±HH:MM|±HHMM]`
+/// (a space instead of `T` is accepted). Returns the stamp and the bytes it used.
+pub fn parse_iso(b: &[u8]) -> Option<(RawStamp, usize)> {
+    let year = digits::<4>(b)?;
+    let month = digits::<2>(b.get(5..)?)?;
+    let day = digits::<2>(b.get(8..)?)?;
+    if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') || !matches!(b.get(10), Some(b'T' | b' '))
+    {
+        return None;
+    }
+    let (hour, minute, second) = hms(b.get(11..)?)?;
+    let mut i = 19;
+    let (micros, flen) = fraction(&b[i..]);
+    i += flen;
+    let offset = match b.get(i) {
+        Some(b'Z') => {
+            i += 1;
+            Some(0)
+        }
+        Some(&sign @ (b'+' | b'-')) => {
+            let h = digits::<2>(b.get(i + 1..)?)?;
+            let (m, used) = if b.get(i + 3) == Some(&b':') {
+                (digits::<2>(b.get(i + 4..)?)?, 6)
+            } else {
+                (digits::<2>(b.get(i + 3..)?)?, 5)
+            };
+            if h > 23 || m > 59 {
+                return None;
+            }
+            i += used;
+            let secs = (h * 3600 + m * 60) as i32;
+            Some(if sign == b'-' { -secs } else { secs })
+        }
+        _ => None,
+    };
+    let date = Date::new(year as i16, month as i8, day as i8).ok()?;
+    let time = Time::new(
+        hour as i8,
+        minute as i8,
+        second as i8,
+        (micros * 1000) as i32,
+    )
+    .ok()?;
+    Some((
+        RawStamp::Iso {
+            local: DateTime::from_parts(date, time),
+            offset,
+        },
+        i,
+    ))
+}
+
+/// Days from 1970-01-01 for a proleptic Gregorian date, accepting day numbers past the month's
+/// end (Feb 29 of a common year counts as Mar 1). Used to compare candidate years only.
+fn approx_days(year: i32, month: u8, day: u8) -> i64 {
+    let y = i64::from(year) - i64::from(month <= 2);
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn approx_secs(year: i32, month: u8, day: u8, h: u8, m: u8, s: u8) -> i64 {
+    approx_days(year, month, day) * 86_400 + i64::from(h) * 3600 + i64::from(m) * 60 + i64::from(s)
+}
+
+fn approx_secs_of(dt: DateTime) -> i64 {
+    approx_secs(
+        i32::from(dt.year()),
+        dt.month() as u8,
+        dt.day() as u8,
+        dt.hour() as u8,
+        dt.minute() as u8,
+        dt.second() as u8,
+    )
+}
+
+/// How the year of the first BSD stamp is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum YearStart {
+    /// The first BSD stamp is in this year (maillogconvert.pl's `YEAR` argument, `--year`).
+    FirstLineIn(i16),
+    /// The first BSD stamp is the latest moment not after this anchor (plus a day of slack):
+    /// the anchor is when the log was last written (file mtime, or now for stdin).
+    NotAfter(DateTime),
+}
+
+/// Gives BSD stamps their year. After the first stamp, each stamp takes the year that puts it
+/// nearest the previous stamp, so New Year rolls forward and small disorder around midnight of
+/// Dec 31 stays in the right year. Feb 29 is validated after the year is chosen.
+#[derive(Debug, Clone)]
+pub struct YearResolver {
+    start: YearStart,
+    last: Option<i64>,
+    last_year: i32,
+}
+
+impl YearResolver {
+    pub fn new(start: YearStart) -> Self {
+        YearResolver {
+            start,
+            last: None,
+            last_year: 0,
+        }
+    }
+
+    /// Restarts with a new first-year rule (the next input file), forgetting the last stamp.
+    pub fn restart(&mut self, start: YearStart) {
+        *self = YearResolver::new(start);
+    }
+
+    /// Resolves one stamp, in log order.
+    pub fn resolve(&mut self, raw: &RawStamp) -> Result<Stamp, TimeError> {
+        match *raw {
+            RawStamp::Iso { local, offset } => {
+                self.last = Some(approx_secs_of(local));
+                self.last_year = i32::from(local.year());
+                Ok(Stamp { local, offset })
+            }
+            RawStamp::Bsd {
+                month,
+                day,
+                hour,
+                minute,
+                second,
+                micros,
+            } => {
+                let at = |y: i32| approx_secs(y, month, day, hour, minute, second);
+                let year = match (self.last, self.start) {
+                    (Some(last), _) => {
+                        let y0 = self.last_year;
+                        [y0 - 1, y0, y0 + 1]
+                            .into_iter()
+                            .min_by_key(|&y| (at(y) - last).abs())
+                            .unwrap_or(y0)
+                    }
+                    (None, YearStart::FirstLineIn(y)) => i32::from(y),
+                    (None, YearStart::NotAfter(anchor)) => {
+                        let y = i32::from(anchor.year());
+                        if at(y) <= approx_secs_of(anchor) + 86_400 {
+                            y
+                        } else {
+                            y - 1
+                        }
+                    }
+                };
+                self.last = Some(at(year));
+                self.last_year = year;
+                let y16 = i16::try_from(year).unwrap_or(i16::MAX);
+                let date =
+                    Date::new(y16, month as i8, day as i8).map_err(|_| TimeError::NoSuchDate {
+                        year: y16,
+                        month,
+                        day,
+                    })?;
+                let time = Time::new(
+                    hour as i8,
+                    minute as i8,
+                    second as i8,
+                    (micros * 1000) as i32,
+                )
+                .map_err(|_| TimeError::NoSuchDate {
+                    year: y16,
+                    month,
+                    day,
+                })?;
+                Ok(Stamp {
+                    local: DateTime::from_parts(date, time),
+                    offset: None,
+                })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::civil::date;
+
+    fn bsd(s: &str) -> RawStamp {
+        parse_bsd(s.as_bytes())
+            .map(|(r, _)| r)
+            .unwrap_or_else(|| panic!("{s}"))
+    }
+
+    #[test]
+    fn bsd_stamp_forms() {
+        for (s, used) in [
+            ("Oct  2 07:44:21 web1", 15),
+            ("Oct 2 07:44:21 web1", 14),
+            ("Oct 02 07:44:21 web1", 15),
+            ("Mar 7 02:09:33.123456 x", 21),
+        ] {
+            let (_, n) = parse_bsd(s.as_bytes()).unwrap_or_else(|| panic!("{s}"));
+            assert_eq!(n, used, "{s}");
+        }
+        for bad in [
+            "Oct",
+            "Foo  2 07:44:21",
+            "Oct 32 07:44:21",
+            "Oct  2 7:44:21",
+            "Jan 1",
+        ] {
+            assert!(parse_bsd(bad.as_bytes()).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn iso_stamp_forms() {
+        let (r, n) =
+            parse_iso(b"2023-03-14T00:00:31.185246+01:00 host").unwrap_or_else(|| panic!());
+        assert_eq!(n, 32);
+        assert_eq!(
+            r,
+            RawStamp::Iso {
+                local: date(2023, 3, 14).at(0, 0, 31, 185_246_000),
+                offset: Some(3600)
+            }
+        );
+        let (r, _) = parse_iso(b"2020-01-30T06:26:05Z x").unwrap_or_else(|| panic!());
+        assert!(matches!(
+            r,
+            RawStamp::Iso {
+                offset: Some(0),
+                ..
+            }
+        ));
+        let (r, _) = parse_iso(b"2020-01-30T06:26:05-0500 x").unwrap_or_else(|| panic!());
+        assert!(matches!(
+            r,
+            RawStamp::Iso {
+                offset: Some(-18000),
+                ..
+            }
+        ));
+        assert!(parse_iso(b"021-02-06T10:00:00+00:00").is_none());
+        assert!(parse_iso(b"2021-02-30T10:00:00").is_none());
+    }
+
+    #[test]
+    fn first_year_given_rolls_over_new_year() {
+        let mut r = YearResolver::new(YearStart::FirstLineIn(2025));
+        let years: Vec<i16> = [
+            "Dec 31 23:59:58",
+            "Jan  1 00:00:01",
+            "Dec 31 23:59:59",
+            "Jan  2 10:00:00",
+        ]
+        .iter()
+        .map(|s| r.resolve(&bsd(s)).map(|t| t.local.year()).unwrap_or(0))
+        .collect();
+        assert_eq!(years, vec![2025, 2026, 2025, 2026]);
+    }
+
+    #[test]
+    fn anchor_picks_latest_year_not_after_it() {
+        let anchor = date(2026, 1, 3).at(6, 25, 0, 0);
+        let mut r = YearResolver::new(YearStart::NotAfter(anchor));
+        assert_eq!(
+            r.resolve(&bsd("Dec 30 10:00:00")).map(|t| t.local.year()),
+            Ok(2025)
+        );
+        assert_eq!(
+            r.resolve(&bsd("Jan  2 10:00:00")).map(|t| t.local.year()),
+            Ok(2026)
+        );
+        let mut r = YearResolver::new(YearStart::NotAfter(anchor));
+        assert_eq!(
+            r.resolve(&bsd("Jan  3 07:00:00")).map(|t| t.local.year()),
+            Ok(2026)
+        );
+    }
+
+    #[test]
+    fn feb_29_only_in_leap_years() {
+        let mut r = YearResolver::new(YearStart::FirstLineIn(2024));
+        assert!(r.resolve(&bsd("Feb 29 12:00:00")).is_ok());
+        let mut r = YearResolver::new(YearStart::FirstLineIn(2025));
+        assert_eq!(
+            r.resolve(&bsd("Feb 29 12:00:00")),
+            Err(TimeError::NoSuchDate {
+                year: 2025,
+                month: 2,
+                day: 29
+            })
+        );
+        // The bad line does not push later lines into another year.
+        assert_eq!(
+            r.resolve(&bsd("Mar  1 00:00:00")).map(|t| t.local.year()),
+            Ok(2025)
+        );
+    }
+}
