@@ -1,0 +1,475 @@
+//! End-to-end tests of the `maillogconv` binary on the fixtures: golden AWStats output, one test
+//! per deliberate difference from maillogconvert.pl, thread-count determinism, and errors.
+//! Set MAILLOGCONV_BLESS=1 to rewrite the golden files (review them with git diff).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_maillogconv"))
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn fixture(rel: &str) -> PathBuf {
+    root().join("fixtures").join(rel)
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("run maillogconv")
+}
+
+fn stdout(args: &[&str]) -> String {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "maillogconv {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+fn convert(rel: &str) -> String {
+    let p = fixture(rel);
+    stdout(&["--year", "2026", p.to_str().expect("path")])
+}
+
+fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("tempdir")
+}
+
+#[test]
+fn golden_awstats_output_for_every_postfix_fixture() {
+    let dir = fixture("postfix");
+    let mut logs: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("fixtures/postfix")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .collect();
+    logs.sort();
+    assert!(logs.len() >= 8, "fixtures missing: {logs:?}");
+    let bless = std::env::var_os("MAILLOGCONV_BLESS").is_some();
+    for log in logs {
+        let got = stdout(&["--year", "2026", log.to_str().expect("path")]);
+        let golden = log.with_extension("awstats");
+        if bless {
+            std::fs::write(&golden, &got).expect("write golden");
+            continue;
+        }
+        let want = std::fs::read_to_string(&golden)
+            .unwrap_or_else(|_| panic!("no golden file {}", golden.display()));
+        assert_eq!(got, want, "output for {} changed", log.display());
+    }
+}
+
+// ---- Differences from maillogconvert.pl, one test each (README lists them) ----
+
+#[test]
+fn dsn_2_6_0_to_a_non_loopback_relay_is_kept() {
+    let out = convert("postfix/dsn-2.6.0.log");
+    // Microsoft 365 answers 2.6.0: maillogconvert.pl drops this delivery.
+    assert!(out.contains(
+        "alice@example.net webmaster@example.com mail-ej1.example.net example-com.mail.protection.outlook.com SMTP - 1 2870"
+    ), "{out}");
+    // The 2.6.0 hand-off to amavis on 127.0.0.1:10024 is a hop, not a delivery.
+    assert!(!out.contains(" 127.0.0.1 "), "{out}");
+    assert_eq!(out.lines().count(), 1, "{out}");
+}
+
+#[test]
+fn content_filter_hop_is_not_a_delivery_and_final_delivery_names_the_client() {
+    let out = convert("postfix/content-filter.log");
+    assert_eq!(
+        out,
+        "2026-08-18 00:01:39 <> 00000093@acme.gov 10.0.80.60 10.0.0.1 SMTP - 1 75244\n"
+    );
+}
+
+#[test]
+fn submission_and_multi_instance_syslog_names_are_read() {
+    let out = convert("postfix/submission-and-multi-instance.log");
+    // client= came from postfix/submission/smtpd: maillogconvert.pl shows the sender domain.
+    assert!(
+        out.contains("out@example.org someone@example.com fe80::1:2:3:4 gmail-smtp-in.l.google.com SMTP - 1 939"),
+        "{out}"
+    );
+}
+
+#[test]
+fn postfix_error_bounces_are_counted() {
+    let out = convert("postfix/error-bounce.log");
+    assert!(
+        out.contains(
+            "bob@example.org nosuchuser@example.com mail.example.org none SMTP - 999 1520"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn iso_timestamps_are_read() {
+    let p = root().join("../shared/corpus/youyo-postfix-log-parser/test-iso8601.log");
+    let copy = fixture("corpus/youyo-postfix-log-parser/test-iso8601.log");
+    let path = if copy.exists() { copy } else { p };
+    let out = stdout(&[path.to_str().expect("path")]);
+    assert!(
+        out.contains("2020-01-30 06:26:07 test2@example.info test@example.to example.com example.to SMTP - 1 2140"),
+        "{out}"
+    );
+}
+
+#[test]
+fn reject_warning_is_not_a_rejection_but_milter_cleanup_and_postscreen_rejects_are() {
+    let out = convert("postfix/rejects.log");
+    assert!(!out.contains("qs1adm@sapdb07.cpb.acme.gov"), "{out}");
+    for want in [
+        "john@example.com smtp@example.org 1-2-3-4-example.com - SMTP - 554 ?",
+        "spammer@example.com goodguy@example.com 216.245.194.173 - SMTP - 550 ?",
+        "bcfxhdfyrey4l@easterndalek.com service@exterminate.com 192.168.7.245 - SMTP - 999 ?",
+        "user2@example.com some.dest@destdomain.com 99.88.77.66 - SMTP - 450 ?",
+    ] {
+        assert!(out.contains(want), "missing {want}\n{out}");
+    }
+    // A CONNECT reject names no mail; a discard is not a rejection.
+    assert_eq!(out.lines().count(), 4, "{out}");
+}
+
+#[test]
+fn expired_message_counts_each_pending_recipient_once() {
+    let out = convert("postfix/expired.log");
+    assert_eq!(
+        out,
+        "2026-11-20 10:00:08 uvnhbl@yahoo.com.tw b@gone.example 203.0.113.9 mx.gone.example SMTP - 1 4410\n\
+         2026-11-23 10:00:10 uvnhbl@yahoo.com.tw a@gone.example 203.0.113.9 - SMTP - 999 4410\n"
+    );
+}
+
+#[test]
+fn year_follows_the_nearest_date_across_a_quiet_new_year() {
+    // No Dec/Jan lines between Nov and Feb: maillogconvert.pl keeps the old year.
+    let out = convert("postfix/year-gap.log");
+    assert!(out.contains("2027-02-03 08:00:01 feb@example.org"), "{out}");
+    let out = convert("postfix/new-year.log");
+    assert!(
+        out.contains("2026-12-31 23:59:59 <> late@example.com"),
+        "{out}"
+    );
+    assert!(out.contains("2027-01-01 00:00:01 eve@example.org"), "{out}");
+}
+
+#[test]
+fn deliveries_whose_sender_line_predates_the_log_are_kept() {
+    let out = convert("postfix/submission-and-multi-instance.log");
+    assert!(
+        out.contains("2026-02-24 16:18:40 <> hebj@telia.com localhost mail.telia.com SMTP - 1 ?"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_retried_message_is_written_once() {
+    // qmgr logs from= again on each retry; maillogconvert.pl then writes the earlier record again.
+    let log = "\
+Nov 18 10:00:00 relay postfix/qmgr[300]: 5A5A5A5A5A: from=<s@example.org>, size=10, nrcpt=2 (queue active)
+Nov 18 10:00:01 relay postfix/smtp[502]: 5A5A5A5A5A: to=<a@example.net>, relay=mx.example.net[198.51.100.1]:25, delay=1, delays=0/0/0.5/0.5, dsn=2.0.0, status=sent (250 ok)
+Nov 18 10:00:01 relay postfix/smtp[502]: 5A5A5A5A5A: to=<b@gone.example>, relay=none, delay=1, delays=0/0/1/0, dsn=4.4.1, status=deferred (connect to gone.example[198.51.100.80]:25: Connection timed out)
+Nov 18 10:30:00 relay postfix/qmgr[300]: 5A5A5A5A5A: from=<s@example.org>, size=10, nrcpt=2 (queue active)
+Nov 18 10:30:01 relay postfix/smtp[503]: 5A5A5A5A5A: to=<b@gone.example>, relay=mx.gone.example[198.51.100.81]:25, delay=1801, delays=1800/0/0.5/0.5, dsn=2.0.0, status=sent (250 ok)
+Nov 18 10:30:01 relay postfix/qmgr[300]: 5A5A5A5A5A: removed
+";
+    let out = stdin_convert(log.as_bytes(), &["--year", "2026"]);
+    assert_eq!(
+        out.lines().filter(|l| l.contains("a@example.net")).count(),
+        1,
+        "{out}"
+    );
+    assert_eq!(
+        out.lines().filter(|l| l.contains("b@gone.example")).count(),
+        1,
+        "{out}"
+    );
+}
+
+/// maillogconvert.pl empties its message table every 16,384 IDs, losing messages in flight.
+#[test]
+fn in_flight_messages_are_not_lost_after_16384_ids() {
+    let mut log = String::new();
+    log.push_str("Mar  1 10:00:00 mx postfix/smtpd[1]: AAAAA: client=sender.example[192.0.2.7]\n");
+    log.push_str("Mar  1 10:00:00 mx postfix/qmgr[2]: AAAAA: from=<slow@example.org>, size=1234, nrcpt=1 (queue active)\n");
+    for i in 0..16_500u32 {
+        let q = format!("{:X}", 0x10_0000 + i);
+        let t = format!("Mar  1 10:{:02}:{:02}", 1 + i / 600 % 58, i % 60);
+        log.push_str(&format!("{t} mx postfix/qmgr[2]: {q}: from=<s{i}@example.org>, size={}, nrcpt=1 (queue active)\n", 500 + i));
+        log.push_str(&format!("{t} mx postfix/smtp[3]: {q}: to=<r{i}@example.net>, relay=mx.example.net[198.51.100.1]:25, delay=0.1, delays=0/0/0/0.1, dsn=2.0.0, status=sent (250 ok)\n"));
+        log.push_str(&format!("{t} mx postfix/qmgr[2]: {q}: removed\n"));
+    }
+    log.push_str("Mar  1 11:00:00 mx postfix/smtp[3]: AAAAA: to=<late@example.net>, relay=mx.example.net[198.51.100.1]:25, delay=3600, delays=0/3600/0/0.1, dsn=2.0.0, status=sent (250 ok)\n");
+    let out = stdin_convert(log.as_bytes(), &["--year", "2026"]);
+    assert_eq!(out.lines().count(), 16_501);
+    assert!(out.ends_with(
+        "2026-03-01 11:00:00 slow@example.org late@example.net sender.example mx.example.net SMTP - 1 1234\n"
+    ));
+}
+
+// ---- Behaviour ----
+
+fn stdin_convert(input: &[u8], args: &[&str]) -> String {
+    let mut child = bin()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let data = input.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&data));
+    let out = child.wait_with_output().expect("wait");
+    writer.join().expect("join").expect("write stdin");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+fn big_corpus_log() -> PathBuf {
+    let copy = fixture("corpus/gitpan-Mail-Log-Parse/log");
+    assert!(copy.exists(), "missing {}", copy.display());
+    copy
+}
+
+#[test]
+fn output_bytes_do_not_depend_on_thread_count() {
+    let log = big_corpus_log();
+    let dir = tempdir();
+    let mut outputs = Vec::new();
+    for threads in [1usize, 2, 4] {
+        let cfg = maillogconv::config::Config {
+            inputs: vec![
+                maillogconv::input::Input::Path(log.clone()),
+                maillogconv::input::Input::Path(fixture("postfix/content-filter.log")),
+            ],
+            output: Some(dir.path().join(format!("out-{threads}"))),
+            year: Some(2026),
+            threads,
+            // Small chunks so that many are parsed in parallel.
+            chunk_size: 4096,
+            ..maillogconv::config::Config::default()
+        };
+        let summary = maillogconv::run(&cfg).expect("run");
+        assert!(summary.errors.is_empty());
+        outputs.push(std::fs::read(dir.path().join(format!("out-{threads}"))).expect("read"));
+    }
+    assert!(outputs[0].len() > 1000);
+    assert_eq!(outputs[0], outputs[1], "--threads 1 vs 2");
+    assert_eq!(outputs[0], outputs[2], "--threads 1 vs 4");
+    // And the command line agrees with the library.
+    let cli = stdout(&[
+        "--year",
+        "2026",
+        "-j",
+        "2",
+        log.to_str().expect("p"),
+        fixture("postfix/content-filter.log").to_str().expect("p"),
+    ]);
+    assert_eq!(cli.as_bytes(), outputs[0].as_slice());
+}
+
+#[test]
+fn output_is_in_time_order() {
+    let out = stdout(&["--year", "2026", big_corpus_log().to_str().expect("p")]);
+    let stamps: Vec<&str> = out.lines().map(|l| &l[..19]).collect();
+    let mut sorted = stamps.clone();
+    sorted.sort();
+    assert_eq!(stamps, sorted);
+}
+
+#[test]
+fn legacy_standard_call_matches_year_option() {
+    let log = std::fs::read(fixture("postfix/error-bounce.log")).expect("read");
+    let legacy = stdin_convert(&log, &["standard", "2026"]);
+    let modern = stdin_convert(&log, &["--year", "2026", "-"]);
+    assert_eq!(legacy, modern);
+    assert_eq!(legacy.lines().count(), 3);
+}
+
+#[test]
+fn gzip_input_is_detected_from_content_not_name() {
+    let dir = tempdir();
+    let plain = std::fs::read(fixture("postfix/error-bounce.log")).expect("read");
+    let gz_path = dir.path().join("maillog.1"); // no .gz suffix
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(&plain).expect("gz");
+    std::fs::write(&gz_path, enc.finish().expect("gz")).expect("write");
+    let a = stdout(&["--year", "2026", gz_path.to_str().expect("p")]);
+    let b = convert("postfix/error-bounce.log");
+    assert_eq!(a, b);
+}
+
+#[test]
+fn missing_input_is_reported_and_others_still_converted() {
+    let out = run(&[
+        "--year",
+        "2026",
+        "/nonexistent/maillog",
+        fixture("postfix/error-bounce.log").to_str().expect("p"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/maillog: cannot open"), "{err}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
+}
+
+#[test]
+fn unreadable_input_is_reported() {
+    let dir = tempdir();
+    // A directory given as a file cannot be read as a log, even by root.
+    let out = run(&[dir.path().to_str().expect("p")]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(dir.path().to_str().expect("p")) && err.contains("cannot open"),
+        "{err}"
+    );
+}
+
+#[test]
+fn corrupt_gzip_names_file_and_offset_and_keeps_intact_records() {
+    let dir = tempdir();
+    // Many copies so the intact part spans more than one deflate block.
+    let one = std::fs::read_to_string(big_corpus_log()).expect("read");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(one.as_bytes()).expect("gz");
+    let mut gz = enc.finish().expect("gz");
+    let cut = gz.len() * 3 / 4;
+    gz.truncate(cut);
+    let bad = dir.path().join("maillog.2.gz");
+    std::fs::write(&bad, &gz).expect("write");
+    let good = fixture("postfix/error-bounce.log");
+    let out = run(&[
+        "--year",
+        "2026",
+        bad.to_str().expect("p"),
+        good.to_str().expect("p"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("maillog.2.gz: corrupt gzip data near byte offset"),
+        "{err}"
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    // Records of the intact part and all of the good file are written.
+    assert!(text.lines().count() > 20, "{text}");
+    assert!(text.contains("nosuchuser@example.com"), "{text}");
+}
+
+#[test]
+fn unknown_lines_never_fail_a_run_and_are_counted() {
+    let junk =
+        b"madeup: Gobbely Gook\n\x00\x01\x02 binary\n[20-Oct-2020 14:56:10 +0100]: <ca0a80a9> x\n";
+    let mut child = bin()
+        .args(["--stats", "--year", "2026"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(junk)
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("lines: 3 read, 0 recognised, 3 unknown"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn stats_report_records_by_status_and_open_messages() {
+    let out = run(&[
+        "--stats",
+        "--year",
+        "2026",
+        fixture("postfix/expired.log").to_str().expect("p"),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "records: 5 (sent 1, deferred 3, bounced 0, expired 1, rejected 0, discarded 0)"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("messages still open at end: 0"), "{err}");
+}
+
+#[test]
+fn output_file_is_written_atomically() {
+    let dir = tempdir();
+    let out_path = dir.path().join("mail.awstats");
+    std::fs::write(&out_path, "previous\n").expect("write");
+    let st = run(&[
+        "--year",
+        "2026",
+        "-o",
+        out_path.to_str().expect("p"),
+        fixture("postfix/error-bounce.log").to_str().expect("p"),
+    ]);
+    assert!(st.status.success());
+    assert_eq!(
+        std::fs::read_to_string(&out_path)
+            .expect("read")
+            .lines()
+            .count(),
+        3
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name() != "mail.awstats")
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn usage_error_exits_2() {
+    let out = run(&["--no-such-option"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(&["--threads", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn closed_stdout_pipe_ends_quietly() {
+    let mut child = bin()
+        .args(["--year", "2026", big_corpus_log().to_str().expect("p")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
