@@ -413,6 +413,74 @@ impl Reorder {
 mod tests {
     use super::*;
 
+    use crate::parse::{parse_line, Line};
+    use crate::time::{YearResolver, YearStart};
+
+    /// Runs log text through parse and merge, as the pipeline does.
+    fn merge_text(text: &str) -> Vec<Record> {
+        let mut m = Merger::new();
+        let mut years = YearResolver::new(YearStart::FirstLineIn(2026));
+        let mut out = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            if let Line::Known {
+                stamp,
+                host,
+                mta,
+                event,
+            } = parse_line(line.as_bytes())
+            {
+                let Ok(ts) = years.resolve(&stamp) else {
+                    continue;
+                };
+                let ctx = Ctx {
+                    file: 0,
+                    line: n as u64 + 1,
+                    ts,
+                    host,
+                    mta,
+                };
+                m.event(&ctx, event, &mut out);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn content_filter_hop_links_to_the_new_queue_id() {
+        // Real lines: gitpan-Mail-Log-Parse t/data/log.
+        let recs = merge_text(include_str!("../fixtures/postfix/content-filter.log"));
+        assert_eq!(recs.len(), 2);
+        let (hop, fin) = (&recs[0], &recs[1]);
+        assert!(hop.is_hop());
+        assert_eq!(hop.queue_id, b"ECF422BE6");
+        assert_eq!(hop.next_queue_id, b"3FF792A76");
+        assert!(!fin.is_hop());
+        assert_eq!(fin.queue_id, b"3FF792A76");
+        assert_eq!(fin.prev_queue_id, b"ECF422BE6");
+        // The final delivery carries the first hop's client and arrival.
+        assert_eq!(fin.client_ip, b"10.0.80.60");
+        assert_eq!(fin.received_ts, hop.received_ts);
+        assert_eq!(fin.size, Some(75244));
+        assert_eq!(fin.relay_ip, b"10.0.0.1");
+        assert_eq!(fin.source_line, 9);
+    }
+
+    #[test]
+    fn a_queue_id_seen_again_after_removed_is_a_new_message() {
+        let recs = merge_text(
+            "Mar 14 09:00:00 mx1 postfix/qmgr[99]: 1111111111: from=<first@example.org>, size=1000, nrcpt=1 (queue active)
+Mar 14 09:00:01 mx1 postfix/smtp[102]: 1111111111: to=<x@example.com>, relay=mx.example.com[198.51.100.5]:25, delay=1, delays=0.1/0/0.4/0.5, dsn=2.0.0, status=sent (250 ok)
+Mar 14 09:00:01 mx1 postfix/qmgr[99]: 1111111111: removed
+Mar 14 10:00:00 mx1 postfix/smtp[102]: 1111111111: to=<y@example.com>, relay=mx.example.com[198.51.100.5]:25, delay=1, delays=0.1/0/0.4/0.5, dsn=2.0.0, status=sent (250 ok)
+Mar 14 10:00:00 mx2 postfix/smtp[102]: 1111111111: to=<z@example.com>, relay=mx.example.com[198.51.100.5]:25, delay=1, delays=0.1/0/0.4/0.5, dsn=2.0.0, status=sent (250 ok)
+",
+        );
+        assert_eq!(recs[0].sender.as_deref(), Some(&b"first@example.org"[..]));
+        // Reused ID on the same host, and the same ID on another host: no inherited sender.
+        assert_eq!(recs[1].sender, None);
+        assert_eq!(recs[2].sender, None);
+    }
+
     #[test]
     fn queued_as_forms() {
         assert_eq!(

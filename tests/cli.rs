@@ -291,6 +291,32 @@ fn output_is_in_time_order() {
 }
 
 #[test]
+fn a_message_spanning_two_input_files_is_one_message() {
+    let dir = tempdir();
+    let text = std::fs::read_to_string(fixture("postfix/awstats-e2e.log")).expect("read");
+    let lines: Vec<&str> = text.lines().collect();
+    // Cut inside message 4444444444: its from= in the first file, its deliveries in the second.
+    let cut = lines
+        .iter()
+        .position(|l| l.contains("4444444444: to=<x@"))
+        .expect("cut");
+    let (a, b) = (dir.path().join("maillog.1"), dir.path().join("maillog"));
+    std::fs::write(&a, lines[..cut].join("\n") + "\n").expect("write");
+    std::fs::write(&b, lines[cut..].join("\n") + "\n").expect("write");
+    let split = stdout(&[
+        "--year",
+        "2026",
+        a.to_str().expect("p"),
+        b.to_str().expect("p"),
+    ]);
+    assert_eq!(split, convert("postfix/awstats-e2e.log"));
+    assert!(
+        split.contains("carol@carol.example x@example.com mail.carol.example"),
+        "{split}"
+    );
+}
+
+#[test]
 fn legacy_standard_call_matches_year_option() {
     let log = std::fs::read(fixture("postfix/error-bounce.log")).expect("read");
     let legacy = stdin_convert(&log, &["standard", "2026"]);

@@ -519,9 +519,9 @@ mod tests {
         assert_eq!(d.relay, b("aspmx.l.google.com[2a00:1450:400c:c04::1b]:25"));
         assert!(d.reply.ends_with(b"(in reply to end of DATA command)"));
 
-        // A truncated line is malformed, not a record (inqueue-postfix-ecs-pipeline style)
+        // A truncated line is malformed, not a record (infohtreasure-Postfix-Maillog-Dump/mailog2)
         assert_eq!(
-            event("Jan  1 00:00:00 h postfix/smtp[1]: 6B1B62259: to=<a@b>, relay=x[1.2"),
+            event("Nov 18 12:37:32 PostfixServer postfix/smtp[8372]: 1F2DF60508: to=<istoy.malasugi@site01.talakitok.com>, "),
             Event::Malformed
         );
     }
@@ -555,7 +555,15 @@ mod tests {
             (Some(b("")), Some(b("")), Some(b("")))
         );
 
-        // queued reject, milter-reject at END-OF-MESSAGE (youyo test-milter.log)
+        // queued reject (infohtreasure-Postfix-Maillog-Dump/maillog)
+        let e = event("Feb 26 12:27:16 server1 postfix/smtpd[6006]: A3EF4405DD14: reject: RCPT from localhost[127.0.0.1]: 550 5.1.1 <line@server1.alsoft.org>: Recipient address rejected: User unknown in local recipient table; from=<root@server1.alsoft.org> to=<line@server1.alsoft.org> proto=ESMTP helo=<server1.alsoft.org>");
+        let Event::Reject(r) = e else { panic!("{e:?}") };
+        assert_eq!(
+            (r.qid, r.to),
+            (Some(b("A3EF4405DD14")), Some(b("line@server1.alsoft.org")))
+        );
+
+        // milter-reject at END-OF-MESSAGE (youyo test-milter.log)
         let e = event("2021-02-06T10:57:58+01:00 mail.server.com postfix/cleanup[59586]: D6DDA23B0F: milter-reject: END-OF-MESSAGE from unknown[99.88.77.66]: 4.7.1 Greylisting in action, try again later; from=<user2@example.com> to=<some.dest@destdomain.com> proto=ESMTP helo=<host.sender.domain>");
         let Event::Reject(r) = e else { panic!("{e:?}") };
         assert!(r.milter && r.qid == Some(b("D6DDA23B0F")));
@@ -628,8 +636,9 @@ mod tests {
         for line in [
             "Aug 18 00:01:38 acmemail1 postfix/smtpd[5833]: disconnect from localhost.localdomain[127.0.0.1]",
             "Aug 18 00:01:38 acmemail1 postfix/smtpd[5748]: connect from localhost.localdomain[127.0.0.1]",
-            "Mar 7 02:09:33 server postfix/smtpd[1234]: warning: unknown[1.2.3.4]: SASL LOGIN authentication failed",
-            "Jan  1 00:00:00 h postfix/smtp[1]: 6B1B62259: lost connection with x[1.2.3.4] while receiving the initial server greeting",
+            "Apr 26 10:55:19 tcc1 postfix/smtpd[21126]: warning: laptop.local[192.168.1.2]: SASL PLAIN authentication failed: generic failure",
+            // youyo-postfix-log-parser/test-milter.log: queued lines that carry no record
+            "2021-12-03T06:27:33.923496+01:00 smtp01.example.org postfix/smtpd[50419] B42E77AB32: filter: RCPT from 42-64-53-170.subs.proxad.net[42.64.53.170]: <archive@senderdomain.com>: Recipient address triggers FILTER relay:[smtp01.example.org]; from=<youssefh@senderdomain.com> to=<archive@senderdomain.com> ",
         ] {
             assert_eq!(event(line), Event::Ignored, "{line}");
         }

@@ -74,22 +74,22 @@ mod tests {
                 "connect from example.com[127.0.0.1]",
             ),
             (
-                "2021-02-06T10:51:02+09:00 mail postfix/smtpd[99525] 2D19728491: client=x[1.2.3.4]",
-                "mail",
-                "postfix/smtpd",
-                "2D19728491: client=x[1.2.3.4]",
+                "2021-02-06T09:58:59.184925+01:00 mail.server.com postfix/submission/smtpd[99525] 2D19728491: client=unknown[10.11.12.13], sasl_method=PLAIN, sasl_username=user1@domain.example.com",
+                "mail.server.com",
+                "postfix/submission/smtpd",
+                "2D19728491: client=unknown[10.11.12.13], sasl_method=PLAIN, sasl_username=user1@domain.example.com",
             ),
             (
-                "Mar 7 02:09:33 server postfix/smtpd[1234]: warning: unknown[1.2.3.4]: SASL LOGIN authentication failed",
-                "server",
+                "Apr 26 10:55:19 tcc1 postfix/smtpd[21126]: warning: laptop.local[192.168.1.2]: SASL PLAIN authentication failed: generic failure",
+                "tcc1",
                 "postfix/smtpd",
-                "warning: unknown[1.2.3.4]: SASL LOGIN authentication failed",
+                "warning: laptop.local[192.168.1.2]: SASL PLAIN authentication failed: generic failure",
             ),
             (
-                "Jan  1 00:00:00 hostname postfix-secondary/qmgr[1]: ABCDEF: removed",
-                "hostname",
+                "Feb 11 16:49:25 letterman postfix-secondary/qmgr[8204]: AAB4D259B3: removed",
+                "letterman",
                 "postfix-secondary/qmgr",
-                "ABCDEF: removed",
+                "AAB4D259B3: removed",
             ),
         ];
         for &(line, host, program, msg) in cases {
