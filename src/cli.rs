@@ -16,7 +16,9 @@ enum FormatArg {
 #[derive(Debug, Parser)]
 #[command(name = "maillogconv", version, about)]
 struct Cli {
-    /// Input files, plain or gzip (detected from content). None or `-` reads stdin.
+    /// Log files, directories (their maillog/mail.log families) or glob patterns; plain, gzip,
+    /// bzip2, xz or zstd (detected from content). Rotated sets are read oldest first.
+    /// None or `-` reads stdin.
     inputs: Vec<PathBuf>,
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = FormatArg::Awstats)]
@@ -28,7 +30,11 @@ struct Cli {
     /// Without it, each file's year comes from its modification time (stdin: the clock).
     #[arg(long, value_name = "YYYY", value_parser = clap::value_parser!(i16).range(1970..=9999))]
     year: Option<i16>,
-    /// Parser threads [default: number of CPUs].
+    /// Time zone of timestamps without an offset (IANA name, e.g. Europe/Berlin)
+    /// [default: the system zone].
+    #[arg(long, value_name = "ZONE", value_parser = parse_tz)]
+    tz: Option<jiff::tz::TimeZone>,
+    /// Threads [default: number of CPUs]; 1 reads, parses and merges on one thread.
     #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     threads: Option<u16>,
     /// Print a summary (lines, records by status, open messages) on stderr.
@@ -65,8 +71,13 @@ pub fn parse(args: Vec<std::ffi::OsString>) -> Result<Config, clap::Error> {
         year: cli.year,
         threads: cli.threads.map_or_else(default_threads, usize::from),
         stats: cli.stats,
+        tz: cli.tz.unwrap_or_else(jiff::tz::TimeZone::system),
         ..Config::default()
     })
+}
+
+fn parse_tz(s: &str) -> Result<jiff::tz::TimeZone, String> {
+    jiff::tz::TimeZone::get(s).map_err(|e| format!("unknown time zone {s:?}: {e}"))
 }
 
 fn default_threads() -> usize {

@@ -13,7 +13,8 @@ pub enum Format {
 /// Everything a run needs to know.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Inputs in the order given; state (open messages, year) carries from one to the next.
+    /// Inputs as given: files, directories, glob patterns, stdin. Discovery orders rotated
+    /// sets oldest first; state (open messages, year) carries from one file to the next.
     pub inputs: Vec<Input>,
     /// Output format.
     pub format: Format,
@@ -27,6 +28,8 @@ pub struct Config {
     pub stats: bool,
     /// Chunk size in bytes for parallel parsing (tests use small chunks).
     pub chunk_size: usize,
+    /// Time zone of stamps without an offset (`--tz`; default the system zone).
+    pub tz: jiff::tz::TimeZone,
 }
 
 impl Default for Config {
@@ -39,6 +42,7 @@ impl Default for Config {
             threads: 1,
             stats: false,
             chunk_size: crate::input::chunk::CHUNK_SIZE,
+            tz: jiff::tz::TimeZone::system(),
         }
     }
 }

@@ -23,6 +23,8 @@ pub enum Error {
         offset: u64,
         source: io::Error,
     },
+    #[error("{what}")]
+    NoInput { what: String },
     #[error("cannot write {output}: {source}")]
     Write { output: String, source: io::Error },
 }

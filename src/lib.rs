@@ -19,13 +19,14 @@ pub mod time;
 use crate::config::Config;
 use crate::error::Error;
 use crate::input::chunk::Chunker;
+use crate::input::discover::{discover, rotated, Rotation};
 use crate::input::Input;
 use crate::merge::{Ctx, Merger, Reorder};
 use crate::output::{RecordWriter, Sink};
 use crate::parse::{parse_line, Line, Span};
 use crate::record::Record;
 use crate::stats::{FileStats, Stats};
-use crate::time::{YearResolver, YearStart};
+use crate::time::{Stamp, YearResolver, YearStart};
 use anyhow::Context as _;
 use rayon::prelude::*;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -35,6 +36,9 @@ use std::time::SystemTime;
 const REORDER_WINDOW_SECS: i64 = 3600;
 /// Bad-timestamp warnings printed before going quiet (all are counted in `--stats`).
 const MAX_WARNINGS: u64 = 10;
+
+/// Chunks each reader may decode ahead of the parser (memory: this × chunk size × readers).
+const READ_AHEAD_CHUNKS: usize = 8;
 
 /// What a run did: its figures, and the inputs that failed (the rest were converted).
 #[derive(Debug, Default)]
@@ -74,12 +78,22 @@ impl Sink {
     }
 }
 
-/// Messages from the reader thread.
+/// What the reader knows of a file's end time, for the year of its lines.
+#[derive(Debug, Clone, Default)]
+struct FileTimes {
+    stdin: bool,
+    /// The date of a dateext name (`maillog-20261120`): when the file was rotated.
+    name_date: Option<jiff::civil::Date>,
+    gzip_mtime: Option<SystemTime>,
+    mtime: Option<SystemTime>,
+}
+
+/// Messages from a reader.
 enum Feed {
     Start {
         file: usize,
         compression: &'static str,
-        mtime: Option<SystemTime>,
+        times: FileTimes,
     },
     Chunk(Vec<u8>),
     End(Option<Error>),
@@ -95,7 +109,7 @@ enum Work {
     Start {
         file: usize,
         compression: &'static str,
-        mtime: Option<SystemTime>,
+        times: FileTimes,
     },
     Parsed(Parsed),
     End(Option<Error>),
@@ -103,14 +117,73 @@ enum Work {
 
 /// Runs the pipeline into `writer`. Returns an error only if the output cannot be written.
 pub fn convert(cfg: &Config, writer: &mut dyn RecordWriter) -> Result<Summary, Error> {
+    let found = discover(&cfg.inputs);
+    let inputs = found.inputs;
+    let mut stage = MergeStage::new(cfg, &inputs, writer);
+    stage.summary.stats.notes.extend(found.notes);
+    stage.summary.errors.extend(
+        found
+            .missing
+            .into_iter()
+            .map(|what| Error::NoInput { what }),
+    );
     let threads = cfg.threads.max(1);
+    if threads == 1 {
+        // One thread: read, parse and merge in turn, nothing in parallel.
+        for (file, input) in inputs.iter().enumerate() {
+            let mut failed = None;
+            read_input(file, input, cfg.chunk_size, &mut |feed| {
+                let work = match feed {
+                    Feed::Start {
+                        file,
+                        compression,
+                        times,
+                    } => Work::Start {
+                        file,
+                        compression,
+                        times,
+                    },
+                    Feed::Chunk(c) => Work::Parsed(parse_chunk(c)),
+                    Feed::End(e) => Work::End(e),
+                };
+                match stage.handle(work) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        failed = Some(e);
+                        false
+                    }
+                }
+            });
+            if let Some(e) = failed {
+                return Err(e);
+            }
+        }
+        return stage.finish();
+    }
     let depth = threads * 2 + 2;
+    let inputs = &inputs;
     std::thread::scope(|s| {
-        let (feed_tx, feed_rx) = sync_channel::<Feed>(depth);
+        // Up to `threads` readers decode files at once; the parser drains them in input order.
+        let (readers_tx, readers_rx) = sync_channel::<Receiver<Feed>>(threads - 1);
+        s.spawn(move || {
+            for (file, input) in inputs.iter().enumerate() {
+                let (tx, rx) = sync_channel::<Feed>(READ_AHEAD_CHUNKS);
+                if readers_tx.send(rx).is_err() {
+                    return;
+                }
+                s.spawn(move || {
+                    read_input(file, input, cfg.chunk_size, &mut |f| tx.send(f).is_ok())
+                });
+            }
+        });
         let (work_tx, work_rx) = sync_channel::<Work>(depth);
-        s.spawn(move || read_inputs(&cfg.inputs, cfg.chunk_size, feed_tx));
-        let merge = s.spawn(move || merge_all(cfg, work_rx, writer));
-        parse_all(feed_rx, work_tx, threads);
+        let merge = s.spawn(move || -> Result<Summary, Error> {
+            for work in work_rx {
+                stage.handle(work)?;
+            }
+            stage.finish()
+        });
+        parse_all(readers_rx.into_iter().flatten(), work_tx, threads);
         merge.join().unwrap_or_else(|_| {
             Err(Error::Write {
                 output: "output".to_string(),
@@ -120,63 +193,77 @@ pub fn convert(cfg: &Config, writer: &mut dyn RecordWriter) -> Result<Summary, E
     })
 }
 
-/// Reader thread: opens each input in turn and sends its chunks.
-fn read_inputs(inputs: &[Input], chunk_size: usize, tx: SyncSender<Feed>) {
-    for (file, input) in inputs.iter().enumerate() {
-        let opened = match input::decompress::open(input) {
-            Ok(o) => o,
-            Err(e) => {
-                let start = Feed::Start {
-                    file,
-                    compression: "unreadable",
-                    mtime: None,
-                };
-                if tx.send(start).is_err() || tx.send(Feed::End(Some(e))).is_err() {
+/// Reads one input: `Start`, its chunks, then `End` with the error that stopped it, if any.
+/// Stops early when `send` returns false (the run is ending).
+fn read_input(file: usize, input: &Input, chunk_size: usize, send: &mut dyn FnMut(Feed) -> bool) {
+    let name_date = match input {
+        Input::Path(p) => match rotated(
+            &p.file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default(),
+        )
+        .rotation
+        {
+            Rotation::Dated(d) => Some(d),
+            _ => None,
+        },
+        Input::Stdin => None,
+    };
+    let opened = match input::decompress::open(input) {
+        Ok(o) => o,
+        Err(e) => {
+            let start = Feed::Start {
+                file,
+                compression: "unreadable",
+                times: FileTimes::default(),
+            };
+            let _ = send(start) && send(Feed::End(Some(e)));
+            return;
+        }
+    };
+    let start = Feed::Start {
+        file,
+        compression: opened.compression.name(),
+        times: FileTimes {
+            stdin: *input == Input::Stdin,
+            name_date,
+            gzip_mtime: opened.gzip_mtime,
+            mtime: opened.mtime,
+        },
+    };
+    if !send(start) {
+        return;
+    }
+    let consumed = std::sync::Arc::clone(&opened.consumed);
+    let compression = opened.compression;
+    let mut chunker = Chunker::new(opened.reader, chunk_size);
+    let error = loop {
+        match chunker.next_chunk() {
+            Ok(Some(c)) => {
+                if !send(Feed::Chunk(c)) {
                     return;
                 }
-                continue;
             }
-        };
-        let start = Feed::Start {
-            file,
-            compression: opened.compression.name(),
-            mtime: opened.mtime,
-        };
-        if tx.send(start).is_err() {
-            return;
-        }
-        let consumed = std::sync::Arc::clone(&opened.consumed);
-        let mut chunker = Chunker::new(opened.reader, chunk_size);
-        let error = loop {
-            match chunker.next_chunk() {
-                Ok(Some(c)) => {
-                    if tx.send(Feed::Chunk(c)).is_err() {
-                        return;
-                    }
-                }
-                Ok(None) => break None,
-                Err(e) => {
-                    let offset = consumed.load(std::sync::atomic::Ordering::Relaxed);
-                    break Some(match opened.compression {
-                        input::decompress::Compression::Plain => Error::Read {
-                            input: input.display(),
-                            offset,
-                            source: e,
-                        },
-                        c => Error::Corrupt {
-                            input: input.display(),
-                            format: c.name(),
-                            offset,
-                            source: e,
-                        },
-                    });
-                }
+            Ok(None) => break None,
+            Err(e) => {
+                let offset = consumed.load(std::sync::atomic::Ordering::Relaxed);
+                break Some(match compression {
+                    input::decompress::Compression::Plain => Error::Read {
+                        input: input.display(),
+                        offset,
+                        source: e,
+                    },
+                    c => Error::Corrupt {
+                        input: input.display(),
+                        format: c.name(),
+                        offset,
+                        source: e,
+                    },
+                });
             }
-        };
-        if tx.send(Feed::End(error)).is_err() {
-            return;
         }
-    }
+    };
+    send(Feed::End(error));
 }
 
 /// Parses one chunk: a [`Line`] per line, slices turned into spans.
@@ -194,12 +281,11 @@ fn parse_chunk(data: Vec<u8>) -> Parsed {
 }
 
 /// Parse stage: batches of chunks parsed in parallel, passed on in input order.
-fn parse_all(rx: Receiver<Feed>, tx: SyncSender<Work>, threads: usize) {
+fn parse_all(mut feeds: impl Iterator<Item = Feed>, tx: SyncSender<Work>, threads: usize) {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
-        .ok()
-        .filter(|_| threads > 1);
+        .ok();
     let mut batch: Vec<Vec<u8>> = Vec::with_capacity(threads);
     let flush = |batch: &mut Vec<Vec<u8>>| -> bool {
         let chunks = std::mem::take(batch);
@@ -209,12 +295,12 @@ fn parse_all(rx: Receiver<Feed>, tx: SyncSender<Work>, threads: usize) {
         };
         parsed.into_iter().all(|p| tx.send(Work::Parsed(p)).is_ok())
     };
-    let mut pending = rx.recv().ok();
+    let mut pending = feeds.next();
     while let Some(feed) = pending.take() {
         let next = match feed {
             Feed::Chunk(c) => {
                 batch.push(c);
-                pending = rx.recv().ok();
+                pending = feeds.next();
                 // Parse when the batch is full or the next message is not a chunk.
                 let full = batch.len() >= threads || !matches!(pending, Some(Feed::Chunk(_)));
                 if full && !flush(&mut batch) {
@@ -225,155 +311,291 @@ fn parse_all(rx: Receiver<Feed>, tx: SyncSender<Work>, threads: usize) {
             Feed::Start {
                 file,
                 compression,
-                mtime,
+                times,
             } => Work::Start {
                 file,
                 compression,
-                mtime,
+                times,
             },
             Feed::End(error) => Work::End(error),
         };
         if tx.send(next).is_err() {
             return;
         }
-        pending = rx.recv().ok();
+        pending = feeds.next();
     }
     if !batch.is_empty() {
         flush(&mut batch);
     }
 }
 
-/// The local date and time of `t` in the system time zone.
-fn local_datetime(t: SystemTime) -> Option<jiff::civil::DateTime> {
+/// The local date and time of `t` in `tz`.
+fn local_datetime(t: SystemTime, tz: &jiff::tz::TimeZone) -> Option<jiff::civil::DateTime> {
     let ts = jiff::Timestamp::try_from(t).ok()?;
-    Some(ts.to_zoned(jiff::tz::TimeZone::system()).datetime())
+    Some(ts.to_zoned(tz.clone()).datetime())
 }
 
-/// Merge stage (one thread): years, correlation, order, writing.
-fn merge_all(
-    cfg: &Config,
-    rx: Receiver<Work>,
-    writer: &mut dyn RecordWriter,
-) -> Result<Summary, Error> {
-    let out_name = cfg
-        .output
-        .as_ref()
-        .map_or("<stdout>".to_string(), |p| p.display().to_string());
-    let mut summary = Summary::default();
-    let mut merger = Merger::new();
-    let mut reorder = Reorder::new(REORDER_WINDOW_SECS);
-    let mut resolver = YearResolver::new(YearStart::FirstLineIn(1970));
-    let mut records: Vec<Record> = Vec::new();
-    let mut file = 0usize;
-    let mut line_no = 0u64;
-    let mut warnings = 0u64;
-    let mut emit = |r: Record| -> Result<(), Error> {
-        writer.write_record(&r).map_err(|source| Error::Write {
-            output: out_name.clone(),
-            source,
-        })
+/// The end-time anchor of a file: the dateext date, else the gzip MTIME, else the mtime, else
+/// (stdin) the clock; with a description for `--stats`.
+fn anchor(times: &FileTimes, tz: &jiff::tz::TimeZone) -> (jiff::civil::DateTime, String) {
+    if let Some(d) = times.name_date {
+        return (d.at(23, 59, 59, 0), format!("dateext name {d}"));
+    }
+    let candidates = [
+        (times.gzip_mtime, "gzip header mtime"),
+        (times.mtime, "file mtime"),
+    ];
+    for (t, what) in candidates {
+        if let Some(dt) = t.and_then(|t| local_datetime(t, tz)) {
+            return (dt, format!("{what} {dt}"));
+        }
+    }
+    let now = local_datetime(SystemTime::now(), tz).unwrap_or_default();
+    let what = if times.stdin {
+        "the clock (stdin)"
+    } else {
+        "the clock"
     };
-    for work in rx {
-        let stats = &mut summary.stats;
-        match work {
-            Work::Start {
-                file: f,
-                compression,
-                mtime,
-            } => {
-                file = f;
-                line_no = 0;
-                let input = cfg.inputs.get(f);
-                let year_from = match (cfg.year, f) {
-                    (Some(y), 0) => {
-                        resolver.restart(YearStart::FirstLineIn(y));
-                        format!("--year {y}")
-                    }
-                    (Some(_), _) => "the previous input (--year)".to_string(),
-                    (None, _) => {
-                        let (anchor, what) = match mtime {
-                            Some(m) => (local_datetime(m), "file mtime"),
-                            None => (local_datetime(SystemTime::now()), "the clock (stdin)"),
-                        };
-                        let anchor = anchor.unwrap_or_default();
-                        resolver.restart(YearStart::NotAfter(anchor));
-                        format!("{what} {anchor}")
-                    }
-                };
-                stats.files.push(FileStats {
-                    name: input.map(Input::display).unwrap_or_default(),
-                    compression,
-                    year_from,
-                    ..FileStats::default()
-                });
+    (now, format!("{what} {now}"))
+}
+
+/// Merge stage: years, correlation, order, writing. Runs on one thread.
+struct MergeStage<'a> {
+    cfg: &'a Config,
+    inputs: &'a [Input],
+    writer: &'a mut dyn RecordWriter,
+    out_name: String,
+    summary: Summary,
+    merger: Merger,
+    reorder: Reorder,
+    resolver: YearResolver,
+    records: Vec<Record>,
+    file: usize,
+    line_no: u64,
+    warnings: u64,
+    /// For the current file: the year its anchor gives, to check against the chain.
+    anchor_check: Option<(YearStart, String)>,
+    /// The last stamp of the previous file, to check the set is in order.
+    prev_last: Option<(Stamp, String)>,
+}
+
+impl<'a> MergeStage<'a> {
+    fn new(cfg: &'a Config, inputs: &'a [Input], writer: &'a mut dyn RecordWriter) -> Self {
+        MergeStage {
+            cfg,
+            inputs,
+            writer,
+            out_name: cfg
+                .output
+                .as_ref()
+                .map_or("<stdout>".to_string(), |p| p.display().to_string()),
+            summary: Summary::default(),
+            merger: Merger::new(),
+            reorder: Reorder::new(REORDER_WINDOW_SECS),
+            resolver: YearResolver::with_tz(YearStart::FirstLineIn(1970), cfg.tz.clone()),
+            records: Vec::new(),
+            file: 0,
+            line_no: 0,
+            warnings: 0,
+            anchor_check: None,
+            prev_last: None,
+        }
+    }
+
+    fn name(&self, file: usize) -> String {
+        self.inputs
+            .get(file)
+            .map(Input::display)
+            .unwrap_or_default()
+    }
+
+    fn start(&mut self, file: usize, compression: &'static str, times: FileTimes) {
+        if let Some(fs) = self.summary.stats.files.last() {
+            if let Some(last) = fs.last {
+                self.prev_last = Some((last, fs.name.clone()));
             }
-            Work::Parsed(p) => {
-                for line in &p.lines {
-                    line_no += 1;
-                    stats.lines += 1;
-                    if let Some(fs) = stats.files.last_mut() {
-                        fs.lines += 1;
-                    }
-                    let Line::Known {
-                        stamp,
-                        host,
-                        mta,
-                        event,
-                    } = *line
-                    else {
-                        stats.unknown += 1;
-                        continue;
-                    };
-                    stats.recognised += 1;
-                    if matches!(event, parse::Event::Malformed) {
-                        stats.malformed += 1;
-                    }
-                    let ts = match resolver.resolve(&stamp) {
-                        Ok(ts) => ts,
-                        Err(e) => {
-                            stats.bad_timestamps += 1;
-                            if warnings < MAX_WARNINGS {
-                                let name = cfg.inputs.get(file).map(Input::display);
-                                eprintln!(
-                                    "maillogconv: warning: {}:{line_no}: bad timestamp ({e}); line skipped",
-                                    name.unwrap_or_default()
-                                );
-                            }
-                            warnings += 1;
-                            continue;
-                        }
-                    };
-                    if let Some(fs) = stats.files.last_mut() {
-                        fs.first.get_or_insert(ts);
-                        fs.last = Some(ts);
-                    }
-                    let ctx = Ctx {
-                        file,
-                        line: line_no,
-                        ts,
-                        host: host.get(&p.data),
-                        mta,
-                    };
-                    merger.event(&ctx, event.map(&mut |s: Span| s.get(&p.data)), &mut records);
-                    for r in records.drain(..) {
-                        if let Some(st) = r.status {
-                            stats.count(st);
-                        }
-                        reorder.push(r, &mut emit)?;
-                    }
+        }
+        self.file = file;
+        self.line_no = 0;
+        self.anchor_check = None;
+        let year_from = match self.cfg.year {
+            Some(y) if !self.resolver.has_history() && file == 0 => {
+                self.resolver.restart(YearStart::FirstLineIn(y));
+                format!("--year {y}")
+            }
+            Some(_) => "the previous input (--year)".to_string(),
+            None => {
+                let (at, what) = anchor(&times, self.resolver.tz());
+                if self.resolver.has_history() {
+                    // The chain from the previous file decides; the anchor is checked.
+                    self.anchor_check = Some((YearStart::NotAfter(at), what.clone()));
+                    format!("the previous input (chain); anchor {what}")
+                } else {
+                    self.resolver.restart(YearStart::NotAfter(at));
+                    what
                 }
             }
-            Work::End(error) => {
-                if let Some(e) = error {
-                    if let Some(fs) = stats.files.last_mut() {
-                        fs.failed = true;
-                    }
-                    summary.errors.push(e);
-                }
+        };
+        self.summary.stats.files.push(FileStats {
+            name: self.name(file),
+            compression,
+            year_from,
+            ..FileStats::default()
+        });
+    }
+
+    /// Checks the first stamp of a chained file against its own anchor and the previous file.
+    fn check_chain(&mut self, raw: &time::RawStamp, ts: &Stamp) {
+        let name = self.name(self.file);
+        if let (
+            Some((start, what)),
+            time::RawStamp::Bsd {
+                month,
+                day,
+                hour,
+                minute,
+                second,
+                ..
+            },
+        ) = (self.anchor_check.take(), raw)
+        {
+            let by_anchor = start.first_year(*month, *day, *hour, *minute, *second);
+            if by_anchor != i32::from(ts.local.year()) {
+                self.summary.stats.notes.push(format!(
+                    "{name}: its {what} puts its first line in {by_anchor}, the rotated set puts it in {}; the set's order is used",
+                    ts.local.year()
+                ));
+            }
+        }
+        if let Some((prev, prev_name)) = self.prev_last.take() {
+            if ts.instant.as_second() + REORDER_WINDOW_SECS < prev.instant.as_second() {
+                self.summary.stats.notes.push(format!(
+                    "{name}: starts at {} before {prev_name} ends at {}: inputs overlap or are out of order",
+                    ts.local, prev.local
+                ));
             }
         }
     }
-    reorder.finish(&mut emit)?;
-    summary.stats.open_at_end = merger.open_messages() as u64;
-    Ok(summary)
+
+    fn handle(&mut self, work: Work) -> Result<(), Error> {
+        match work {
+            Work::Start {
+                file,
+                compression,
+                times,
+            } => self.start(file, compression, times),
+            Work::Parsed(p) => self.lines(&p)?,
+            Work::End(error) => {
+                if let Some(e) = error {
+                    if let Some(fs) = self.summary.stats.files.last_mut() {
+                        fs.failed = true;
+                    }
+                    self.summary.errors.push(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn lines(&mut self, p: &Parsed) -> Result<(), Error> {
+        for line in &p.lines {
+            self.line_no += 1;
+            let stats = &mut self.summary.stats;
+            stats.lines += 1;
+            if let Some(fs) = stats.files.last_mut() {
+                fs.lines += 1;
+            }
+            let Line::Known {
+                stamp,
+                host,
+                mta,
+                event,
+            } = *line
+            else {
+                stats.unknown += 1;
+                continue;
+            };
+            stats.recognised += 1;
+            if matches!(event, parse::Event::Malformed) {
+                stats.malformed += 1;
+            }
+            let ts = match self.resolver.resolve(&stamp) {
+                Ok(ts) => ts,
+                Err(e) => {
+                    stats.bad_timestamps += 1;
+                    if self.warnings < MAX_WARNINGS {
+                        eprintln!(
+                            "maillogconv: warning: {}:{}: bad timestamp ({e}); line skipped",
+                            self.name(self.file),
+                            self.line_no
+                        );
+                    }
+                    self.warnings += 1;
+                    continue;
+                }
+            };
+            let first = stats.files.last().is_some_and(|fs| fs.first.is_none());
+            if let Some(fs) = stats.files.last_mut() {
+                fs.first.get_or_insert(ts);
+                fs.last = Some(ts);
+            }
+            if first {
+                self.check_chain(&stamp, &ts);
+            }
+            let ctx = Ctx {
+                file: self.file,
+                line: self.line_no,
+                ts,
+                host: host.get(&p.data),
+                mta,
+            };
+            self.merger.event(
+                &ctx,
+                event.map(&mut |s: Span| s.get(&p.data)),
+                &mut self.records,
+            );
+            if !self.records.is_empty() {
+                self.flush_records()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts the records the merger decided and passes them through the reorder buffer.
+    fn flush_records(&mut self) -> Result<(), Error> {
+        let MergeStage {
+            writer,
+            out_name,
+            reorder,
+            records,
+            summary,
+            ..
+        } = self;
+        let mut emit = |r: Record| {
+            writer.write_record(&r).map_err(|source| Error::Write {
+                output: out_name.clone(),
+                source,
+            })
+        };
+        for r in records.drain(..) {
+            if let Some(st) = r.status {
+                summary.stats.count(st);
+            }
+            reorder.push(r, &mut emit)?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Summary, Error> {
+        let out_name = self.out_name.clone();
+        let writer = &mut self.writer;
+        self.reorder.finish(&mut |r: Record| {
+            writer.write_record(&r).map_err(|source| Error::Write {
+                output: out_name.clone(),
+                source,
+            })
+        })?;
+        self.summary.stats.open_at_end = self.merger.open_messages() as u64;
+        Ok(self.summary)
+    }
 }

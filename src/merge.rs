@@ -338,17 +338,17 @@ fn base_record(ctx: &Ctx, qid: &[u8], m: &Message) -> Record {
     r
 }
 
-/// Puts records in time order, ties in arrival order. Records are held until the newest
+/// Puts records in time order (by instant), ties in arrival order. Records are held until the newest
 /// timestamp seen is `window` seconds past them, so memory is bounded by the log's disorder,
 /// not its size; disorder larger than the window (a clock step) is passed through as is.
 pub struct Reorder {
     heap: BinaryHeap<Reverse<Held>>,
     seq: u64,
-    newest: Option<jiff::civil::DateTime>,
-    window: jiff::Span,
+    newest: Option<jiff::Timestamp>,
+    window: jiff::SignedDuration,
 }
 
-struct Held(jiff::civil::DateTime, u64, Box<Record>);
+struct Held(jiff::Timestamp, u64, Box<Record>);
 
 impl PartialEq for Held {
     fn eq(&self, o: &Self) -> bool {
@@ -373,7 +373,7 @@ impl Reorder {
             heap: BinaryHeap::new(),
             seq: 0,
             newest: None,
-            window: jiff::Span::new().seconds(window_secs),
+            window: jiff::SignedDuration::from_secs(window_secs),
         }
     }
 
@@ -383,7 +383,7 @@ impl Reorder {
         r: Record,
         emit: &mut impl FnMut(Record) -> Result<(), E>,
     ) -> Result<(), E> {
-        let key = r.ts.map(|t| t.local).unwrap_or_default();
+        let key = r.ts.map(|t| t.instant).unwrap_or_default();
         if self.newest.is_none_or(|n| key > n) {
             self.newest = Some(key);
         }
@@ -503,10 +503,7 @@ Mar 14 10:00:00 mx2 postfix/smtp[102]: 1111111111: to=<z@example.com>, relay=mx.
     fn reorder_sorts_within_window_and_keeps_ties_in_order() {
         use jiff::civil::date;
         let rec = |h: i8, m: i8, q: &str| Record {
-            ts: Some(Stamp {
-                local: date(2026, 1, 1).at(h, m, 0, 0),
-                offset: None,
-            }),
+            ts: Some(Stamp::utc(date(2026, 1, 1).at(h, m, 0, 0))),
             queue_id: q.as_bytes().to_vec(),
             ..Record::default()
         };

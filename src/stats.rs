@@ -28,6 +28,8 @@ pub struct Stats {
     pub records: [u64; Status::ALL.len()],
     pub open_at_end: u64,
     pub files: Vec<FileStats>,
+    /// What discovery and year inference have to say (skipped files, anchors overruled).
+    pub notes: Vec<String>,
 }
 
 impl Stats {
@@ -44,7 +46,12 @@ impl Stats {
     /// The `--stats` report.
     pub fn report(&self) -> String {
         let mut s = String::new();
-        let ts = |t: Option<Stamp>| t.map_or("-".to_string(), |t| t.local.to_string());
+        let ts = |t: Option<Stamp>| {
+            t.map_or("-".to_string(), |t| {
+                let off = jiff::tz::Offset::from_seconds(t.offset).unwrap_or(jiff::tz::Offset::UTC);
+                format!("{}{off}", t.local)
+            })
+        };
         for f in &self.files {
             let _ = writeln!(
                 s,
@@ -70,6 +77,9 @@ impl Stats {
             .collect();
         let _ = writeln!(s, "records: {} ({})", self.records_total(), by.join(", "));
         let _ = writeln!(s, "messages still open at end: {}", self.open_at_end);
+        for n in &self.notes {
+            let _ = writeln!(s, "note: {n}");
+        }
         s
     }
 }

@@ -1,9 +1,12 @@
 //! Timestamps: parses the stamps mail logs carry (BSD syslog `Oct  2 07:44:21`, ISO 8601 /
-//! RFC 3339 `2023-03-14T00:00:31.185246+01:00`) into a [`RawStamp`], and resolves the missing
-//! year of BSD stamps with a [`YearResolver`]. Pure: the year comes from an injected anchor or a
-//! given first year, never from the clock.
+//! RFC 3339 `2023-03-14T00:00:31.185246+01:00`) into a [`RawStamp`], and resolves them with a
+//! [`YearResolver`]: the missing year of BSD stamps, and the UTC instant of every stamp in the
+//! log's time zone. Pure: the year comes from an injected anchor or a given first year and the
+//! zone is injected, never the clock or the environment.
 
 use jiff::civil::{Date, DateTime, Time};
+use jiff::tz::{AmbiguousOffset, Offset, TimeZone};
+use jiff::Timestamp;
 
 /// A timestamp as written in the log, before the year of a BSD stamp is known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,11 +27,27 @@ pub enum RawStamp {
     },
 }
 
-/// A resolved timestamp: local wall-clock time as logged, plus the UTC offset when known.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// A resolved timestamp: local wall-clock time as logged, the UTC offset in force and the
+/// instant. In the skipped hour of a spring DST change the instant is shifted forward, while
+/// `local` stays as logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Stamp {
     pub local: DateTime,
-    pub offset: Option<i32>,
+    /// Seconds east of UTC.
+    pub offset: i32,
+    pub instant: Timestamp,
+}
+
+impl Stamp {
+    /// A stamp for a wall time in UTC (tests and fixed-offset callers).
+    pub fn utc(local: DateTime) -> Stamp {
+        let instant = Offset::UTC.to_timestamp(local).unwrap_or_default();
+        Stamp {
+            local,
+            offset: 0,
+            instant,
+        }
+    }
 }
 
 /// Why a stamp could not be resolved.
@@ -222,37 +241,122 @@ pub enum YearStart {
     NotAfter(DateTime),
 }
 
-/// Gives BSD stamps their year. After the first stamp, each stamp takes the year that puts it
-/// nearest the previous stamp, so New Year rolls forward and small disorder around midnight of
-/// Dec 31 stays in the right year. Feb 29 is validated after the year is chosen.
+impl YearStart {
+    /// The year this rule gives a first line on `month`-`day` at `h:m:s`.
+    pub fn first_year(self, month: u8, day: u8, h: u8, m: u8, s: u8) -> i32 {
+        match self {
+            YearStart::FirstLineIn(y) => i32::from(y),
+            YearStart::NotAfter(anchor) => {
+                let y = i32::from(anchor.year());
+                if approx_secs(y, month, day, h, m, s) <= approx_secs_of(anchor) + 86_400 {
+                    y
+                } else {
+                    y - 1
+                }
+            }
+        }
+    }
+}
+
+/// Resolves stamps in log order. A BSD stamp's year: the first takes it from the
+/// [`YearStart`], each later one the year that puts it nearest the stamp before, so New Year
+/// rolls forward and small disorder around midnight of Dec 31 stays in the right year; Feb 29
+/// is validated after the year is chosen. Instants: in the repeated hour of an autumn DST
+/// change a line takes the later offset once the log has moved past the first occurrence
+/// (line order); in the skipped spring hour the instant is shifted forward.
 #[derive(Debug, Clone)]
 pub struct YearResolver {
+    tz: TimeZone,
     start: YearStart,
     last: Option<i64>,
     last_year: i32,
+    last_instant: Option<Timestamp>,
 }
+
+/// Lines this far behind the previous one in the repeated hour are still its first occurrence.
+const FOLD_JITTER_SECS: i64 = 300;
 
 impl YearResolver {
     pub fn new(start: YearStart) -> Self {
+        Self::with_tz(start, TimeZone::UTC)
+    }
+
+    pub fn with_tz(start: YearStart, tz: TimeZone) -> Self {
         YearResolver {
+            tz,
             start,
             last: None,
             last_year: 0,
+            last_instant: None,
         }
     }
 
     /// Restarts with a new first-year rule (the next input file), forgetting the last stamp.
     pub fn restart(&mut self, start: YearStart) {
-        *self = YearResolver::new(start);
+        self.start = start;
+        self.last = None;
+        self.last_year = 0;
+        self.last_instant = None;
+    }
+
+    /// True once a stamp has been resolved (later stamps chain from it).
+    pub fn has_history(&self) -> bool {
+        self.last.is_some()
+    }
+
+    /// The time zone stamps without an offset are in.
+    pub fn tz(&self) -> &TimeZone {
+        &self.tz
+    }
+
+    /// The instant of a wall time in the log's zone, and the offset used.
+    fn place(&mut self, local: DateTime) -> (Timestamp, i32) {
+        let (ts, off) = match self.tz.to_ambiguous_zoned(local).offset() {
+            AmbiguousOffset::Unambiguous { offset } => (offset.to_timestamp(local), offset),
+            // Skipped hour: read it with the offset before the change, which lands after it.
+            AmbiguousOffset::Gap { before, after } => (before.to_timestamp(local), after),
+            AmbiguousOffset::Fold { before, after } => {
+                let first = before.to_timestamp(local);
+                let past_first = match (self.last_instant, &first) {
+                    (Some(last), Ok(f)) => last.as_second() > f.as_second() + FOLD_JITTER_SECS,
+                    _ => false,
+                };
+                if past_first {
+                    (after.to_timestamp(local), after)
+                } else {
+                    (first, before)
+                }
+            }
+        };
+        (ts.unwrap_or_default(), off.seconds())
     }
 
     /// Resolves one stamp, in log order.
     pub fn resolve(&mut self, raw: &RawStamp) -> Result<Stamp, TimeError> {
-        match *raw {
+        let stamp = match *raw {
             RawStamp::Iso { local, offset } => {
                 self.last = Some(approx_secs_of(local));
                 self.last_year = i32::from(local.year());
-                Ok(Stamp { local, offset })
+                match offset {
+                    Some(off) => {
+                        let instant = Offset::from_seconds(off)
+                            .and_then(|o| o.to_timestamp(local))
+                            .unwrap_or_default();
+                        Stamp {
+                            local,
+                            offset: off,
+                            instant,
+                        }
+                    }
+                    None => {
+                        let (instant, offset) = self.place(local);
+                        Stamp {
+                            local,
+                            offset,
+                            instant,
+                        }
+                    }
+                }
             }
             RawStamp::Bsd {
                 month,
@@ -263,50 +367,43 @@ impl YearResolver {
                 micros,
             } => {
                 let at = |y: i32| approx_secs(y, month, day, hour, minute, second);
-                let year = match (self.last, self.start) {
-                    (Some(last), _) => {
+                let year = match self.last {
+                    Some(last) => {
                         let y0 = self.last_year;
                         [y0 - 1, y0, y0 + 1]
                             .into_iter()
                             .min_by_key(|&y| (at(y) - last).abs())
                             .unwrap_or(y0)
                     }
-                    (None, YearStart::FirstLineIn(y)) => i32::from(y),
-                    (None, YearStart::NotAfter(anchor)) => {
-                        let y = i32::from(anchor.year());
-                        if at(y) <= approx_secs_of(anchor) + 86_400 {
-                            y
-                        } else {
-                            y - 1
-                        }
-                    }
+                    None => self.start.first_year(month, day, hour, minute, second),
                 };
                 self.last = Some(at(year));
                 self.last_year = year;
                 let y16 = i16::try_from(year).unwrap_or(i16::MAX);
-                let date =
-                    Date::new(y16, month as i8, day as i8).map_err(|_| TimeError::NoSuchDate {
-                        year: y16,
-                        month,
-                        day,
-                    })?;
+                let bad = || TimeError::NoSuchDate {
+                    year: y16,
+                    month,
+                    day,
+                };
+                let date = Date::new(y16, month as i8, day as i8).map_err(|_| bad())?;
                 let time = Time::new(
                     hour as i8,
                     minute as i8,
                     second as i8,
                     (micros * 1000) as i32,
                 )
-                .map_err(|_| TimeError::NoSuchDate {
-                    year: y16,
-                    month,
-                    day,
-                })?;
-                Ok(Stamp {
-                    local: DateTime::from_parts(date, time),
-                    offset: None,
-                })
+                .map_err(|_| bad())?;
+                let local = DateTime::from_parts(date, time);
+                let (instant, offset) = self.place(local);
+                Stamp {
+                    local,
+                    offset,
+                    instant,
+                }
             }
-        }
+        };
+        self.last_instant = Some(stamp.instant);
+        Ok(stamp)
     }
 }
 
@@ -407,6 +504,75 @@ mod tests {
             r.resolve(&bsd("Jan  3 07:00:00")).map(|t| t.local.year()),
             Ok(2026)
         );
+    }
+
+    fn berlin() -> TimeZone {
+        TimeZone::get("Europe/Berlin").unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn autumn_repeated_hour_follows_line_order() {
+        // 2025-10-26: 03:00 CEST becomes 02:00 CET; 02:00–02:59 happens twice.
+        let mut r = YearResolver::with_tz(YearStart::FirstLineIn(2025), berlin());
+        let got: Vec<(String, i32)> = [
+            "Oct 26 01:59:00",
+            "Oct 26 02:30:00",
+            "Oct 26 02:59:00",
+            "Oct 26 02:00:10",
+            "Oct 26 02:29:58", // jitter within the second occurrence
+            "Oct 26 02:30:00",
+            "Oct 26 03:00:00",
+        ]
+        .iter()
+        .map(|s| {
+            let t = r.resolve(&bsd(s)).unwrap_or_else(|e| panic!("{e}"));
+            (t.instant.to_string(), t.offset)
+        })
+        .collect();
+        let want = [
+            ("2025-10-25T23:59:00Z", 7200),
+            ("2025-10-26T00:30:00Z", 7200),
+            ("2025-10-26T00:59:00Z", 7200),
+            ("2025-10-26T01:00:10Z", 3600),
+            ("2025-10-26T01:29:58Z", 3600),
+            ("2025-10-26T01:30:00Z", 3600),
+            ("2025-10-26T02:00:00Z", 3600),
+        ];
+        let want: Vec<(String, i32)> = want.iter().map(|(a, b)| (a.to_string(), *b)).collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn spring_skipped_hour_is_shifted_forward() {
+        // 2025-03-30: 02:00 CET becomes 03:00 CEST; 02:30 does not exist.
+        let mut r = YearResolver::with_tz(YearStart::FirstLineIn(2025), berlin());
+        let t = r
+            .resolve(&bsd("Mar 30 02:30:00"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(t.instant.to_string(), "2025-03-30T01:30:00Z");
+        assert_eq!(
+            t.local,
+            date(2025, 3, 30).at(2, 30, 0, 0),
+            "wall time stays as logged"
+        );
+        let t = r
+            .resolve(&bsd("Mar 30 03:10:00"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(t.instant.to_string(), "2025-03-30T01:10:00Z");
+    }
+
+    #[test]
+    fn iso_offsets_are_honoured() {
+        let mut r = YearResolver::with_tz(YearStart::FirstLineIn(2025), berlin());
+        let (raw, _) = parse_iso(b"2023-03-14T00:00:31.185246+01:00").unwrap_or_else(|| panic!());
+        let t = r.resolve(&raw).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(t.instant.to_string(), "2023-03-13T23:00:31.185246Z");
+        assert_eq!(t.offset, 3600);
+        // A BSD line after it takes its year from it.
+        let t = r
+            .resolve(&bsd("Mar 14 00:01:00"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(t.local.year(), 2023);
     }
 
     #[test]

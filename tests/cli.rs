@@ -355,14 +355,24 @@ fn missing_input_is_reported_and_others_still_converted() {
 #[test]
 fn unreadable_input_is_reported() {
     let dir = tempdir();
-    // A directory given as a file cannot be read as a log, even by root.
-    let out = run(&[dir.path().to_str().expect("p")]);
+    // Permissions do not stop root (CI): a path through a regular file cannot be opened by anyone.
+    let file = dir.path().join("maillog");
+    std::fs::write(&file, "x\n").expect("write");
+    let bad = file.join("child");
+    let good = fixture("postfix/error-bounce.log");
+    let out = run(&[bad.to_str().expect("p"), good.to_str().expect("p")]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains(dir.path().to_str().expect("p")) && err.contains("cannot open"),
+        err.contains(bad.to_str().expect("p")) && err.contains("cannot open"),
         "{err}"
     );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
+    // A directory without mail logs is an error too.
+    let empty = tempdir();
+    let out = run(&[empty.path().to_str().expect("p")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no maillog or mail.log files"));
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Opens an input and undoes its compression, chosen by the first bytes of the data, never by
-//! the file name: gzip (1f 8b, multi-member as logrotate and `cat a.gz b.gz` make) or plain.
+//! the file name: gzip (multi-member), bzip2 (multi-stream), xz (multi-stream), zstd
+//! (multi-frame), or plain. Concatenated archives (`cat a.gz b.gz`) decode whole.
 //! A [`Counting`] reader under the decoder tells how far into the raw input an error occurred.
 
 use crate::error::Error;
@@ -14,12 +15,23 @@ use std::sync::Arc;
 pub enum Compression {
     Plain,
     Gzip,
+    Bzip2,
+    Xz,
+    Zstd,
 }
 
 impl Compression {
     pub fn detect(magic: &[u8]) -> Compression {
         if magic.starts_with(&[0x1f, 0x8b]) {
             Compression::Gzip
+        } else if magic.starts_with(b"BZh")
+            && magic.get(3).is_some_and(|c| (b'1'..=b'9').contains(c))
+        {
+            Compression::Bzip2
+        } else if magic.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
+            Compression::Xz
+        } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Compression::Zstd
         } else {
             Compression::Plain
         }
@@ -29,8 +41,18 @@ impl Compression {
         match self {
             Compression::Plain => "plain",
             Compression::Gzip => "gzip",
+            Compression::Bzip2 => "bzip2",
+            Compression::Xz => "xz",
+            Compression::Zstd => "zstd",
         }
     }
+}
+
+/// The MTIME field of a gzip header (when the original file was last modified), if set.
+pub fn gzip_mtime(header: &[u8]) -> Option<std::time::SystemTime> {
+    let b = header.get(4..8)?;
+    let secs = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    (secs != 0).then(|| std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::from(secs)))
 }
 
 /// Counts the raw bytes read from the underlying input.
@@ -55,6 +77,8 @@ pub struct Opened {
     pub consumed: Arc<AtomicU64>,
     /// When the file was last modified (none for stdin).
     pub mtime: Option<std::time::SystemTime>,
+    /// The gzip header's MTIME, when the input is gzip and it is set.
+    pub gzip_mtime: Option<std::time::SystemTime>,
 }
 
 impl Opened {
@@ -106,14 +130,29 @@ pub fn open(input: &Input) -> Result<Opened, Error> {
         source,
     })?;
     let compression = Compression::detect(magic);
+    let gzip_mtime = match compression {
+        Compression::Gzip => gzip_mtime(magic),
+        _ => None,
+    };
     let reader: Box<dyn Read + Send> = match compression {
         Compression::Plain => Box::new(buffered),
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(buffered)),
+        Compression::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(buffered)),
+        Compression::Xz => Box::new(liblzma::bufread::XzDecoder::new_multi_decoder(buffered)),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(buffered).map_err(
+            |source| Error::Corrupt {
+                input: input.display(),
+                format: "zstd",
+                offset: 0,
+                source,
+            },
+        )?),
     };
     Ok(Opened {
         reader,
         compression,
         consumed,
         mtime,
+        gzip_mtime,
     })
 }

@@ -4,6 +4,7 @@
 
 pub mod chunk;
 pub mod decompress;
+pub mod discover;
 
 use std::path::PathBuf;
 
