@@ -19,14 +19,15 @@ pub mod time;
 use crate::config::Config;
 use crate::error::Error;
 use crate::input::chunk::Chunker;
-use crate::input::discover::{discover, rotated, Rotation};
+use crate::input::discover::discover;
+use crate::input::peek::{peek, FileTimes};
 use crate::input::Input;
 use crate::merge::{Ctx, Merger, Reorder};
 use crate::output::{RecordWriter, Sink};
 use crate::parse::{parse_line, Line, Span};
 use crate::record::Record;
 use crate::stats::{FileStats, Stats};
-use crate::time::{Stamp, YearResolver, YearStart};
+use crate::time::{chain_years, ChainFile, ChainYear, Stamp, YearResolver, YearStart};
 use anyhow::Context as _;
 use rayon::prelude::*;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -78,22 +79,11 @@ impl Sink {
     }
 }
 
-/// What the reader knows of a file's end time, for the year of its lines.
-#[derive(Debug, Clone, Default)]
-struct FileTimes {
-    stdin: bool,
-    /// The date of a dateext name (`maillog-20261120`): when the file was rotated.
-    name_date: Option<jiff::civil::Date>,
-    gzip_mtime: Option<SystemTime>,
-    mtime: Option<SystemTime>,
-}
-
 /// Messages from a reader.
 enum Feed {
     Start {
         file: usize,
         compression: &'static str,
-        times: FileTimes,
     },
     Chunk(Vec<u8>),
     End(Option<Error>),
@@ -109,7 +99,6 @@ enum Work {
     Start {
         file: usize,
         compression: &'static str,
-        times: FileTimes,
     },
     Parsed(Parsed),
     End(Option<Error>),
@@ -119,7 +108,8 @@ enum Work {
 pub fn convert(cfg: &Config, writer: &mut dyn RecordWriter) -> Result<Summary, Error> {
     let found = discover(&cfg.inputs);
     let inputs = found.inputs;
-    let mut stage = MergeStage::new(cfg, &inputs, writer);
+    let plan = plan_years(&inputs, &found.families, cfg);
+    let mut stage = MergeStage::new(cfg, &inputs, plan, writer);
     stage.summary.stats.notes.extend(found.notes);
     stage.summary.errors.extend(
         found
@@ -134,15 +124,7 @@ pub fn convert(cfg: &Config, writer: &mut dyn RecordWriter) -> Result<Summary, E
             let mut failed = None;
             read_input(file, input, cfg.chunk_size, &mut |feed| {
                 let work = match feed {
-                    Feed::Start {
-                        file,
-                        compression,
-                        times,
-                    } => Work::Start {
-                        file,
-                        compression,
-                        times,
-                    },
+                    Feed::Start { file, compression } => Work::Start { file, compression },
                     Feed::Chunk(c) => Work::Parsed(parse_chunk(c)),
                     Feed::End(e) => Work::End(e),
                 };
@@ -196,26 +178,12 @@ pub fn convert(cfg: &Config, writer: &mut dyn RecordWriter) -> Result<Summary, E
 /// Reads one input: `Start`, its chunks, then `End` with the error that stopped it, if any.
 /// Stops early when `send` returns false (the run is ending).
 fn read_input(file: usize, input: &Input, chunk_size: usize, send: &mut dyn FnMut(Feed) -> bool) {
-    let name_date = match input {
-        Input::Path(p) => match rotated(
-            &p.file_name()
-                .map(|n| n.to_string_lossy())
-                .unwrap_or_default(),
-        )
-        .rotation
-        {
-            Rotation::Dated(d) => Some(d),
-            _ => None,
-        },
-        Input::Stdin => None,
-    };
     let opened = match input::decompress::open(input) {
         Ok(o) => o,
         Err(e) => {
             let start = Feed::Start {
                 file,
                 compression: "unreadable",
-                times: FileTimes::default(),
             };
             let _ = send(start) && send(Feed::End(Some(e)));
             return;
@@ -224,12 +192,6 @@ fn read_input(file: usize, input: &Input, chunk_size: usize, send: &mut dyn FnMu
     let start = Feed::Start {
         file,
         compression: opened.compression.name(),
-        times: FileTimes {
-            stdin: *input == Input::Stdin,
-            name_date,
-            gzip_mtime: opened.gzip_mtime,
-            mtime: opened.mtime,
-        },
     };
     if !send(start) {
         return;
@@ -308,15 +270,7 @@ fn parse_all(mut feeds: impl Iterator<Item = Feed>, tx: SyncSender<Work>, thread
                 }
                 continue;
             }
-            Feed::Start {
-                file,
-                compression,
-                times,
-            } => Work::Start {
-                file,
-                compression,
-                times,
-            },
+            Feed::Start { file, compression } => Work::Start { file, compression },
             Feed::End(error) => Work::End(error),
         };
         if tx.send(next).is_err() {
@@ -359,9 +313,48 @@ fn anchor(times: &FileTimes, tz: &jiff::tz::TimeZone) -> (jiff::civil::DateTime,
     (now, format!("{what} {now}"))
 }
 
+/// Chooses the year of each file's first line: per rotated family, from the newest file's
+/// anchor back through the first lines (or forward from `--year`).
+fn plan_years(inputs: &[Input], families: &[usize], cfg: &Config) -> Vec<ChainYear> {
+    let peeked: Vec<ChainFile> = inputs
+        .iter()
+        .map(|i| {
+            let (times, first) = peek(i);
+            let (anchor, anchor_what) = anchor(&times, &cfg.tz);
+            ChainFile {
+                first,
+                anchor,
+                anchor_what,
+            }
+        })
+        .collect();
+    let mut plan: Vec<Option<ChainYear>> = vec![None; inputs.len()];
+    let mut ids: Vec<usize> = families.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    for fam in ids {
+        let members: Vec<usize> = (0..inputs.len())
+            .filter(|&i| families.get(i) == Some(&fam))
+            .collect();
+        let files: Vec<ChainFile> = members.iter().map(|&i| peeked[i].clone()).collect();
+        for (m, y) in members.into_iter().zip(chain_years(&files, cfg.year)) {
+            plan[m] = Some(y);
+        }
+    }
+    plan.into_iter()
+        .zip(peeked)
+        .map(|(p, f)| {
+            p.unwrap_or(ChainYear {
+                start: YearStart::NotAfter(f.anchor),
+                from: f.anchor_what,
+                note: None,
+            })
+        })
+        .collect()
+}
+
 /// Merge stage: years, correlation, order, writing. Runs on one thread.
 struct MergeStage<'a> {
-    cfg: &'a Config,
     inputs: &'a [Input],
     writer: &'a mut dyn RecordWriter,
     out_name: String,
@@ -373,16 +366,20 @@ struct MergeStage<'a> {
     file: usize,
     line_no: u64,
     warnings: u64,
-    /// For the current file: the year its anchor gives, to check against the chain.
-    anchor_check: Option<(YearStart, String)>,
+    /// How each file's first line gets its year.
+    plan: Vec<ChainYear>,
     /// The last stamp of the previous file, to check the set is in order.
     prev_last: Option<(Stamp, String)>,
 }
 
 impl<'a> MergeStage<'a> {
-    fn new(cfg: &'a Config, inputs: &'a [Input], writer: &'a mut dyn RecordWriter) -> Self {
+    fn new(
+        cfg: &'a Config,
+        inputs: &'a [Input],
+        plan: Vec<ChainYear>,
+        writer: &'a mut dyn RecordWriter,
+    ) -> Self {
         MergeStage {
-            cfg,
             inputs,
             writer,
             out_name: cfg
@@ -397,7 +394,7 @@ impl<'a> MergeStage<'a> {
             file: 0,
             line_no: 0,
             warnings: 0,
-            anchor_check: None,
+            plan,
             prev_last: None,
         }
     }
@@ -409,7 +406,7 @@ impl<'a> MergeStage<'a> {
             .unwrap_or_default()
     }
 
-    fn start(&mut self, file: usize, compression: &'static str, times: FileTimes) {
+    fn start(&mut self, file: usize, compression: &'static str) {
         if let Some(fs) = self.summary.stats.files.last() {
             if let Some(last) = fs.last {
                 self.prev_last = Some((last, fs.name.clone()));
@@ -417,56 +414,31 @@ impl<'a> MergeStage<'a> {
         }
         self.file = file;
         self.line_no = 0;
-        self.anchor_check = None;
-        let year_from = match self.cfg.year {
-            Some(y) if !self.resolver.has_history() && file == 0 => {
-                self.resolver.restart(YearStart::FirstLineIn(y));
-                format!("--year {y}")
-            }
-            Some(_) => "the previous input (--year)".to_string(),
-            None => {
-                let (at, what) = anchor(&times, self.resolver.tz());
-                if self.resolver.has_history() {
-                    // The chain from the previous file decides; the anchor is checked.
-                    self.anchor_check = Some((YearStart::NotAfter(at), what.clone()));
-                    format!("the previous input (chain); anchor {what}")
-                } else {
-                    self.resolver.restart(YearStart::NotAfter(at));
-                    what
+        let name = self.name(file);
+        let (start, year_from) = match self.plan.get(file) {
+            Some(p) => {
+                if let Some(n) = &p.note {
+                    self.summary.stats.notes.push(format!("{name}: {n}"));
                 }
+                (p.start, p.from.clone())
             }
+            None => (
+                YearStart::NotAfter(jiff::civil::DateTime::default()),
+                String::new(),
+            ),
         };
+        self.resolver.restart(start);
         self.summary.stats.files.push(FileStats {
-            name: self.name(file),
+            name,
             compression,
             year_from,
             ..FileStats::default()
         });
     }
 
-    /// Checks the first stamp of a chained file against its own anchor and the previous file.
-    fn check_chain(&mut self, raw: &time::RawStamp, ts: &Stamp) {
+    /// Notes a file that starts well before the previous one ended (out of order, overlap).
+    fn check_chain(&mut self, ts: &Stamp) {
         let name = self.name(self.file);
-        if let (
-            Some((start, what)),
-            time::RawStamp::Bsd {
-                month,
-                day,
-                hour,
-                minute,
-                second,
-                ..
-            },
-        ) = (self.anchor_check.take(), raw)
-        {
-            let by_anchor = start.first_year(*month, *day, *hour, *minute, *second);
-            if by_anchor != i32::from(ts.local.year()) {
-                self.summary.stats.notes.push(format!(
-                    "{name}: its {what} puts its first line in {by_anchor}, the rotated set puts it in {}; the set's order is used",
-                    ts.local.year()
-                ));
-            }
-        }
         if let Some((prev, prev_name)) = self.prev_last.take() {
             if ts.instant.as_second() + REORDER_WINDOW_SECS < prev.instant.as_second() {
                 self.summary.stats.notes.push(format!(
@@ -479,11 +451,7 @@ impl<'a> MergeStage<'a> {
 
     fn handle(&mut self, work: Work) -> Result<(), Error> {
         match work {
-            Work::Start {
-                file,
-                compression,
-                times,
-            } => self.start(file, compression, times),
+            Work::Start { file, compression } => self.start(file, compression),
             Work::Parsed(p) => self.lines(&p)?,
             Work::End(error) => {
                 if let Some(e) = error {
@@ -540,7 +508,7 @@ impl<'a> MergeStage<'a> {
                 fs.last = Some(ts);
             }
             if first {
-                self.check_chain(&stamp, &ts);
+                self.check_chain(&ts);
             }
             let ctx = Ctx {
                 file: self.file,

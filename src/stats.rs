@@ -48,8 +48,12 @@ impl Stats {
         let mut s = String::new();
         let ts = |t: Option<Stamp>| {
             t.map_or("-".to_string(), |t| {
-                let off = jiff::tz::Offset::from_seconds(t.offset).unwrap_or(jiff::tz::Offset::UTC);
-                format!("{}{off}", t.local)
+                let (sign, o) = if t.offset < 0 {
+                    ('-', -t.offset)
+                } else {
+                    ('+', t.offset)
+                };
+                format!("{}{sign}{:02}:{:02}", t.local, o / 3600, o % 3600 / 60)
             })
         };
         for f in &self.files {

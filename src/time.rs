@@ -258,6 +258,146 @@ impl YearStart {
     }
 }
 
+/// One file of a rotated set, as seen before it is read: its first stamp and its end-time
+/// anchor (dateext date, gzip MTIME, mtime, or the clock for stdin).
+#[derive(Debug, Clone)]
+pub struct ChainFile {
+    pub first: Option<RawStamp>,
+    pub anchor: DateTime,
+    /// How the anchor was found, for `--stats`.
+    pub anchor_what: String,
+}
+
+/// How one file of a set gets the year of its first line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChainYear {
+    pub start: YearStart,
+    /// For `--stats`: where the year came from.
+    pub from: String,
+    /// Set when the file's own anchor disagrees with the set (the set wins).
+    pub note: Option<String>,
+}
+
+/// Month, day, hour, minute, second: a BSD stamp without its year, in calendar order.
+type DayKey = (u8, u8, u8, u8, u8);
+
+fn bsd_key(raw: &RawStamp) -> Option<DayKey> {
+    match *raw {
+        RawStamp::Bsd {
+            month,
+            day,
+            hour,
+            minute,
+            second,
+            ..
+        } => Some((month, day, hour, minute, second)),
+        RawStamp::Iso { .. } => None,
+    }
+}
+
+fn iso_key(raw: &RawStamp) -> Option<(i32, DayKey)> {
+    match *raw {
+        RawStamp::Iso { local, .. } => Some((
+            i32::from(local.year()),
+            (
+                local.month() as u8,
+                local.day() as u8,
+                local.hour() as u8,
+                local.minute() as u8,
+                local.second() as u8,
+            ),
+        )),
+        RawStamp::Bsd { .. } => None,
+    }
+}
+
+/// Years for the files of one rotated set, oldest first. Each file spans less than a year and
+/// starts after the one before it ends, so a file's first line is in the year of the next
+/// file's first line, or the year before when its date is later in the year. With `given`
+/// (`--year`), the oldest file's first line is in that year and the walk goes forward;
+/// otherwise the newest file's first line takes the latest year its anchor allows and the walk
+/// goes backward. Every other anchor is only checked: where it disagrees, the set wins, and the
+/// note says so (archives copied without their times). ISO stamps carry their own year.
+pub fn chain_years(files: &[ChainFile], given: Option<i16>) -> Vec<ChainYear> {
+    let mut years: Vec<Option<i32>> = vec![None; files.len()];
+    let mut out: Vec<ChainYear> = files
+        .iter()
+        .map(|f| ChainYear {
+            start: YearStart::NotAfter(f.anchor),
+            from: f.anchor_what.clone(),
+            note: None,
+        })
+        .collect();
+    // (year, key) of a file's first line, once its year is known.
+    let at = |i: usize, y: i32| -> Option<(i32, DayKey)> {
+        let raw = files.get(i)?.first.as_ref()?;
+        iso_key(raw).or_else(|| bsd_key(raw).map(|k| (y, k)))
+    };
+    let stamped: Vec<usize> = (0..files.len())
+        .filter(|&i| files[i].first.is_some())
+        .collect();
+    match given {
+        Some(g) => {
+            let mut prev: Option<(i32, DayKey)> = None;
+            for &i in &stamped {
+                let raw = files[i].first.as_ref();
+                let y = match (raw.and_then(iso_key), raw.and_then(bsd_key), prev) {
+                    (Some((y, _)), _, _) => y,
+                    (None, Some(k), Some((py, pk))) => py + i32::from(k < pk),
+                    _ => i32::from(g),
+                };
+                years[i] = Some(y);
+                prev = at(i, y);
+            }
+            for (i, o) in out.iter_mut().enumerate() {
+                let y = years[i].unwrap_or(i32::from(g));
+                o.start = YearStart::FirstLineIn(i16::try_from(y).unwrap_or(g));
+                o.from = if i == stamped.first().copied().unwrap_or(0) {
+                    format!("--year {g}")
+                } else {
+                    "the set's order from --year".to_string()
+                };
+            }
+            return out;
+        }
+        None => {
+            let mut next: Option<(i32, DayKey)> = None;
+            for (n, &i) in stamped.iter().rev().enumerate() {
+                let f = &files[i];
+                let raw = f.first.as_ref();
+                let y = match (raw.and_then(iso_key), raw.and_then(bsd_key), next) {
+                    (Some((y, _)), _, _) => y,
+                    (None, Some(k), Some((ny, nk))) => ny - i32::from(k > nk),
+                    (None, Some((mo, d, h, m, s)), None) => {
+                        YearStart::NotAfter(f.anchor).first_year(mo, d, h, m, s)
+                    }
+                    _ => i32::from(f.anchor.year()),
+                };
+                years[i] = Some(y);
+                next = at(i, y);
+                if n > 0 {
+                    out[i].from = format!("the rotated set (checked against {})", f.anchor_what);
+                    if let Some((mo, d, h, m, s)) = raw.and_then(bsd_key) {
+                        let own = YearStart::NotAfter(f.anchor).first_year(mo, d, h, m, s);
+                        if own != y {
+                            out[i].note = Some(format!(
+                                "its {} puts its first line in {own}, the rotated set in {y}; the set wins",
+                                f.anchor_what
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for (i, o) in out.iter_mut().enumerate() {
+        if let Some(y) = years[i] {
+            o.start = YearStart::FirstLineIn(i16::try_from(y).unwrap_or(i16::MAX));
+        }
+    }
+    out
+}
+
 /// Resolves stamps in log order. A BSD stamp's year: the first takes it from the
 /// [`YearStart`], each later one the year that puts it nearest the stamp before, so New Year
 /// rolls forward and small disorder around midnight of Dec 31 stays in the right year; Feb 29
@@ -573,6 +713,65 @@ mod tests {
             .resolve(&bsd("Mar 14 00:01:00"))
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(t.local.year(), 2023);
+    }
+
+    fn chain(firsts: &[&str], anchors: &[DateTime]) -> Vec<ChainFile> {
+        firsts
+            .iter()
+            .zip(anchors)
+            .map(|(f, a)| ChainFile {
+                first: Some(bsd(f)),
+                anchor: *a,
+                anchor_what: format!("mtime {a}"),
+            })
+            .collect()
+    }
+
+    fn starts(c: &[ChainYear]) -> Vec<YearStart> {
+        c.iter().map(|y| y.start).collect()
+    }
+
+    #[test]
+    fn rotated_set_across_new_year_walks_back_from_the_newest_file() {
+        let firsts = [
+            "Dec 30 04:05:00",
+            "Dec 31 04:05:00",
+            "Jan  1 00:00:07",
+            "Jan  2 04:05:00",
+        ];
+        let want = [2025, 2025, 2026, 2026]
+            .map(YearStart::FirstLineIn)
+            .to_vec();
+        // True mtimes.
+        let true_times = [
+            date(2025, 12, 31).at(0, 0, 5, 0),
+            date(2026, 1, 1).at(0, 0, 5, 0),
+            date(2026, 1, 2).at(0, 0, 5, 0),
+            date(2026, 1, 2).at(18, 0, 0, 0),
+        ];
+        let c = chain_years(&chain(&firsts, &true_times), None);
+        assert_eq!(starts(&c), want);
+        assert!(c.iter().all(|y| y.note.is_none()));
+        // Every archive copied on 2027-01-01: the oldest file's own mtime would say 2026;
+        // the newest file's anchor and the set's order still give the right years.
+        let copied = [date(2027, 1, 1).at(12, 0, 0, 0); 4];
+        let newest_true = [
+            copied[0],
+            copied[1],
+            copied[2],
+            date(2026, 1, 2).at(18, 0, 0, 0),
+        ];
+        let c = chain_years(&chain(&firsts, &newest_true), None);
+        assert_eq!(starts(&c), want);
+        assert!(
+            c[0].note
+                .as_deref()
+                .is_some_and(|n| n.contains("puts its first line in 2026")),
+            "{c:?}"
+        );
+        // With --year the walk goes forward from the oldest file.
+        let c = chain_years(&chain(&firsts, &copied), Some(2025));
+        assert_eq!(starts(&c), want);
     }
 
     #[test]

@@ -83,6 +83,8 @@ pub fn rotated(name: &str) -> Rotated {
 #[derive(Debug, Default)]
 pub struct Discovered {
     pub inputs: Vec<Input>,
+    /// For each input, the index of its rotated family (one chain of years).
+    pub families: Vec<usize>,
     pub notes: Vec<String>,
     /// Arguments that named nothing readable (a pattern that matches no file).
     pub missing: Vec<String>,
@@ -163,17 +165,20 @@ pub fn discover(args: &[Input]) -> Discovered {
             None => families.push((key, vec![(r.rotation, p)])),
         }
     }
-    for (_, mut members) in families {
+    let n = families.len();
+    for (f, (_, mut members)) in families.into_iter().enumerate() {
         members.sort_by(|a, b| {
             order_key(&a.0)
                 .cmp(&order_key(&b.0))
                 .then_with(|| a.1.cmp(&b.1))
         });
+        d.families.extend(std::iter::repeat_n(f, members.len()));
         d.inputs
             .extend(members.into_iter().map(|(_, p)| Input::Path(p)));
     }
     if stdin || args.is_empty() {
         d.inputs.push(Input::Stdin);
+        d.families.push(n);
     }
     d
 }

@@ -3,8 +3,10 @@
 //! Set MAILLOGCONV_BLESS=1 to rewrite the golden files (review them with git diff).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod rotation;
+
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 fn bin() -> Command {
