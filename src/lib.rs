@@ -89,10 +89,10 @@ enum Feed {
     End(Option<Error>),
 }
 
-/// A chunk and its parsed lines (spans into the chunk).
+/// A chunk and its parsed lines (spans into the chunk), with each line's own span.
 struct Parsed {
     data: Vec<u8>,
-    lines: Vec<Line<Span>>,
+    lines: Vec<(Span, Line<Span>)>,
 }
 
 enum Work {
@@ -109,16 +109,25 @@ pub fn convert(cfg: &Config, writer: &mut dyn RecordWriter) -> Result<Summary, E
     let found = discover(&cfg.inputs);
     let inputs = found.inputs;
     let plan = plan_years(&inputs, &found.families, cfg);
-    let mut stage = MergeStage::new(cfg, &inputs, plan, writer);
-    stage.summary.stats.notes.extend(found.notes);
-    stage.summary.errors.extend(
-        found
-            .missing
-            .into_iter()
-            .map(|what| Error::NoInput { what }),
-    );
+    let out_name = cfg
+        .output
+        .as_ref()
+        .map_or("<stdout>".to_string(), |p| p.display().to_string());
     let threads = cfg.threads.max(1);
+    let notes = found.notes;
+    let missing: Vec<Error> = found
+        .missing
+        .into_iter()
+        .map(|what| Error::NoInput { what })
+        .collect();
     if threads == 1 {
+        let out = Out::Direct {
+            writer,
+            name: out_name,
+        };
+        let mut stage = MergeStage::new(cfg, &inputs, plan, out);
+        stage.summary.stats.notes.extend(notes);
+        stage.summary.errors.extend(missing);
         // One thread: read, parse and merge in turn, nothing in parallel.
         for (file, input) in inputs.iter().enumerate() {
             let mut failed = None;
@@ -145,6 +154,25 @@ pub fn convert(cfg: &Config, writer: &mut dyn RecordWriter) -> Result<Summary, E
     let depth = threads * 2 + 2;
     let inputs = &inputs;
     std::thread::scope(|s| {
+        let (records_tx, records_rx) = sync_channel::<Vec<Box<Record>>>(4);
+        let writing = s.spawn(move || -> Result<(), Error> {
+            for batch in records_rx {
+                for r in batch {
+                    writer.write_record(&r).map_err(|source| Error::Write {
+                        output: out_name.clone(),
+                        source,
+                    })?;
+                }
+            }
+            Ok(())
+        });
+        let out = Out::Batched {
+            tx: records_tx,
+            batch: Vec::with_capacity(WRITE_BATCH),
+        };
+        let mut stage = MergeStage::new(cfg, inputs, plan, out);
+        stage.summary.stats.notes.extend(notes);
+        stage.summary.errors.extend(missing);
         // Up to `threads` readers decode files at once; the parser drains them in input order.
         let (readers_tx, readers_rx) = sync_channel::<Receiver<Feed>>(threads - 1);
         s.spawn(move || {
@@ -166,12 +194,17 @@ pub fn convert(cfg: &Config, writer: &mut dyn RecordWriter) -> Result<Summary, E
             stage.finish()
         });
         parse_all(readers_rx.into_iter().flatten(), work_tx, threads);
-        merge.join().unwrap_or_else(|_| {
-            Err(Error::Write {
-                output: "output".to_string(),
-                source: std::io::Error::other("merge thread panicked"),
-            })
-        })
+        let panicked = |what: &str| Error::Write {
+            output: "output".to_string(),
+            source: std::io::Error::other(format!("{what} thread panicked")),
+        };
+        let merged = merge.join().unwrap_or_else(|_| Err(panicked("merge")));
+        // The merge stage dropped its sender: the writer finishes, and its error is the real one.
+        let written = writing.join().unwrap_or_else(|_| Err(panicked("writer")));
+        match (merged, written) {
+            (_, Err(e)) => Err(e),
+            (m, Ok(())) => m,
+        }
     })
 }
 
@@ -236,7 +269,10 @@ fn parse_chunk(data: Vec<u8>) -> Parsed {
         let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
         let raw = &data[start..end];
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        lines.push(parse_line(raw).map(|s| Span::of(&data, s)));
+        lines.push((
+            Span::of(&data, raw),
+            parse_line(raw).map(|s| Span::of(&data, s)),
+        ));
         start = end + 1;
     }
     Parsed { data, lines }
@@ -353,16 +389,69 @@ fn plan_years(inputs: &[Input], families: &[usize], cfg: &Config) -> Vec<ChainYe
         .collect()
 }
 
+/// Where the merge stage sends finished records: straight to the writer (one thread), or in
+/// batches to a writer thread (so formatting and freeing records run beside the merge).
+enum Out<'a> {
+    Direct {
+        writer: &'a mut dyn RecordWriter,
+        name: String,
+    },
+    Batched {
+        tx: SyncSender<Vec<Box<Record>>>,
+        batch: Vec<Box<Record>>,
+    },
+}
+
+/// Records per hand-off to the writer thread.
+const WRITE_BATCH: usize = 4096;
+
+impl Out<'_> {
+    fn emit(&mut self, r: Box<Record>) -> Result<(), Error> {
+        match self {
+            Out::Direct { writer, name } => {
+                writer.write_record(&r).map_err(|source| Error::Write {
+                    output: name.clone(),
+                    source,
+                })
+            }
+            Out::Batched { tx, batch } => {
+                batch.push(r);
+                if batch.len() >= WRITE_BATCH {
+                    let full = std::mem::replace(batch, Vec::with_capacity(WRITE_BATCH));
+                    tx.send(full).map_err(|_| writer_gone())?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), Error> {
+        if let Out::Batched { tx, batch } = self {
+            if !batch.is_empty() {
+                tx.send(std::mem::take(batch)).map_err(|_| writer_gone())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The writer thread stopped (its own error says why).
+fn writer_gone() -> Error {
+    Error::Write {
+        output: "output".to_string(),
+        source: std::io::Error::other("writer stopped"),
+    }
+}
+
 /// Merge stage: years, correlation, order, writing. Runs on one thread.
 struct MergeStage<'a> {
     inputs: &'a [Input],
-    writer: &'a mut dyn RecordWriter,
-    out_name: String,
+    out: Out<'a>,
     summary: Summary,
     merger: Merger,
     reorder: Reorder,
     resolver: YearResolver,
-    records: Vec<Record>,
+    records: Vec<Box<Record>>,
     file: usize,
     line_no: u64,
     warnings: u64,
@@ -373,19 +462,10 @@ struct MergeStage<'a> {
 }
 
 impl<'a> MergeStage<'a> {
-    fn new(
-        cfg: &'a Config,
-        inputs: &'a [Input],
-        plan: Vec<ChainYear>,
-        writer: &'a mut dyn RecordWriter,
-    ) -> Self {
+    fn new(cfg: &'a Config, inputs: &'a [Input], plan: Vec<ChainYear>, out: Out<'a>) -> Self {
         MergeStage {
             inputs,
-            writer,
-            out_name: cfg
-                .output
-                .as_ref()
-                .map_or("<stdout>".to_string(), |p| p.display().to_string()),
+            out,
             summary: Summary::default(),
             merger: Merger::new(),
             reorder: Reorder::new(REORDER_WINDOW_SECS),
@@ -466,7 +546,7 @@ impl<'a> MergeStage<'a> {
     }
 
     fn lines(&mut self, p: &Parsed) -> Result<(), Error> {
-        for line in &p.lines {
+        for (raw, line) in &p.lines {
             self.line_no += 1;
             let stats = &mut self.summary.stats;
             stats.lines += 1;
@@ -516,6 +596,7 @@ impl<'a> MergeStage<'a> {
                 ts,
                 host: host.get(&p.data),
                 mta,
+                raw: raw.get(&p.data),
             };
             self.merger.event(
                 &ctx,
@@ -532,37 +613,25 @@ impl<'a> MergeStage<'a> {
     /// Counts the records the merger decided and passes them through the reorder buffer.
     fn flush_records(&mut self) -> Result<(), Error> {
         let MergeStage {
-            writer,
-            out_name,
+            out,
             reorder,
             records,
             summary,
             ..
         } = self;
-        let mut emit = |r: Record| {
-            writer.write_record(&r).map_err(|source| Error::Write {
-                output: out_name.clone(),
-                source,
-            })
-        };
         for r in records.drain(..) {
             if let Some(st) = r.status {
                 summary.stats.count(st);
             }
-            reorder.push(r, &mut emit)?;
+            reorder.push(r, &mut |r| out.emit(r))?;
         }
         Ok(())
     }
 
     fn finish(mut self) -> Result<Summary, Error> {
-        let out_name = self.out_name.clone();
-        let writer = &mut self.writer;
-        self.reorder.finish(&mut |r: Record| {
-            writer.write_record(&r).map_err(|source| Error::Write {
-                output: out_name.clone(),
-                source,
-            })
-        })?;
+        let out = &mut self.out;
+        self.reorder.finish(&mut |r| out.emit(r))?;
+        out.flush()?;
         self.summary.stats.open_at_end = self.merger.open_messages() as u64;
         Ok(self.summary)
     }

@@ -1,6 +1,11 @@
 //! The `maillogconv` command: parse the command line, run, map the result to an exit code.
 
 use maillogconv::error::Exit;
+
+// Records are allocated on the merge thread and freed on the writer thread; mimalloc handles
+// that cross-thread traffic without the lock contention of the system allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

@@ -10,9 +10,9 @@ use crate::parse::{
 };
 use crate::record::{Record, Status};
 use crate::time::Stamp;
+use bytes::Bytes;
 use hashbrown::HashMap;
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::VecDeque;
 
 /// Where and when the line being merged was written.
 #[derive(Debug, Clone, Copy)]
@@ -22,30 +22,55 @@ pub struct Ctx<'a> {
     pub ts: Stamp,
     pub host: &'a [u8],
     pub mta: Mta,
+    /// The whole line; the event's slices point into it.
+    pub raw: &'a [u8],
+}
+
+/// The current line, copied at most once; fields are slices of the copy.
+struct Owned<'a> {
+    raw: &'a [u8],
+    copy: Option<Bytes>,
+}
+
+impl Owned<'_> {
+    /// `part` (a slice of the line) as shared bytes.
+    fn get(&mut self, part: &[u8]) -> Bytes {
+        if part.is_empty() {
+            return Bytes::new();
+        }
+        let raw = self.raw;
+        let copy = self.copy.get_or_insert_with(|| Bytes::copy_from_slice(raw));
+        let start = (part.as_ptr() as usize).wrapping_sub(raw.as_ptr() as usize);
+        match start.checked_add(part.len()) {
+            Some(end) if end <= copy.len() => copy.slice(start..end),
+            // Not from this line (tests build events by hand): copy it alone.
+            _ => Bytes::copy_from_slice(part),
+        }
+    }
 }
 
 /// What a message inherits from the hop before it (content filter or bounce notification).
 #[derive(Debug, Clone, Default)]
 struct Origin {
-    prev_qid: Vec<u8>,
+    prev_qid: Bytes,
     /// A content-filter hop carries the original client; a bounce notification does not.
-    client: Option<(Vec<u8>, Vec<u8>, Vec<u8>)>,
+    client: Option<(Bytes, Bytes, Bytes)>,
     received: Option<Stamp>,
 }
 
 #[derive(Debug, Default)]
 struct Message {
     first_seen: Option<Stamp>,
-    client_host: Vec<u8>,
-    client_ip: Vec<u8>,
-    sasl_username: Vec<u8>,
-    sender: Option<Vec<u8>>,
+    client_host: Bytes,
+    client_ip: Bytes,
+    sasl_username: Bytes,
+    sender: Option<Bytes>,
     size: Option<u64>,
     nrcpt: Option<u32>,
-    message_id: Vec<u8>,
+    message_id: Bytes,
     origin: Option<Origin>,
     /// Recipients whose last attempt was deferred (for `status=expired`).
-    deferred: Vec<Vec<u8>>,
+    deferred: Vec<Bytes>,
 }
 
 /// The correlation state of one run; carries across input files.
@@ -111,7 +136,11 @@ impl Merger {
     }
 
     /// Merges one event; records it decides are pushed to `out`.
-    pub fn event(&mut self, ctx: &Ctx, ev: Event<&[u8]>, out: &mut Vec<Record>) {
+    pub fn event(&mut self, ctx: &Ctx, ev: Event<&[u8]>, out: &mut Vec<Box<Record>>) {
+        let mut line = Owned {
+            raw: ctx.raw,
+            copy: None,
+        };
         match ev {
             Event::Client {
                 qid,
@@ -120,16 +149,19 @@ impl Merger {
             } => {
                 let m = self.message(ctx, qid);
                 let (h, ip, _) = split_peer(client);
-                m.client_host = h.to_vec();
-                m.client_ip = ip.to_vec();
-                m.sasl_username = sasl_username.unwrap_or_default().to_vec();
+                m.client_host = line.get(h);
+                m.client_ip = line.get(ip);
+                m.sasl_username = line.get(sasl_username.unwrap_or_default());
             }
             Event::Pickup { qid, from } => {
                 let m = self.message(ctx, qid);
-                m.sender.get_or_insert_with(|| from.to_vec());
+                if m.sender.is_none() {
+                    m.sender = Some(line.get(from));
+                }
             }
             Event::MessageId { qid, message_id } => {
-                self.message(ctx, qid).message_id = message_id.to_vec();
+                let m = self.message(ctx, qid);
+                m.message_id = line.get(message_id);
             }
             Event::Queued {
                 qid,
@@ -138,17 +170,19 @@ impl Merger {
                 nrcpt,
             } => {
                 let m = self.message(ctx, qid);
-                m.sender = Some(from.to_vec());
+                m.sender = Some(line.get(from));
                 m.size = size.or(m.size);
                 m.nrcpt = nrcpt.or(m.nrcpt);
             }
             Event::Expired { qid, from } => {
                 let m = self.message(ctx, qid);
-                m.sender.get_or_insert_with(|| from.to_vec());
+                if m.sender.is_none() {
+                    m.sender = Some(line.get(from));
+                }
                 let pending = std::mem::take(&mut m.deferred);
-                let mut base = base_record(ctx, qid, m);
+                let mut base = base_record(ctx, &mut line, qid, m);
                 base.status = Some(Status::Expired);
-                base.reply = b"expired, returned to sender".to_vec();
+                base.reply = Bytes::from_static(b"expired, returned to sender");
                 if pending.is_empty() {
                     out.push(base);
                 } else {
@@ -163,12 +197,17 @@ impl Merger {
                 set_key(&mut self.key, ctx.host, qid);
                 self.open.remove(self.key.as_slice());
             }
-            Event::Delivery(d) => self.delivery(ctx, d, out),
-            Event::Reject(r) => self.reject(ctx, r, out),
+            Event::Delivery(d) => self.delivery(ctx, &mut line, d, out),
+            Event::Reject(r) => self.reject(ctx, &mut line, r, out),
             Event::Notification { qid, new_qid } => {
-                let received = self.message(ctx, qid).first_seen;
+                // The bounce daemon may log after qmgr removed the message: never reopen it.
+                set_key(&mut self.key, ctx.host, qid);
+                let received = self
+                    .open
+                    .get(self.key.as_slice())
+                    .and_then(|m| m.first_seen);
                 let origin = Origin {
-                    prev_qid: qid.to_vec(),
+                    prev_qid: line.get(qid),
                     client: None,
                     received,
                 };
@@ -191,7 +230,13 @@ impl Merger {
         }
     }
 
-    fn delivery(&mut self, ctx: &Ctx, d: Delivery<&[u8]>, out: &mut Vec<Record>) {
+    fn delivery(
+        &mut self,
+        ctx: &Ctx,
+        line: &mut Owned,
+        d: Delivery<&[u8]>,
+        out: &mut Vec<Box<Record>>,
+    ) {
         let status = match d.status {
             DeliveryStatus::Sent => Status::Sent,
             DeliveryStatus::Deferred => Status::Deferred,
@@ -203,42 +248,42 @@ impl Merger {
             }
         };
         let m = self.message(ctx, d.qid);
-        let mut r = base_record(ctx, d.qid, m);
+        let mut r = base_record(ctx, line, d.qid, m);
         r.status = Some(status);
-        r.recipient = d.to.to_vec();
-        r.orig_recipient = d.orig_to.unwrap_or_default().to_vec();
-        r.relay = d.relay.to_vec();
+        r.recipient = line.get(d.to);
+        r.orig_recipient = line.get(d.orig_to.unwrap_or_default());
+        r.relay = line.get(d.relay);
         let (rh, rip, rport) = split_peer(d.relay);
-        r.relay_host = rh.to_vec();
-        r.relay_ip = rip.to_vec();
+        r.relay_host = line.get(rh);
+        r.relay_ip = line.get(rip);
         r.relay_port = rport;
         r.delay = d.delay;
         r.delays = d.delays;
-        r.reply = d.reply.to_vec();
+        r.reply = line.get(d.reply);
         let (code, reply_dsn) = reply_codes(strip_host_said(d.reply));
         r.smtp_code = code;
-        r.dsn = d.dsn.or(reply_dsn).unwrap_or_default().to_vec();
+        r.dsn = line.get(d.dsn.or(reply_dsn).unwrap_or_default());
         if status == Status::Deferred {
             if !m.deferred.iter().any(|t| t == d.to) {
-                m.deferred.push(d.to.to_vec());
+                m.deferred.push(r.recipient.clone());
             }
-        } else {
+        } else if !m.deferred.is_empty() {
             m.deferred.retain(|t| t != d.to);
         }
         let hop = (status == Status::Sent && is_loopback_ip(rip))
             .then(|| queued_as(d.reply))
             .flatten();
         if let Some(new_qid) = hop {
-            r.next_queue_id = new_qid.to_vec();
+            r.next_queue_id = line.get(new_qid);
             let origin = match &m.origin {
                 // A second filter pass keeps the first client and arrival.
                 Some(o) if o.client.is_some() => Origin {
-                    prev_qid: d.qid.to_vec(),
+                    prev_qid: r.queue_id.clone(),
                     ..o.clone()
                 },
                 // The first hop's client, if the log showed it (it may have begun mid-flight).
                 _ => Origin {
-                    prev_qid: d.qid.to_vec(),
+                    prev_qid: r.queue_id.clone(),
                     client: (!m.client_host.is_empty() || !m.client_ip.is_empty()).then(|| {
                         (
                             m.client_host.clone(),
@@ -254,7 +299,13 @@ impl Merger {
         out.push(r);
     }
 
-    fn reject(&mut self, ctx: &Ctx, rj: Reject<&[u8]>, out: &mut Vec<Record>) {
+    fn reject(
+        &mut self,
+        ctx: &Ctx,
+        line: &mut Owned,
+        rj: Reject<&[u8]>,
+        out: &mut Vec<Box<Record>>,
+    ) {
         let status = match rj.action {
             RejectAction::Reject => Status::Rejected,
             RejectAction::Discard => Status::Discarded,
@@ -264,37 +315,39 @@ impl Merger {
         let mut r = match rj.qid {
             Some(qid) => {
                 let m = self.message(ctx, qid);
-                if let Some(from) = rj.from {
-                    m.sender.get_or_insert_with(|| from.to_vec());
+                if let (Some(from), None) = (rj.from, &m.sender) {
+                    m.sender = Some(line.get(from));
                 }
-                base_record(ctx, qid, m)
+                base_record(ctx, line, qid, m)
             }
-            None => Record {
+            None => Box::new(Record {
                 ts: Some(ctx.ts),
                 received_ts: Some(ctx.ts),
-                host: ctx.host.to_vec(),
+                host: line.get(ctx.host),
                 mta: Some(ctx.mta),
+                source_file: ctx.file,
+                source_line: ctx.line,
                 ..Record::default()
-            },
+            }),
         };
         r.status = Some(status);
         if !rj.client.is_empty() {
             let (h, ip, _) = split_peer(rj.client);
             if r.client_host.is_empty() && r.client_ip.is_empty() || rj.qid.is_none() {
-                r.client_host = h.to_vec();
-                r.client_ip = ip.to_vec();
+                r.client_host = line.get(h);
+                r.client_ip = line.get(ip);
             }
         }
         if let Some(from) = rj.from {
-            r.sender = Some(from.to_vec());
+            r.sender = Some(line.get(from));
         }
-        r.recipient = rj.to.unwrap_or_default().to_vec();
-        r.proto = rj.proto.unwrap_or_default().to_vec();
-        r.helo = rj.helo.unwrap_or_default().to_vec();
-        r.reply = rj.reply.to_vec();
+        r.recipient = line.get(rj.to.unwrap_or_default());
+        r.proto = line.get(rj.proto.unwrap_or_default());
+        r.helo = line.get(rj.helo.unwrap_or_default());
+        r.reply = line.get(rj.reply);
         let (code, dsn) = reply_codes(rj.reply);
         r.smtp_code = code;
-        r.dsn = dsn.unwrap_or_default().to_vec();
+        r.dsn = line.get(dsn.unwrap_or_default());
         out.push(r);
     }
 }
@@ -308,12 +361,12 @@ fn strip_host_said(reply: &[u8]) -> &[u8] {
 }
 
 /// The fields every record of message `qid` shares.
-fn base_record(ctx: &Ctx, qid: &[u8], m: &Message) -> Record {
-    let mut r = Record {
+fn base_record(ctx: &Ctx, line: &mut Owned, qid: &[u8], m: &Message) -> Box<Record> {
+    let mut r = Box::new(Record {
         ts: Some(ctx.ts),
-        host: ctx.host.to_vec(),
+        host: line.get(ctx.host),
         mta: Some(ctx.mta),
-        queue_id: qid.to_vec(),
+        queue_id: line.get(qid),
         message_id: m.message_id.clone(),
         sender: m.sender.clone(),
         client_host: m.client_host.clone(),
@@ -325,7 +378,7 @@ fn base_record(ctx: &Ctx, qid: &[u8], m: &Message) -> Record {
         source_file: ctx.file,
         source_line: ctx.line,
         ..Record::default()
-    };
+    });
     if let Some(o) = &m.origin {
         r.prev_queue_id = o.prev_qid.clone();
         r.received_ts = o.received.or(m.first_seen);
@@ -338,72 +391,67 @@ fn base_record(ctx: &Ctx, qid: &[u8], m: &Message) -> Record {
     r
 }
 
-/// Puts records in time order (by instant), ties in arrival order. Records are held until the newest
-/// timestamp seen is `window` seconds past them, so memory is bounded by the log's disorder,
-/// not its size; disorder larger than the window (a clock step) is passed through as is.
+/// Puts records in time order (by instant), ties in arrival order. Records are held until the
+/// newest timestamp seen is `window` seconds past them, so memory is bounded by the log's
+/// disorder, not its size; disorder larger than the window (a clock step) is passed through as
+/// is. Logs are nearly sorted, so a record is usually appended at the back.
+/// Records held at most, whatever the window (memory bound for pathological logs).
+const MAX_HELD: usize = 1 << 20;
+
 pub struct Reorder {
-    heap: BinaryHeap<Reverse<Held>>,
-    seq: u64,
-    newest: Option<jiff::Timestamp>,
-    window: jiff::SignedDuration,
-}
-
-struct Held(jiff::Timestamp, u64, Box<Record>);
-
-impl PartialEq for Held {
-    fn eq(&self, o: &Self) -> bool {
-        (self.0, self.1) == (o.0, o.1)
-    }
-}
-impl Eq for Held {}
-impl PartialOrd for Held {
-    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Held {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        (self.0, self.1).cmp(&(o.0, o.1))
-    }
+    held: VecDeque<(i128, Box<Record>)>,
+    newest: i128,
+    window: i128,
 }
 
 impl Reorder {
     pub fn new(window_secs: i64) -> Self {
         Reorder {
-            heap: BinaryHeap::new(),
-            seq: 0,
-            newest: None,
-            window: jiff::SignedDuration::from_secs(window_secs),
+            held: VecDeque::new(),
+            newest: i128::MIN,
+            window: i128::from(window_secs) * 1_000_000_000,
         }
     }
 
     /// Adds a record; records now older than the window are passed to `emit` in order.
     pub fn push<E>(
         &mut self,
-        r: Record,
-        emit: &mut impl FnMut(Record) -> Result<(), E>,
+        r: Box<Record>,
+        emit: &mut impl FnMut(Box<Record>) -> Result<(), E>,
     ) -> Result<(), E> {
-        let key = r.ts.map(|t| t.instant).unwrap_or_default();
-        if self.newest.is_none_or(|n| key > n) {
-            self.newest = Some(key);
+        let key = r.ts.map_or(0, |t| t.instant.as_nanosecond());
+        if key < self.newest - self.window || self.held.len() >= MAX_HELD {
+            // The log stepped back further than the window (clock step, files out of order):
+            // what is held is complete; start over from here.
+            while let Some((_, h)) = self.held.pop_front() {
+                emit(h)?;
+            }
+            self.newest = key;
         }
-        self.heap.push(Reverse(Held(key, self.seq, Box::new(r))));
-        self.seq += 1;
-        let Some(limit) = self.newest.and_then(|n| n.checked_sub(self.window).ok()) else {
-            return Ok(());
-        };
-        while self.heap.peek().is_some_and(|Reverse(h)| h.0 < limit) {
-            if let Some(Reverse(h)) = self.heap.pop() {
-                emit(*h.2)?;
+        // After the last record not later than this one: ties keep arrival order.
+        let at = self
+            .held
+            .iter()
+            .rposition(|(k, _)| *k <= key)
+            .map_or(0, |i| i + 1);
+        self.held.insert(at, (key, r));
+        self.newest = self.newest.max(key);
+        let limit = self.newest - self.window;
+        while self.held.front().is_some_and(|(k, _)| *k < limit) {
+            if let Some((_, r)) = self.held.pop_front() {
+                emit(r)?;
             }
         }
         Ok(())
     }
 
     /// Emits everything still held, in order.
-    pub fn finish<E>(&mut self, emit: &mut impl FnMut(Record) -> Result<(), E>) -> Result<(), E> {
-        while let Some(Reverse(h)) = self.heap.pop() {
-            emit(*h.2)?;
+    pub fn finish<E>(
+        &mut self,
+        emit: &mut impl FnMut(Box<Record>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        while let Some((_, r)) = self.held.pop_front() {
+            emit(r)?;
         }
         Ok(())
     }
@@ -417,7 +465,7 @@ mod tests {
     use crate::time::{YearResolver, YearStart};
 
     /// Runs log text through parse and merge, as the pipeline does.
-    fn merge_text(text: &str) -> Vec<Record> {
+    fn merge_text(text: &str) -> Vec<Box<Record>> {
         let mut m = Merger::new();
         let mut years = YearResolver::new(YearStart::FirstLineIn(2026));
         let mut out = Vec::new();
@@ -438,6 +486,7 @@ mod tests {
                     ts,
                     host,
                     mta,
+                    raw: line.as_bytes(),
                 };
                 m.event(&ctx, event, &mut out);
             }
@@ -452,16 +501,16 @@ mod tests {
         assert_eq!(recs.len(), 2);
         let (hop, fin) = (&recs[0], &recs[1]);
         assert!(hop.is_hop());
-        assert_eq!(hop.queue_id, b"ECF422BE6");
-        assert_eq!(hop.next_queue_id, b"3FF792A76");
+        assert_eq!(&hop.queue_id[..], b"ECF422BE6");
+        assert_eq!(&hop.next_queue_id[..], b"3FF792A76");
         assert!(!fin.is_hop());
-        assert_eq!(fin.queue_id, b"3FF792A76");
-        assert_eq!(fin.prev_queue_id, b"ECF422BE6");
+        assert_eq!(&fin.queue_id[..], b"3FF792A76");
+        assert_eq!(&fin.prev_queue_id[..], b"ECF422BE6");
         // The final delivery carries the first hop's client and arrival.
-        assert_eq!(fin.client_ip, b"10.0.80.60");
+        assert_eq!(&fin.client_ip[..], b"10.0.80.60");
         assert_eq!(fin.received_ts, hop.received_ts);
         assert_eq!(fin.size, Some(75244));
-        assert_eq!(fin.relay_ip, b"10.0.0.1");
+        assert_eq!(&fin.relay_ip[..], b"10.0.0.1");
         assert_eq!(fin.source_line, 9);
     }
 
@@ -502,14 +551,16 @@ Mar 14 10:00:00 mx2 postfix/smtp[102]: 1111111111: to=<z@example.com>, relay=mx.
     #[test]
     fn reorder_sorts_within_window_and_keeps_ties_in_order() {
         use jiff::civil::date;
-        let rec = |h: i8, m: i8, q: &str| Record {
-            ts: Some(Stamp::utc(date(2026, 1, 1).at(h, m, 0, 0))),
-            queue_id: q.as_bytes().to_vec(),
-            ..Record::default()
+        let rec = |h: i8, m: i8, q: &'static str| {
+            Box::new(Record {
+                ts: Some(Stamp::utc(date(2026, 1, 1).at(h, m, 0, 0))),
+                queue_id: Bytes::from_static(q.as_bytes()),
+                ..Record::default()
+            })
         };
         let mut ro = Reorder::new(3600);
         let mut got = Vec::new();
-        let mut emit = |r: Record| -> Result<(), ()> {
+        let mut emit = |r: Box<Record>| -> Result<(), ()> {
             got.push(String::from_utf8_lossy(&r.queue_id).into_owned());
             Ok(())
         };
@@ -523,5 +574,40 @@ Mar 14 10:00:00 mx2 postfix/smtp[102]: 1111111111: to=<z@example.com>, relay=mx.
         }
         let _ = ro.finish(&mut emit);
         assert_eq!(got, ["b", "a", "c", "d"]);
+    }
+
+    #[test]
+    fn reorder_passes_a_step_back_beyond_the_window_through() {
+        use jiff::civil::date;
+        let rec = |d: i8, h: i8, q: &'static str| {
+            Box::new(Record {
+                ts: Some(Stamp::utc(date(2026, 1, d).at(h, 0, 0, 0))),
+                queue_id: Bytes::from_static(q.as_bytes()),
+                ..Record::default()
+            })
+        };
+        let mut ro = Reorder::new(3600);
+        let mut got = Vec::new();
+        let mut emit = |r: Box<Record>| -> Result<(), ()> {
+            got.push(String::from_utf8_lossy(&r.queue_id).into_owned());
+            Ok(())
+        };
+        // Day 3, then the log jumps back to day 1 (e.g. files given newest first).
+        for r in [
+            rec(3, 10, "a"),
+            rec(3, 10, "b"),
+            rec(1, 10, "c"),
+            rec(1, 9, "d"),
+            rec(1, 12, "e"),
+        ] {
+            let _ = ro.push(r, &mut emit);
+        }
+        assert_eq!(
+            ro.held.len(),
+            1,
+            "held records are out once the window passes them"
+        );
+        let _ = ro.finish(&mut emit);
+        assert_eq!(got, ["a", "b", "d", "c", "e"]);
     }
 }

@@ -1,9 +1,12 @@
 //! The output record: one per recipient delivery attempt or rejection, as the merge stage emits
 //! it and every writer reads it. Text fields are bytes, kept exactly as logged (logs are not
-//! always UTF-8); an empty field means "not logged".
+//! always UTF-8); an empty field means "not logged". Fields are [`Bytes`] slices of the log
+//! lines they came from: a record costs one copy of its deciding line, and the fields it shares
+//! with its message are reference-counted, not copied.
 
 use crate::parse::Mta;
 use crate::time::Stamp;
+use bytes::Bytes;
 
 /// What happened to one recipient.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -44,30 +47,30 @@ pub struct Record {
     /// When the deciding line was logged.
     pub ts: Option<Stamp>,
     /// Syslog host name of the mail server.
-    pub host: Vec<u8>,
+    pub host: Bytes,
     pub mta: Option<Mta>,
-    pub queue_id: Vec<u8>,
-    pub message_id: Vec<u8>,
+    pub queue_id: Bytes,
+    pub message_id: Bytes,
     /// Envelope sender without angle brackets; `None` when the log never said (the log began
     /// after the message was queued), `Some("")` for the null sender `<>`.
-    pub sender: Option<Vec<u8>>,
-    pub recipient: Vec<u8>,
-    pub orig_recipient: Vec<u8>,
-    pub client_host: Vec<u8>,
-    pub client_ip: Vec<u8>,
-    pub sasl_username: Vec<u8>,
-    pub helo: Vec<u8>,
-    pub proto: Vec<u8>,
+    pub sender: Option<Bytes>,
+    pub recipient: Bytes,
+    pub orig_recipient: Bytes,
+    pub client_host: Bytes,
+    pub client_ip: Bytes,
+    pub sasl_username: Bytes,
+    pub helo: Bytes,
+    pub proto: Bytes,
     /// `relay=` exactly as logged (`host[ip]:port`, `local`, `none`, …).
-    pub relay: Vec<u8>,
-    pub relay_host: Vec<u8>,
-    pub relay_ip: Vec<u8>,
+    pub relay: Bytes,
+    pub relay_host: Bytes,
+    pub relay_ip: Bytes,
     pub relay_port: Option<u16>,
     pub status: Option<Status>,
-    pub dsn: Vec<u8>,
+    pub dsn: Bytes,
     pub smtp_code: Option<u16>,
     /// Remote reply or reject reason.
-    pub reply: Vec<u8>,
+    pub reply: Bytes,
     pub size: Option<u64>,
     pub nrcpt: Option<u32>,
     pub delay: Option<f32>,
@@ -76,9 +79,9 @@ pub struct Record {
     /// When the message entered the system (its first line, or the first hop's).
     pub received_ts: Option<Stamp>,
     /// The queue ID this delivery handed the message to (content filter, local re-injection).
-    pub next_queue_id: Vec<u8>,
+    pub next_queue_id: Bytes,
     /// The queue ID of the hop before this message (content filter, bounce notification).
-    pub prev_queue_id: Vec<u8>,
+    pub prev_queue_id: Bytes,
     /// Index into the run's input list of the file holding the deciding line.
     pub source_file: usize,
     /// 1-based line number of the deciding line.

@@ -10,6 +10,8 @@ use super::RecordWriter;
 use crate::record::{Record, Status};
 use std::io::{self, Write};
 
+// The format is plain ASCII apart from the log's own bytes; no `write!` in the hot path.
+
 pub struct Awstats<W> {
     out: W,
     buf: Vec<u8>,
@@ -56,9 +58,41 @@ pub fn code(r: &Record) -> Option<u16> {
     }
 }
 
-/// maillogconvert.pl's CleanEmail: drops `#<|>[]`.
-fn clean_email(a: &[u8], out: &mut Vec<u8>) {
-    out.extend(a.iter().filter(|c| !b"#<|>[]".contains(c)));
+/// Bytes CleanEmail drops or a field must escape.
+const SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    let s = b"#<|>[] \t";
+    while i < s.len() {
+        t[s[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
+
+/// Appends `a` with maillogconvert.pl's CleanEmail applied (drops `#<|>[]`) and spaces
+/// escaped; `<>` if nothing is left. Returns the cleaned bytes' range in `buf`.
+fn email(buf: &mut Vec<u8>, a: &[u8]) -> std::ops::Range<usize> {
+    let start = buf.len();
+    if !a.iter().any(|&c| SPECIAL[usize::from(c)]) {
+        buf.extend_from_slice(a);
+        if a.is_empty() {
+            buf.extend_from_slice(b"<>");
+        }
+        return start..buf.len();
+    }
+    for &c in a {
+        match c {
+            b'#' | b'<' | b'|' | b'>' | b'[' | b']' => {}
+            b' ' => buf.extend_from_slice(b"%20"),
+            b'\t' => buf.extend_from_slice(b"%09"),
+            _ => buf.push(c),
+        }
+    }
+    if buf.len() == start {
+        buf.extend_from_slice(b"<>");
+    }
+    start..buf.len()
 }
 
 /// maillogconvert.pl's CleanHost on a `relay=` value: `[ip]` → ip, `unknown[ip]` → ip,
@@ -98,6 +132,10 @@ fn finish_host(h: &[u8]) -> &[u8] {
 
 /// Appends `v` as one space-free field.
 fn field(buf: &mut Vec<u8>, v: &[u8]) {
+    if !v.iter().any(|&c| c == b' ' || c == b'\t') {
+        buf.extend_from_slice(v);
+        return;
+    }
     for &c in v {
         match c {
             b' ' => buf.extend_from_slice(b"%20"),
@@ -107,34 +145,55 @@ fn field(buf: &mut Vec<u8>, v: &[u8]) {
     }
 }
 
+/// Appends `n` as exactly `width` digits (zero-padded).
+fn digits(buf: &mut Vec<u8>, n: u32, width: usize) {
+    let mut tmp = [b'0'; 10];
+    let mut v = n;
+    for i in (0..width.min(10)).rev() {
+        tmp[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    buf.extend_from_slice(&tmp[..width.min(10)]);
+}
+
+/// Appends `n` in decimal.
+fn number(buf: &mut Vec<u8>, n: u64) {
+    let mut tmp = [0u8; 20];
+    let mut i = tmp.len();
+    let mut v = n;
+    loop {
+        i -= 1;
+        tmp[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    buf.extend_from_slice(&tmp[i..]);
+}
+
 /// Writes the AWStats line for `r` into `buf`; false if the record has no line.
 pub fn line(r: &Record, buf: &mut Vec<u8>) -> bool {
     let (Some(code), Some(ts)) = (code(r), r.ts) else {
         return false;
     };
     let t = ts.local;
-    let _ = write!(
-        buf,
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} ",
-        t.year(),
-        t.month(),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    );
-    let mut tmp = Vec::with_capacity(64);
-
-    clean_email(r.sender.as_deref().unwrap_or_default(), &mut tmp);
-    let from = if tmp.is_empty() {
-        b"<>".to_vec()
-    } else {
-        tmp.clone()
-    };
-    field(buf, &from);
+    digits(buf, u32::try_from(t.year()).unwrap_or(0), 4);
+    buf.push(b'-');
+    digits(buf, t.month() as u32, 2);
+    buf.push(b'-');
+    digits(buf, t.day() as u32, 2);
+    buf.push(b' ');
+    digits(buf, t.hour() as u32, 2);
+    buf.push(b':');
+    digits(buf, t.minute() as u32, 2);
+    buf.push(b':');
+    digits(buf, t.second() as u32, 2);
     buf.push(b' ');
 
-    tmp.clear();
+    let from = email(buf, r.sender.as_deref().unwrap_or_default());
+    buf.push(b' ');
+
     let to: &[u8] = if r.status == Some(Status::Sent) && !r.orig_recipient.is_empty() {
         &r.orig_recipient
     } else if r.recipient.is_empty() && r.status == Some(Status::Rejected) {
@@ -148,39 +207,34 @@ pub fn line(r: &Record, buf: &mut Vec<u8>) -> bool {
     } else {
         &r.recipient
     };
-    clean_email(to, &mut tmp);
-    field(buf, if tmp.is_empty() { b"<>" } else { &tmp });
+    email(buf, to);
     buf.push(b' ');
 
-    let client: &[u8] = if !r.client_host.is_empty() && r.client_host != b"unknown" {
+    let client: &[u8] = if !r.client_host.is_empty() && r.client_host.as_ref() != b"unknown" {
         clean_host(&r.client_host)
     } else {
         &r.client_ip
     };
-    let relay_s: &[u8] = if client.is_empty() {
+    if client.is_empty() {
         // CleanDomain of the cleaned sender: its domain, or localhost for <>.
-        let f = from.strip_prefix(b"<").unwrap_or(&from);
-        let f = f.strip_suffix(b">").unwrap_or(f);
+        let f = &buf[from.clone()];
+        let f = if f == b"<>" { &f[..0] } else { f };
         let d = memchr::memrchr(b'@', f).map_or(f, |i| &f[i + 1..]);
-        if d.is_empty() {
-            b"localhost"
-        } else {
-            d
-        }
+        let d = if d.is_empty() { &b"localhost"[..] } else { d };
+        let d = finish_host(d).to_vec();
+        field(buf, &d);
     } else {
-        client
-    };
-    field(buf, finish_host(relay_s));
+        field(buf, finish_host(client));
+    }
     buf.push(b' ');
 
     let relay_r = finish_host(clean_host(&r.relay));
     field(buf, if relay_r.is_empty() { b"-" } else { relay_r });
     buf.extend_from_slice(b" SMTP - ");
-    let _ = write!(buf, "{code} ");
+    number(buf, u64::from(code));
+    buf.push(b' ');
     match r.size {
-        Some(s) => {
-            let _ = write!(buf, "{s}");
-        }
+        Some(s) => number(buf, s),
         None => buf.push(b'?'),
     }
     buf.push(b'\n');
