@@ -150,6 +150,32 @@ fn dateext_set_takes_its_years_from_the_names() {
 }
 
 #[test]
+fn gzip_header_mtime_is_the_anchor_when_the_file_time_is_lost() {
+    // One archive of Dec 31 2025 whose file was copied on 2026-11-23: the gzip header still
+    // says when it was compressed.
+    let plain = std::fs::read(fixture("rotation/newyear/maillog.1")).expect("read");
+    let dir = tempdir();
+    let p = dir.path().join("maillog.1.gz");
+    let mut enc = flate2::GzBuilder::new()
+        .mtime(
+            at("2027-01-02 00:00:05")
+                .duration_since(UNIX_EPOCH)
+                .expect("t")
+                .as_secs() as u32,
+        )
+        .write(Vec::new(), flate2::Compression::default());
+    enc.write_all(&plain).expect("gz");
+    std::fs::write(&p, enc.finish().expect("gz")).expect("write");
+    set_mtime(&p, at("2027-11-23 12:00:00"));
+    let (out, err) = conv(&["--tz", "UTC", "--stats", p.to_str().expect("p")]);
+    assert!(out.starts_with("2027-01-01 00:00:07 "), "{out}");
+    assert!(
+        err.contains("year from gzip header mtime 2027-01-02T00:00:05"),
+        "{err}"
+    );
+}
+
+#[test]
 fn feb_29_is_valid_in_a_leap_year_and_reported_in_a_common_year() {
     let dir = copy_set(
         "leap",
