@@ -10,6 +10,14 @@ use std::path::PathBuf;
 enum FormatArg {
     /// maillogconvert.pl's line for AWStats (LogType=M)
     Awstats,
+    /// CSV with a header, every column
+    Csv,
+    /// JSON Lines, every column
+    Jsonl,
+    /// NCSA Combined Log Format
+    Clf,
+    /// Apache Parquet (with --partition-by: a Hive-partitioned directory)
+    Parquet,
 }
 
 /// Convert mail server logs (Postfix) into AWStats lines.
@@ -20,12 +28,17 @@ struct Cli {
     /// bzip2, xz or zstd (detected from content). Rotated sets are read oldest first.
     /// None or `-` reads stdin.
     inputs: Vec<PathBuf>,
-    /// Output format.
-    #[arg(short, long, value_enum, default_value_t = FormatArg::Awstats)]
-    format: FormatArg,
-    /// Write to FILE (atomically: temporary file, then rename) instead of stdout.
+    /// Output format [default: from -o's extension (.parquet, .csv, .jsonl, .clf), else awstats].
+    #[arg(short, long, value_enum)]
+    format: Option<FormatArg>,
+    /// Write to FILE (atomically: temporary file, then rename) instead of stdout; with
+    /// --partition-by, the dataset directory.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Hive-partition Parquet output by `date` or `date,host` into the -o directory; each
+    /// partition written is replaced atomically, others are left as they are.
+    #[arg(long, value_name = "KEYS", value_parser = parse_partition)]
+    partition_by: Option<Keys>,
     /// Year of the first line; later lines roll forward at each New Year.
     /// Without it, each file's year comes from its modification time (stdin: the clock).
     #[arg(long, value_name = "YYYY", value_parser = clap::value_parser!(i16).range(1970..=9999))]
@@ -62,11 +75,53 @@ pub fn parse(args: Vec<std::ffi::OsString>) -> Result<Config, clap::Error> {
     if inputs.is_empty() {
         inputs.push(Input::Stdin);
     }
+    let partition_by = cli.partition_by.map(|k| k.0).unwrap_or_default();
+    let by_extension = cli
+        .output
+        .as_ref()
+        .and_then(|p| p.extension())
+        .and_then(|e| e.to_str())
+        .and_then(|e| match e {
+            "parquet" => Some(FormatArg::Parquet),
+            "csv" => Some(FormatArg::Csv),
+            "jsonl" | "ndjson" => Some(FormatArg::Jsonl),
+            "clf" => Some(FormatArg::Clf),
+            _ => None,
+        });
+    let implied = (!partition_by.is_empty()).then_some(FormatArg::Parquet);
+    let format = cli
+        .format
+        .or(by_extension)
+        .or(implied)
+        .unwrap_or(FormatArg::Awstats);
+    let usage =
+        |msg: &str| clap::Error::raw(clap::error::ErrorKind::ArgumentConflict, format!("{msg}\n"));
+    if !partition_by.is_empty() {
+        if format != FormatArg::Parquet {
+            return Err(usage("--partition-by writes Parquet: use --format parquet"));
+        }
+        if cli.output.is_none() {
+            return Err(usage("--partition-by needs -o DIR"));
+        }
+    }
+    if format == FormatArg::Parquet
+        && cli.output.is_none()
+        && std::io::IsTerminal::is_terminal(&std::io::stdout())
+    {
+        return Err(usage(
+            "Parquet is binary: give -o FILE (or redirect stdout)",
+        ));
+    }
     Ok(Config {
         inputs,
-        format: match cli.format {
+        format: match format {
             FormatArg::Awstats => Format::Awstats,
+            FormatArg::Csv => Format::Csv,
+            FormatArg::Jsonl => Format::Jsonl,
+            FormatArg::Clf => Format::Clf,
+            FormatArg::Parquet => Format::Parquet,
         },
+        partition_by,
         output: cli.output,
         year: cli.year,
         threads: cli.threads.map_or_else(default_threads, usize::from),
@@ -74,6 +129,27 @@ pub fn parse(args: Vec<std::ffi::OsString>) -> Result<Config, clap::Error> {
         tz: cli.tz.unwrap_or_else(jiff::tz::TimeZone::system),
         ..Config::default()
     })
+}
+
+/// `--partition-by` keys (one argument, comma-separated).
+#[derive(Debug, Clone)]
+struct Keys(Vec<crate::output::parquet::PartitionKey>);
+
+fn parse_partition(s: &str) -> Result<Keys, String> {
+    use crate::output::parquet::PartitionKey;
+    let keys: Result<Vec<PartitionKey>, String> = s
+        .split(',')
+        .map(|k| match k.trim() {
+            "date" => Ok(PartitionKey::Date),
+            "host" => Ok(PartitionKey::Host),
+            other => Err(format!("unknown partition key {other:?} (date, host)")),
+        })
+        .collect();
+    let keys = keys?;
+    if keys.first() != Some(&PartitionKey::Date) {
+        return Err("partitions start with date: `date` or `date,host`".into());
+    }
+    Ok(Keys(keys))
 }
 
 fn parse_tz(s: &str) -> Result<jiff::tz::TimeZone, String> {

@@ -8,6 +8,14 @@ use std::path::PathBuf;
 pub enum Format {
     /// maillogconvert.pl's line, for AWStats `LogType=M`.
     Awstats,
+    /// RFC 4180 CSV with a header, every column.
+    Csv,
+    /// One JSON object per line, every column.
+    Jsonl,
+    /// NCSA Combined Log Format.
+    Clf,
+    /// Apache Parquet, every column, typed.
+    Parquet,
 }
 
 /// Everything a run needs to know.
@@ -30,6 +38,8 @@ pub struct Config {
     pub chunk_size: usize,
     /// Time zone of stamps without an offset (`--tz`; default the system zone).
     pub tz: jiff::tz::TimeZone,
+    /// Hive partition keys: `output` is then a directory (Parquet only).
+    pub partition_by: Vec<crate::output::parquet::PartitionKey>,
 }
 
 impl Default for Config {
@@ -43,6 +53,7 @@ impl Default for Config {
             stats: false,
             chunk_size: crate::input::chunk::CHUNK_SIZE,
             tz: jiff::tz::TimeZone::system(),
+            partition_by: Vec::new(),
         }
     }
 }

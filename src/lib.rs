@@ -51,6 +51,19 @@ pub struct Summary {
 /// Converts `cfg.inputs` into `cfg.output`. Input errors are collected in the summary; an
 /// output error ends the run, and then nothing reaches the final output path.
 pub fn run(cfg: &Config) -> anyhow::Result<Summary> {
+    if let (false, Some(dir)) = (cfg.partition_by.is_empty(), cfg.output.as_ref()) {
+        let mut dataset = output::parquet::Partitioned::create(dir, cfg.partition_by.clone())
+            .with_context(|| format!("cannot create the dataset directory {}", dir.display()))?;
+        let summary = convert(cfg, &mut dataset)?;
+        let name = dir.display().to_string();
+        let write_err = |source| Error::Write {
+            output: name.clone(),
+            source,
+        };
+        dataset.finish().map_err(write_err)?;
+        dataset.commit().map_err(write_err)?;
+        return Ok(summary);
+    }
     let sink = Sink::open(cfg.output.as_deref())
         .with_context(|| format!("cannot create output next to {}", Sink::name_of(cfg)))?;
     let handle = sink
@@ -446,6 +459,8 @@ fn writer_gone() -> Error {
 /// Merge stage: years, correlation, order, writing. Runs on one thread.
 struct MergeStage<'a> {
     inputs: &'a [Input],
+    /// Input names, shared by the records that come from each.
+    names: Vec<std::sync::Arc<str>>,
     out: Out<'a>,
     summary: Summary,
     merger: Merger,
@@ -465,6 +480,7 @@ impl<'a> MergeStage<'a> {
     fn new(cfg: &'a Config, inputs: &'a [Input], plan: Vec<ChainYear>, out: Out<'a>) -> Self {
         MergeStage {
             inputs,
+            names: inputs.iter().map(|i| i.display().into()).collect(),
             out,
             summary: Summary::default(),
             merger: Merger::new(),
@@ -617,9 +633,13 @@ impl<'a> MergeStage<'a> {
             reorder,
             records,
             summary,
+            names,
+            file,
             ..
         } = self;
-        for r in records.drain(..) {
+        let source = names.get(*file).cloned().unwrap_or_else(|| "".into());
+        for mut r in records.drain(..) {
+            r.source_file = source.clone();
             if let Some(st) = r.status {
                 summary.stats.count(st);
             }

@@ -325,7 +325,6 @@ impl Merger {
                 received_ts: Some(ctx.ts),
                 host: line.get(ctx.host),
                 mta: Some(ctx.mta),
-                source_file: ctx.file,
                 source_line: ctx.line,
                 ..Record::default()
             }),
@@ -375,7 +374,6 @@ fn base_record(ctx: &Ctx, line: &mut Owned, qid: &[u8], m: &Message) -> Box<Reco
         size: m.size,
         nrcpt: m.nrcpt,
         received_ts: m.first_seen,
-        source_file: ctx.file,
         source_line: ctx.line,
         ..Record::default()
     });

@@ -73,17 +73,17 @@ pub struct Record {
     pub reply: Bytes,
     pub size: Option<u64>,
     pub nrcpt: Option<u32>,
-    pub delay: Option<f32>,
+    pub delay: Option<f64>,
     /// `delays=a/b/c/d`: before queue, in queue, connection set-up, transmission.
-    pub delays: Option<[f32; 4]>,
+    pub delays: Option<[f64; 4]>,
     /// When the message entered the system (its first line, or the first hop's).
     pub received_ts: Option<Stamp>,
     /// The queue ID this delivery handed the message to (content filter, local re-injection).
     pub next_queue_id: Bytes,
     /// The queue ID of the hop before this message (content filter, bounce notification).
     pub prev_queue_id: Bytes,
-    /// Index into the run's input list of the file holding the deciding line.
-    pub source_file: usize,
+    /// The input holding the deciding line.
+    pub source_file: std::sync::Arc<str>,
     /// 1-based line number of the deciding line.
     pub source_line: u64,
 }

@@ -3,6 +3,11 @@
 //! is renamed into place only when the run completes, so a reader never sees a partial file.
 
 pub mod awstats;
+pub mod clf;
+pub mod columns;
+pub mod csv;
+pub mod jsonl;
+pub mod parquet;
 
 use crate::config::Format;
 use crate::record::Record;
@@ -21,6 +26,28 @@ pub trait RecordWriter: Send {
 pub fn writer(format: Format, out: Box<dyn Write + Send>) -> Box<dyn RecordWriter> {
     match format {
         Format::Awstats => Box::new(awstats::Awstats::new(out)),
+        Format::Csv => Box::new(csv::Csv::new(out)),
+        Format::Jsonl => Box::new(jsonl::Jsonl::new(out)),
+        Format::Clf => Box::new(clf::Clf::new(out)),
+        Format::Parquet => match parquet::ParquetFile::new(out) {
+            Ok(p) => Box::new(p),
+            Err(e) => Box::new(Failed(Some(e))),
+        },
+    }
+}
+
+/// A writer that could not be created: its first write reports why.
+struct Failed(Option<io::Error>);
+
+impl RecordWriter for Failed {
+    fn write_record(&mut self, _: &Record) -> io::Result<()> {
+        Err(self
+            .0
+            .take()
+            .unwrap_or_else(|| io::Error::other("writer failed")))
+    }
+    fn finish(&mut self) -> io::Result<()> {
+        self.write_record(&Record::default())
     }
 }
 

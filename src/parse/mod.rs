@@ -52,9 +52,9 @@ pub struct Delivery<S> {
     pub orig_to: Option<S>,
     /// Raw `relay=` value: `host[ip]:port`, `local`, `none`, `dovecot`, …
     pub relay: S,
-    pub delay: Option<f32>,
+    pub delay: Option<f64>,
     /// `delays=a/b/c/d`: before queue, in queue, connection set-up, transmission.
-    pub delays: Option<[f32; 4]>,
+    pub delays: Option<[f64; 4]>,
     pub dsn: Option<S>,
     pub status: DeliveryStatus,
     pub reply: S,

@@ -130,7 +130,7 @@ impl<'a> Iterator for Fields<'a> {
     }
 }
 
-fn float(v: &[u8]) -> Option<f32> {
+fn float(v: &[u8]) -> Option<f64> {
     std::str::from_utf8(v).ok()?.parse().ok()
 }
 

@@ -3,6 +3,7 @@
 //! Set MAILLOGCONV_BLESS=1 to rewrite the golden files (review them with git diff).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod formats;
 mod rotation;
 
 use std::io::Write;
@@ -56,15 +57,23 @@ fn golden_awstats_output_for_every_postfix_fixture() {
     assert!(logs.len() >= 8, "fixtures missing: {logs:?}");
     let bless = std::env::var_os("MAILLOGCONV_BLESS").is_some();
     for log in logs {
-        let got = stdout(&["--year", "2026", log.to_str().expect("path")]);
+        let out = run(&["--year", "2026", log.to_str().expect("path")]);
+        assert!(out.status.success(), "{}", log.display());
+        let got = out.stdout;
         let golden = log.with_extension("awstats");
         if bless {
             std::fs::write(&golden, &got).expect("write golden");
             continue;
         }
-        let want = std::fs::read_to_string(&golden)
+        let want = std::fs::read(&golden)
             .unwrap_or_else(|_| panic!("no golden file {}", golden.display()));
-        assert_eq!(got, want, "output for {} changed", log.display());
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(&want),
+            "output for {} changed",
+            log.display()
+        );
+        assert_eq!(got, want, "output bytes for {} changed", log.display());
     }
 }
 
@@ -161,6 +170,26 @@ fn year_follows_the_nearest_date_across_a_quiet_new_year() {
         "{out}"
     );
     assert!(out.contains("2027-01-01 00:00:01 eve@example.org"), "{out}");
+}
+
+#[test]
+fn addresses_with_spaces_and_commas_stay_whole_fields() {
+    let out = run(&[
+        "--year",
+        "2026",
+        fixture("postfix/hostile-addresses.log")
+            .to_str()
+            .expect("p"),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    // maillogconvert.pl: `"john doe"@example.com "a 203.0.113.50 …` (a split line, a cut address).
+    assert!(text.contains("2026-06-01 10:00:01 \"john%20doe\"@example.com \"a,b\"@example.net 203.0.113.50 mx.example.net SMTP - 1 1200\n"), "{text}");
+    // Every line has exactly AWStats' 10 fields.
+    assert!(out
+        .stdout
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .all(|l| l.split(|&b| b == b' ').count() == 10));
 }
 
 #[test]

@@ -1,0 +1,148 @@
+//! NCSA Combined Log Format, for web-log analyzers. The mapping:
+//!
+//! `client - sender [dd/Mon/yyyy:HH:MM:SS +zzzz] "SMTP recipient HTTP/1.0" code size "relay" "mta/queue_id"`
+//!
+//! - client: the client IP (else its name, else `-`); user: the sender (`-` for none, `<>` for
+//!   the null sender); time: local time as logged with its offset;
+//! - request: `SMTP` and the recipient; code: the SMTP reply code when logged, else 250 for
+//!   sent, 550 for bounced and expired, 450 for deferred, 550 for rejected and discarded;
+//! - size: bytes, `-` when unknown; referer: the relay (`-` for none); user agent: MTA and
+//!   queue ID.
+//!
+//! Spaces in the unquoted fields become `%20`; `"` and `\` inside quoted fields are escaped
+//! with `\`; control bytes become `\xHH`, so no address can break a line or a field.
+
+use super::RecordWriter;
+use crate::record::{Record, Status};
+use std::io::{self, Write};
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+pub struct Clf<W: Write> {
+    out: W,
+    buf: Vec<u8>,
+}
+
+impl<W: Write> Clf<W> {
+    pub fn new(out: W) -> Self {
+        Clf {
+            out,
+            buf: Vec::with_capacity(512),
+        }
+    }
+}
+
+/// An unquoted field: no spaces, no control bytes, `-` when empty.
+fn bare(buf: &mut Vec<u8>, v: &[u8]) {
+    if v.is_empty() {
+        buf.push(b'-');
+    }
+    for &c in v {
+        match c {
+            b' ' => buf.extend_from_slice(b"%20"),
+            c if c < 0x20 || c == 0x7f => buf.extend_from_slice(format!("\\x{c:02x}").as_bytes()),
+            _ => buf.push(c),
+        }
+    }
+}
+
+/// The inside of a quoted field.
+fn quoted(buf: &mut Vec<u8>, v: &[u8]) {
+    for &c in v {
+        match c {
+            b'"' | b'\\' => {
+                buf.push(b'\\');
+                buf.push(c);
+            }
+            c if c < 0x20 || c == 0x7f => buf.extend_from_slice(format!("\\x{c:02x}").as_bytes()),
+            _ => buf.push(c),
+        }
+    }
+}
+
+/// The status code of the CLF line.
+pub fn code(r: &Record) -> u16 {
+    r.smtp_code.unwrap_or(match r.status {
+        Some(Status::Sent) => 250,
+        Some(Status::Deferred) => 450,
+        _ => 550,
+    })
+}
+
+impl<W: Write + Send> RecordWriter for Clf<W> {
+    fn write_record(&mut self, r: &Record) -> io::Result<()> {
+        let Some(ts) = r.ts else { return Ok(()) };
+        let buf = &mut self.buf;
+        buf.clear();
+        bare(
+            buf,
+            if r.client_ip.is_empty() {
+                &r.client_host
+            } else {
+                &r.client_ip
+            },
+        );
+        buf.extend_from_slice(b" - ");
+        match r.sender.as_deref() {
+            Some([]) => buf.extend_from_slice(b"<>"),
+            Some(s) => bare(buf, s),
+            None => buf.push(b'-'),
+        }
+        let t = ts.local;
+        let (sign, o) = if ts.offset < 0 {
+            ('-', -ts.offset)
+        } else {
+            ('+', ts.offset)
+        };
+        let month = MONTHS
+            .get(usize::try_from(t.month() - 1).unwrap_or(0))
+            .unwrap_or(&"Jan");
+        buf.extend_from_slice(
+            format!(
+                " [{:02}/{month}/{:04}:{:02}:{:02}:{:02} {sign}{:02}{:02}] \"SMTP ",
+                t.day(),
+                t.year(),
+                t.hour(),
+                t.minute(),
+                t.second(),
+                o / 3600,
+                o % 3600 / 60
+            )
+            .as_bytes(),
+        );
+        quoted(
+            buf,
+            if r.recipient.is_empty() {
+                b"-"
+            } else {
+                &r.recipient
+            },
+        );
+        buf.extend_from_slice(format!(" HTTP/1.0\" {} ", code(r)).as_bytes());
+        match r.size {
+            Some(s) => buf.extend_from_slice(s.to_string().as_bytes()),
+            None => buf.push(b'-'),
+        }
+        buf.extend_from_slice(b" \"");
+        quoted(buf, if r.relay.is_empty() { b"-" } else { &r.relay });
+        buf.extend_from_slice(b"\" \"");
+        quoted(buf, r.mta.map_or("-", |m| m.name()).as_bytes());
+        buf.push(b'/');
+        quoted(
+            buf,
+            if r.queue_id.is_empty() {
+                b"-"
+            } else {
+                &r.queue_id
+            },
+        );
+        buf.extend_from_slice(b"\"\n");
+        self.out.write_all(buf)
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}

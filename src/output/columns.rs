@@ -1,0 +1,194 @@
+//! The columns of the structured formats (CSV, JSON Lines, Parquet): one list, one accessor,
+//! so every format has the same names, order and meaning (README's schema table).
+
+use crate::record::{Record, Status};
+use crate::time::Stamp;
+
+/// A column's type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// An instant, microseconds, UTC.
+    Timestamp,
+    /// Text; `dict` columns have few distinct values (dictionary-encoded in Parquet).
+    Text {
+        dict: bool,
+    },
+    Int32,
+    Int64,
+    Float64,
+}
+
+/// One column: name, type, whether it can be null.
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub nullable: bool,
+}
+
+const fn col(name: &'static str, kind: Kind, nullable: bool) -> Column {
+    Column {
+        name,
+        kind,
+        nullable,
+    }
+}
+
+const TEXT: Kind = Kind::Text { dict: false };
+const DICT: Kind = Kind::Text { dict: true };
+
+/// Every column, in order.
+pub const COLUMNS: [Column; 34] = [
+    col("ts", Kind::Timestamp, false),
+    col("ts_local", TEXT, false),
+    col("host", DICT, false),
+    col("mta", DICT, false),
+    col("queue_id", TEXT, true),
+    col("message_id", TEXT, true),
+    col("sender", TEXT, true),
+    col("recipient", TEXT, true),
+    col("orig_recipient", TEXT, true),
+    col("client_host", DICT, true),
+    col("client_ip", TEXT, true),
+    col("sasl_username", DICT, true),
+    col("relay", DICT, true),
+    col("relay_host", DICT, true),
+    col("relay_ip", DICT, true),
+    col("relay_port", Kind::Int32, true),
+    col("status", DICT, false),
+    col("dsn", DICT, true),
+    col("smtp_code", Kind::Int32, true),
+    col("reply", TEXT, true),
+    col("size", Kind::Int64, true),
+    col("nrcpt", Kind::Int32, true),
+    col("delay", Kind::Float64, true),
+    col("delay_before_queue", Kind::Float64, true),
+    col("delay_in_queue", Kind::Float64, true),
+    col("delay_connect", Kind::Float64, true),
+    col("delay_transmit", Kind::Float64, true),
+    col("proto", DICT, true),
+    col("helo", DICT, true),
+    col("received_ts", Kind::Timestamp, true),
+    col("next_queue_id", TEXT, true),
+    col("prev_queue_id", TEXT, true),
+    col("source_file", DICT, false),
+    col("source_line", Kind::Int64, false),
+];
+
+/// A field's value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Value<'a> {
+    Null,
+    Text(&'a [u8]),
+    Int(i64),
+    Float(f64),
+    /// Microseconds since the epoch, UTC.
+    Micros(i64),
+}
+
+fn text(v: &[u8]) -> Value<'_> {
+    if v.is_empty() {
+        Value::Null
+    } else {
+        Value::Text(v)
+    }
+}
+
+fn micros(s: Option<Stamp>) -> Value<'static> {
+    match s {
+        Some(s) => Value::Micros(s.instant.as_microsecond()),
+        None => Value::Null,
+    }
+}
+
+fn opt_int<T: Into<i64>>(v: Option<T>) -> Value<'static> {
+    v.map_or(Value::Null, |v| Value::Int(v.into()))
+}
+
+fn opt_float(v: Option<f64>) -> Value<'static> {
+    v.map_or(Value::Null, Value::Float)
+}
+
+/// `2026-03-02T07:44:21.123456+01:00`: the wall time as logged, with the offset in force.
+pub fn local_text(s: &Stamp) -> String {
+    let (sign, o) = if s.offset < 0 {
+        ('-', -s.offset)
+    } else {
+        ('+', s.offset)
+    };
+    let t = s.local;
+    let frac = t.subsec_nanosecond() / 1000;
+    let frac = if frac == 0 {
+        String::new()
+    } else {
+        format!(".{frac:06}")
+    };
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}{frac}{sign}{:02}:{:02}",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        o / 3600,
+        o % 3600 / 60
+    )
+}
+
+/// `2026-03-02T06:44:21.123456Z`, or without fraction when whole seconds.
+pub fn utc_text(micros: i64) -> String {
+    let ts = jiff::Timestamp::from_microsecond(micros).unwrap_or_default();
+    let s = ts.strftime("%Y-%m-%dT%H:%M:%S").to_string();
+    let frac = micros.rem_euclid(1_000_000);
+    if frac == 0 {
+        format!("{s}Z")
+    } else {
+        format!("{s}.{frac:06}Z")
+    }
+}
+
+/// Column `i` of `r` (`i` < `COLUMNS.len()`; `ts_local` is built by the caller, see
+/// [`local_text`], to keep this free of allocation).
+pub fn value(r: &Record, i: usize) -> Value<'_> {
+    let delays = |k: usize| opt_float(r.delays.map(|d| d[k]));
+    match i {
+        0 => micros(r.ts),
+        1 => Value::Null,
+        2 => text(&r.host),
+        3 => Value::Text(r.mta.map_or("", |m| m.name()).as_bytes()),
+        4 => text(&r.queue_id),
+        5 => text(&r.message_id),
+        6 => r.sender.as_deref().map_or(Value::Null, Value::Text),
+        7 => text(&r.recipient),
+        8 => text(&r.orig_recipient),
+        9 => text(&r.client_host),
+        10 => text(&r.client_ip),
+        11 => text(&r.sasl_username),
+        12 => text(&r.relay),
+        13 => text(&r.relay_host),
+        14 => text(&r.relay_ip),
+        15 => opt_int(r.relay_port),
+        16 => Value::Text(r.status.map_or("", Status::name).as_bytes()),
+        17 => text(&r.dsn),
+        18 => opt_int(r.smtp_code),
+        19 => text(&r.reply),
+        20 => r.size.map_or(Value::Null, |s| {
+            Value::Int(i64::try_from(s).unwrap_or(i64::MAX))
+        }),
+        21 => opt_int(r.nrcpt),
+        22 => opt_float(r.delay),
+        23 => delays(0),
+        24 => delays(1),
+        25 => delays(2),
+        26 => delays(3),
+        27 => text(&r.proto),
+        28 => text(&r.helo),
+        29 => micros(r.received_ts),
+        30 => text(&r.next_queue_id),
+        31 => text(&r.prev_queue_id),
+        32 => Value::Text(r.source_file.as_bytes()),
+        33 => Value::Int(i64::try_from(r.source_line).unwrap_or(i64::MAX)),
+        _ => Value::Null,
+    }
+}
