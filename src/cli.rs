@@ -53,6 +53,10 @@ struct Cli {
     /// Print a summary (lines, records by status, open messages) on stderr.
     #[arg(long)]
     stats: bool,
+    /// Forget a message that has had no line for this many days of log time (it will never see
+    /// `removed`: the log began or ended mid-flight); its deliveries are already written.
+    #[arg(long, value_name = "DAYS", default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    evict_after_days: u32,
 }
 
 /// Parses `args` (including the program name) into a [`Config`]; clap prints usage errors.
@@ -126,6 +130,7 @@ pub fn parse(args: Vec<std::ffi::OsString>) -> Result<Config, clap::Error> {
         year: cli.year,
         threads: cli.threads.map_or_else(default_threads, usize::from),
         stats: cli.stats,
+        max_age_secs: i64::from(cli.evict_after_days) * 86_400,
         tz: cli.tz.unwrap_or_else(jiff::tz::TimeZone::system),
         ..Config::default()
     })

@@ -34,7 +34,7 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::time::SystemTime;
 
 /// How far (seconds of log time) records may be out of order and still be sorted.
-const REORDER_WINDOW_SECS: i64 = 3600;
+const REORDER_WINDOW_SECS: i64 = 300;
 /// Bad-timestamp warnings printed before going quiet (all are counted in `--stats`).
 const MAX_WARNINGS: u64 = 10;
 
@@ -483,7 +483,7 @@ impl<'a> MergeStage<'a> {
             names: inputs.iter().map(|i| i.display().into()).collect(),
             out,
             summary: Summary::default(),
-            merger: Merger::new(),
+            merger: Merger::with_max_age(cfg.max_age_secs),
             reorder: Reorder::new(REORDER_WINDOW_SECS),
             resolver: YearResolver::with_tz(YearStart::FirstLineIn(1970), cfg.tz.clone()),
             records: Vec::new(),
@@ -653,6 +653,7 @@ impl<'a> MergeStage<'a> {
         self.reorder.finish(&mut |r| out.emit(r))?;
         out.flush()?;
         self.summary.stats.open_at_end = self.merger.open_messages() as u64;
+        self.summary.stats.evicted = self.merger.evicted();
         Ok(self.summary)
     }
 }

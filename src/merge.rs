@@ -52,6 +52,8 @@ impl Owned<'_> {
 /// What a message inherits from the hop before it (content filter or bounce notification).
 #[derive(Debug, Clone, Default)]
 struct Origin {
+    /// Log time (seconds) the link was made, for eviction.
+    at: i64,
     prev_qid: Bytes,
     /// A content-filter hop carries the original client; a bounce notification does not.
     client: Option<(Bytes, Bytes, Bytes)>,
@@ -61,6 +63,8 @@ struct Origin {
 #[derive(Debug, Default)]
 struct Message {
     first_seen: Option<Stamp>,
+    /// Log time (seconds) of the message's latest line, for eviction.
+    last_seen: i64,
     client_host: Bytes,
     client_ip: Bytes,
     sasl_username: Bytes,
@@ -74,11 +78,25 @@ struct Message {
 }
 
 /// The correlation state of one run; carries across input files.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Merger {
     open: HashMap<Vec<u8>, Message>,
     links: HashMap<Vec<u8>, Origin>,
     key: Vec<u8>,
+    /// Messages with no line for this long (log time) are dropped: they never saw `removed`
+    /// (the log began or ended mid-flight, the server crashed); their deliveries were written.
+    max_age: i64,
+    last_sweep: i64,
+    evicted: u64,
+}
+
+/// Default eviction age: above Postfix's `maximal_queue_lifetime` of 5 days.
+pub const DEFAULT_MAX_AGE_SECS: i64 = 7 * 86_400;
+
+impl Default for Merger {
+    fn default() -> Self {
+        Merger::with_max_age(DEFAULT_MAX_AGE_SECS)
+    }
 }
 
 fn set_key(key: &mut Vec<u8>, host: &[u8], qid: &[u8]) {
@@ -118,25 +136,64 @@ impl Merger {
         Merger::default()
     }
 
+    /// A merger that evicts messages silent for `secs` of log time.
+    pub fn with_max_age(secs: i64) -> Self {
+        Merger {
+            open: HashMap::new(),
+            links: HashMap::new(),
+            key: Vec::new(),
+            max_age: secs.max(60),
+            last_sweep: i64::MIN,
+            evicted: 0,
+        }
+    }
+
     /// Messages seen but not yet `removed`.
     pub fn open_messages(&self) -> usize {
         self.open.len()
     }
 
+    /// Messages dropped by eviction so far.
+    pub fn evicted(&self) -> u64 {
+        self.evicted
+    }
+
+    /// Drops messages and links with no line for `max_age` of log time (checked hourly).
+    fn sweep(&mut self, now: i64) {
+        if self.last_sweep == i64::MIN {
+            self.last_sweep = now;
+            return;
+        }
+        if now - self.last_sweep < 3600 {
+            return;
+        }
+        self.last_sweep = now;
+        let limit = now - self.max_age;
+        let before = self.open.len();
+        self.open.retain(|_, m| m.last_seen >= limit);
+        self.evicted += (before - self.open.len()) as u64;
+        self.links.retain(|_, o| o.at >= limit);
+    }
+
     fn message(&mut self, ctx: &Ctx, qid: &[u8]) -> &mut Message {
         set_key(&mut self.key, ctx.host, qid);
         let links = &mut self.links;
-        self.open
+        let now = ctx.ts.instant.as_second();
+        let m = self
+            .open
             .entry_ref(self.key.as_slice())
             .or_insert_with(|| Message {
                 first_seen: Some(ctx.ts),
                 origin: links.remove(self.key.as_slice()),
                 ..Message::default()
-            })
+            });
+        m.last_seen = now;
+        m
     }
 
     /// Merges one event; records it decides are pushed to `out`.
     pub fn event(&mut self, ctx: &Ctx, ev: Event<&[u8]>, out: &mut Vec<Box<Record>>) {
+        self.sweep(ctx.ts.instant.as_second());
         let mut line = Owned {
             raw: ctx.raw,
             copy: None,
@@ -207,6 +264,7 @@ impl Merger {
                     .get(self.key.as_slice())
                     .and_then(|m| m.first_seen);
                 let origin = Origin {
+                    at: ctx.ts.instant.as_second(),
                     prev_qid: line.get(qid),
                     client: None,
                     received,
@@ -278,11 +336,13 @@ impl Merger {
             let origin = match &m.origin {
                 // A second filter pass keeps the first client and arrival.
                 Some(o) if o.client.is_some() => Origin {
+                    at: ctx.ts.instant.as_second(),
                     prev_qid: r.queue_id.clone(),
                     ..o.clone()
                 },
                 // The first hop's client, if the log showed it (it may have begun mid-flight).
                 _ => Origin {
+                    at: ctx.ts.instant.as_second(),
                     prev_qid: r.queue_id.clone(),
                     client: (!m.client_host.is_empty() || !m.client_ip.is_empty()).then(|| {
                         (
@@ -393,8 +453,8 @@ fn base_record(ctx: &Ctx, line: &mut Owned, qid: &[u8], m: &Message) -> Box<Reco
 /// newest timestamp seen is `window` seconds past them, so memory is bounded by the log's
 /// disorder, not its size; disorder larger than the window (a clock step) is passed through as
 /// is. Logs are nearly sorted, so a record is usually appended at the back.
-/// Records held at most, whatever the window (memory bound for pathological logs).
-const MAX_HELD: usize = 1 << 20;
+/// Records held at most, whatever the window: in a burst, the oldest go out early.
+const MAX_HELD: usize = 50_000;
 
 pub struct Reorder {
     held: VecDeque<(i128, Box<Record>)>,
@@ -418,7 +478,12 @@ impl Reorder {
         emit: &mut impl FnMut(Box<Record>) -> Result<(), E>,
     ) -> Result<(), E> {
         let key = r.ts.map_or(0, |t| t.instant.as_nanosecond());
-        if key < self.newest - self.window || self.held.len() >= MAX_HELD {
+        if self.held.len() >= MAX_HELD {
+            if let Some((_, h)) = self.held.pop_front() {
+                emit(h)?;
+            }
+        }
+        if key < self.newest - self.window {
             // The log stepped back further than the window (clock step, files out of order):
             // what is held is complete; start over from here.
             while let Some((_, h)) = self.held.pop_front() {
@@ -526,6 +591,48 @@ Mar 14 10:00:00 mx2 postfix/smtp[102]: 1111111111: to=<z@example.com>, relay=mx.
         // Reused ID on the same host, and the same ID on another host: no inherited sender.
         assert_eq!(recs[1].sender, None);
         assert_eq!(recs[2].sender, None);
+    }
+
+    #[test]
+    fn messages_that_never_see_removed_are_evicted_after_the_max_age() {
+        let mut text = String::new();
+        // 100 messages queued on Mar 1 that never finish, then a week of other traffic.
+        for i in 0..100 {
+            text.push_str(&format!("Mar  1 10:00:00 mx1 postfix/qmgr[99]: {:X}: from=<a@example.org>, size=1, nrcpt=1 (queue active)\n", 0xA0000 + i));
+        }
+        for day in 2..=9 {
+            text.push_str(&format!("Mar  {day} 12:00:00 mx1 postfix/qmgr[99]: BBBBBB: from=<b@example.org>, size=1, nrcpt=1 (queue active)\n"));
+            text.push_str(&format!(
+                "Mar  {day} 12:00:01 mx1 postfix/qmgr[99]: BBBBBB: removed\n"
+            ));
+        }
+        let mut m = Merger::with_max_age(5 * 86_400);
+        let mut years = YearResolver::new(YearStart::FirstLineIn(2026));
+        let mut out = Vec::new();
+        for line in text.lines() {
+            if let Line::Known {
+                stamp,
+                host,
+                mta,
+                event,
+            } = parse_line(line.as_bytes())
+            {
+                let Ok(ts) = years.resolve(&stamp) else {
+                    continue;
+                };
+                let ctx = Ctx {
+                    file: 0,
+                    line: 1,
+                    ts,
+                    host,
+                    mta,
+                    raw: line.as_bytes(),
+                };
+                m.event(&ctx, event, &mut out);
+            }
+        }
+        assert_eq!(m.evicted(), 100);
+        assert_eq!(m.open_messages(), 0);
     }
 
     #[test]

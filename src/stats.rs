@@ -27,6 +27,8 @@ pub struct Stats {
     pub bad_timestamps: u64,
     pub records: [u64; Status::ALL.len()],
     pub open_at_end: u64,
+    /// Messages dropped because no line came for them for the eviction age.
+    pub evicted: u64,
     pub files: Vec<FileStats>,
     /// What discovery and year inference have to say (skipped files, anchors overruled).
     pub notes: Vec<String>,
@@ -81,6 +83,11 @@ impl Stats {
             .collect();
         let _ = writeln!(s, "records: {} ({})", self.records_total(), by.join(", "));
         let _ = writeln!(s, "messages still open at end: {}", self.open_at_end);
+        let _ = writeln!(
+            s,
+            "messages evicted (no line for the eviction age, never removed): {}",
+            self.evicted
+        );
         for n in &self.notes {
             let _ = writeln!(s, "note: {n}");
         }

@@ -248,6 +248,21 @@ fn recipients(out: &str) -> Vec<String> {
         .collect()
 }
 
+/// (recipient, ts in UTC, ts_local) of each JSON Lines record.
+fn instants(args: &[&str]) -> Vec<(String, String, String)> {
+    let mut a = vec!["-f", "jsonl"];
+    a.extend(args);
+    conv(&a)
+        .0
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("json");
+            let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+            (s("recipient"), s("ts"), s("ts_local"))
+        })
+        .collect()
+}
+
 #[test]
 fn dst_autumn_repeated_hour_keeps_line_order_with_tz() {
     let f = fixture("rotation/dst/autumn.log");
@@ -272,17 +287,45 @@ fn dst_autumn_repeated_hour_keeps_line_order_with_tz() {
         err.contains("first 2025-10-26T02:10:00+02:00, last 2025-10-26T03:05:01+01:00"),
         "{err}"
     );
-    // In UTC there is no repeated hour: the same lines are out of order and get sorted.
-    let (out, _) = conv(&["--tz", "UTC", "--year", "2025", f]);
-    assert_eq!(
-        recipients(&out),
-        [
-            "fold2@perl.org",
+    let got = instants(&["--tz", "Europe/Berlin", "--year", "2025", f]);
+    let want = [
+        (
             "fold0@perl.org",
-            "fold3@perl.org",
+            "2025-10-26T00:10:01Z",
+            "2025-10-26T02:10:01+02:00",
+        ),
+        (
             "fold1@perl.org",
-            "fold4@perl.org"
-        ]
+            "2025-10-26T00:40:01Z",
+            "2025-10-26T02:40:01+02:00",
+        ),
+        (
+            "fold2@perl.org",
+            "2025-10-26T01:05:01Z",
+            "2025-10-26T02:05:01+01:00",
+        ),
+        (
+            "fold3@perl.org",
+            "2025-10-26T01:35:01Z",
+            "2025-10-26T02:35:01+01:00",
+        ),
+        (
+            "fold4@perl.org",
+            "2025-10-26T02:05:01Z",
+            "2025-10-26T03:05:01+01:00",
+        ),
+    ];
+    let want: Vec<(String, String, String)> = want
+        .iter()
+        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+        .collect();
+    assert_eq!(got, want);
+    // In UTC there is no repeated hour: 02:05 is before 02:40, the log steps back.
+    let got = instants(&["--tz", "UTC", "--year", "2025", f]);
+    assert!(
+        got.iter()
+            .any(|(r, ts, _)| r == "fold2@perl.org" && ts == "2025-10-26T02:05:01Z"),
+        "{got:?}"
     );
 }
 
@@ -290,14 +333,27 @@ fn dst_autumn_repeated_hour_keeps_line_order_with_tz() {
 fn dst_spring_skipped_hour_is_shifted_forward_with_tz() {
     let f = fixture("rotation/dst/spring.log");
     let f = f.to_str().expect("p");
-    // 02:30 does not exist in Europe/Berlin on 2025-03-30: it is read as 03:30 CEST, after
-    // 03:10 CEST; the AWStats line keeps 02:30 as logged.
+    // 02:30 does not exist in Europe/Berlin on 2025-03-30: it is read as 03:30 CEST (01:30Z),
+    // after 03:10 CEST; the AWStats line keeps 02:30 as logged.
     let (out, _) = conv(&["--tz", "Europe/Berlin", "--year", "2025", f]);
-    assert_eq!(
-        recipients(&out),
-        ["gap0@perl.org", "gap2@perl.org", "gap1@perl.org"]
-    );
     assert!(out.contains("2025-03-30 02:30:01 "), "{out}");
+    let got = instants(&["--tz", "Europe/Berlin", "--year", "2025", f]);
+    let ts: Vec<(&str, &str)> = got
+        .iter()
+        .map(|(r, t, _)| (r.as_str(), t.as_str()))
+        .collect();
+    assert!(
+        ts.contains(&("gap0@perl.org", "2025-03-30T00:55:01Z")),
+        "{ts:?}"
+    );
+    assert!(
+        ts.contains(&("gap1@perl.org", "2025-03-30T01:30:01Z")),
+        "{ts:?}"
+    );
+    assert!(
+        ts.contains(&("gap2@perl.org", "2025-03-30T01:10:01Z")),
+        "{ts:?}"
+    );
     let (out, _) = conv(&["--tz", "UTC", "--year", "2025", f]);
     assert_eq!(
         recipients(&out),
