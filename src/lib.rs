@@ -98,14 +98,24 @@ enum Feed {
         file: usize,
         compression: &'static str,
     },
-    Chunk(Vec<u8>),
+    Chunk(input::chunk::Chunk),
     End(Option<Error>),
 }
 
-/// A chunk and its parsed lines (spans into the chunk), with each line's own span.
+/// Parsed lines of a chunk: each line's span and its parse.
+type Lines = Vec<(Span, Line<Span>)>;
+
+/// A chunk and its parsed lines (spans into the chunk).
 struct Parsed {
-    data: Vec<u8>,
-    lines: Vec<(Span, Line<Span>)>,
+    chunk: input::chunk::Chunk,
+    lines: Lines,
+}
+
+/// Recycled line vectors (see [`input::chunk::Pool`]).
+static LINES: std::sync::OnceLock<input::chunk::Pool<Lines>> = std::sync::OnceLock::new();
+
+fn lines_pool() -> &'static input::chunk::Pool<Lines> {
+    LINES.get_or_init(input::chunk::Pool::default)
 }
 
 enum Work {
@@ -139,23 +149,19 @@ pub fn convert(cfg: &Config, writer: &mut dyn RecordWriter) -> Result<Summary, E
             name: out_name,
         };
         let mut stage = MergeStage::new(cfg, &inputs, plan, out);
+        let pool = stage.pool.clone();
         stage.summary.stats.notes.extend(notes);
         stage.summary.errors.extend(missing);
         // One thread: read, parse and merge in turn, nothing in parallel.
         for (file, input) in inputs.iter().enumerate() {
             let mut failed = None;
-            read_input(file, input, cfg.chunk_size, &mut |feed| {
-                let work = match feed {
-                    Feed::Start { file, compression } => Work::Start { file, compression },
-                    Feed::Chunk(c) => Work::Parsed(parse_chunk(c)),
-                    Feed::End(e) => Work::End(e),
-                };
-                match stage.handle(work) {
-                    Ok(()) => true,
-                    Err(e) => {
-                        failed = Some(e);
-                        false
-                    }
+            read_input(file, input, cfg.chunk_size, &pool, &mut |feed| match stage
+                .handle(feed_to_work(feed))
+            {
+                Ok(()) => true,
+                Err(e) => {
+                    failed = Some(e);
+                    false
                 }
             });
             if let Some(e) = failed {
@@ -164,11 +170,11 @@ pub fn convert(cfg: &Config, writer: &mut dyn RecordWriter) -> Result<Summary, E
         }
         return stage.finish();
     }
-    let depth = threads * 2 + 2;
     let inputs = &inputs;
     std::thread::scope(|s| {
         let (records_tx, records_rx) = sync_channel::<Vec<Box<Record>>>(4);
-        let writing = s.spawn(move || -> Result<(), Error> {
+        let spawn = |name: &str| std::thread::Builder::new().name(name.to_string());
+        let writing = spawn("mlc-writer").spawn_scoped(s, move || -> Result<(), Error> {
             for batch in records_rx {
                 for r in batch {
                     writer.write_record(&r).map_err(|source| Error::Write {
@@ -184,23 +190,37 @@ pub fn convert(cfg: &Config, writer: &mut dyn RecordWriter) -> Result<Summary, E
             batch: Vec::with_capacity(WRITE_BATCH),
         };
         let mut stage = MergeStage::new(cfg, inputs, plan, out);
+        let pool = stage.pool.clone();
         stage.summary.stats.notes.extend(notes);
         stage.summary.errors.extend(missing);
-        // Up to `threads` readers decode files at once; the parser drains them in input order.
+        // `threads` long-lived readers decode files, up to `threads` at once; the parse stage
+        // drains them in input order. Each file gets its own bounded channel.
         let (readers_tx, readers_rx) = sync_channel::<Receiver<Feed>>(threads - 1);
+        let (jobs_tx, jobs_rx) = std::sync::mpsc::channel::<(usize, SyncSender<Feed>)>();
+        let jobs_rx = std::sync::Arc::new(std::sync::Mutex::new(jobs_rx));
+        for _ in 0..threads.min(inputs.len().max(1)) {
+            let jobs_rx = std::sync::Arc::clone(&jobs_rx);
+            let pool = pool.clone();
+            let _ = spawn("mlc-reader").spawn_scoped(s, move || loop {
+                let job = jobs_rx.lock().ok().and_then(|rx| rx.recv().ok());
+                let Some((file, tx)) = job else { return };
+                if let Some(input) = inputs.get(file) {
+                    read_input(file, input, cfg.chunk_size, &pool, &mut |f| {
+                        tx.send(f).is_ok()
+                    });
+                }
+            });
+        }
         s.spawn(move || {
-            for (file, input) in inputs.iter().enumerate() {
+            for file in 0..inputs.len() {
                 let (tx, rx) = sync_channel::<Feed>(READ_AHEAD_CHUNKS);
-                if readers_tx.send(rx).is_err() {
+                if readers_tx.send(rx).is_err() || jobs_tx.send((file, tx)).is_err() {
                     return;
                 }
-                s.spawn(move || {
-                    read_input(file, input, cfg.chunk_size, &mut |f| tx.send(f).is_ok())
-                });
             }
         });
-        let (work_tx, work_rx) = sync_channel::<Work>(depth);
-        let merge = s.spawn(move || -> Result<Summary, Error> {
+        let (work_tx, work_rx) = sync_channel::<Work>(threads * 2 + 2);
+        let merge = spawn("mlc-merge").spawn_scoped(s, move || -> Result<Summary, Error> {
             for work in work_rx {
                 stage.handle(work)?;
             }
@@ -211,9 +231,19 @@ pub fn convert(cfg: &Config, writer: &mut dyn RecordWriter) -> Result<Summary, E
             output: "output".to_string(),
             source: std::io::Error::other(format!("{what} thread panicked")),
         };
-        let merged = merge.join().unwrap_or_else(|_| Err(panicked("merge")));
+        let spawn_failed = |source| Error::Write {
+            output: "output".to_string(),
+            source,
+        };
+        let merged = match merge {
+            Ok(h) => h.join().unwrap_or_else(|_| Err(panicked("merge"))),
+            Err(e) => Err(spawn_failed(e)),
+        };
         // The merge stage dropped its sender: the writer finishes, and its error is the real one.
-        let written = writing.join().unwrap_or_else(|_| Err(panicked("writer")));
+        let written = match writing {
+            Ok(h) => h.join().unwrap_or_else(|_| Err(panicked("writer"))),
+            Err(e) => Err(spawn_failed(e)),
+        };
         match (merged, written) {
             (_, Err(e)) => Err(e),
             (m, Ok(())) => m,
@@ -223,7 +253,13 @@ pub fn convert(cfg: &Config, writer: &mut dyn RecordWriter) -> Result<Summary, E
 
 /// Reads one input: `Start`, its chunks, then `End` with the error that stopped it, if any.
 /// Stops early when `send` returns false (the run is ending).
-fn read_input(file: usize, input: &Input, chunk_size: usize, send: &mut dyn FnMut(Feed) -> bool) {
+fn read_input(
+    file: usize,
+    input: &Input,
+    chunk_size: usize,
+    pool: &input::chunk::Pool,
+    send: &mut dyn FnMut(Feed) -> bool,
+) {
     let opened = match input::decompress::open(input) {
         Ok(o) => o,
         Err(e) => {
@@ -244,7 +280,7 @@ fn read_input(file: usize, input: &Input, chunk_size: usize, send: &mut dyn FnMu
     }
     let consumed = std::sync::Arc::clone(&opened.consumed);
     let compression = opened.compression;
-    let mut chunker = Chunker::new(opened.reader, chunk_size);
+    let mut chunker = Chunker::with_pool(opened.reader, chunk_size, pool.clone());
     let error = loop {
         match chunker.next_chunk() {
             Ok(Some(c)) => {
@@ -275,20 +311,31 @@ fn read_input(file: usize, input: &Input, chunk_size: usize, send: &mut dyn FnMu
 }
 
 /// Parses one chunk: a [`Line`] per line, slices turned into spans.
-fn parse_chunk(data: Vec<u8>) -> Parsed {
-    let mut lines = Vec::with_capacity(data.len() / 96 + 1);
+fn parse_chunk(chunk: input::chunk::Chunk) -> Parsed {
+    let data = chunk.bytes();
+    let mut lines = lines_pool().take();
+    lines.clear();
     let mut start = 0;
     while start < data.len() {
         let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
         let raw = &data[start..end];
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         lines.push((
-            Span::of(&data, raw),
-            parse_line(raw).map(|s| Span::of(&data, s)),
+            Span::of(data, raw),
+            parse_line(raw).map(|s| Span::of(data, s)),
         ));
         start = end + 1;
     }
-    Parsed { data, lines }
+    Parsed { chunk, lines }
+}
+
+/// A reader's message as merge-stage work: chunks are parsed on the reader's thread.
+fn feed_to_work(f: Feed) -> Work {
+    match f {
+        Feed::Start { file, compression } => Work::Start { file, compression },
+        Feed::Chunk(c) => Work::Parsed(parse_chunk(c)),
+        Feed::End(e) => Work::End(e),
+    }
 }
 
 /// Parse stage: batches of chunks parsed in parallel, passed on in input order.
@@ -297,8 +344,8 @@ fn parse_all(mut feeds: impl Iterator<Item = Feed>, tx: SyncSender<Work>, thread
         .num_threads(threads)
         .build()
         .ok();
-    let mut batch: Vec<Vec<u8>> = Vec::with_capacity(threads);
-    let flush = |batch: &mut Vec<Vec<u8>>| -> bool {
+    let mut batch: Vec<input::chunk::Chunk> = Vec::with_capacity(threads);
+    let flush = |batch: &mut Vec<input::chunk::Chunk>| -> bool {
         let chunks = std::mem::take(batch);
         let parsed: Vec<Parsed> = match &pool {
             Some(p) => p.install(|| chunks.into_par_iter().map(parse_chunk).collect()),
@@ -472,6 +519,8 @@ struct MergeStage<'a> {
     warnings: u64,
     /// How each file's first line gets its year.
     plan: Vec<ChainYear>,
+    /// Where merged chunks' buffers go back for reuse.
+    pool: input::chunk::Pool,
     /// The last stamp of the previous file, to check the set is in order.
     prev_last: Option<(Stamp, String)>,
 }
@@ -491,6 +540,7 @@ impl<'a> MergeStage<'a> {
             line_no: 0,
             warnings: 0,
             plan,
+            pool: input::chunk::Pool::default(),
             prev_last: None,
         }
     }
@@ -548,7 +598,11 @@ impl<'a> MergeStage<'a> {
     fn handle(&mut self, work: Work) -> Result<(), Error> {
         match work {
             Work::Start { file, compression } => self.start(file, compression),
-            Work::Parsed(p) => self.lines(&p)?,
+            Work::Parsed(p) => {
+                self.lines(&p)?;
+                self.pool.put(p.chunk.buf);
+                lines_pool().put(p.lines);
+            }
             Work::End(error) => {
                 if let Some(e) = error {
                     if let Some(fs) = self.summary.stats.files.last_mut() {
@@ -562,6 +616,7 @@ impl<'a> MergeStage<'a> {
     }
 
     fn lines(&mut self, p: &Parsed) -> Result<(), Error> {
+        let data = p.chunk.bytes();
         for (raw, line) in &p.lines {
             self.line_no += 1;
             let stats = &mut self.summary.stats;
@@ -610,13 +665,13 @@ impl<'a> MergeStage<'a> {
                 file: self.file,
                 line: self.line_no,
                 ts,
-                host: host.get(&p.data),
+                host: host.get(data),
                 mta,
-                raw: raw.get(&p.data),
+                raw: raw.get(data),
             };
             self.merger.event(
                 &ctx,
-                event.map(&mut |s: Span| s.get(&p.data)),
+                event.map(&mut |s: Span| s.get(data)),
                 &mut self.records,
             );
             if !self.records.is_empty() {

@@ -1,12 +1,68 @@
 //! Cuts a byte stream into chunks that end at a line end (the last chunk may end without one),
 //! so chunks can be parsed independently and in parallel. A line longer than the chunk size
-//! grows its chunk rather than being split.
+//! grows its chunk rather than being split. Chunk buffers come from a [`Pool`] and go back to it
+//! once merged, so steady state allocates (and zeroes) nothing.
 
 use std::io::{self, Read};
+use std::sync::{Arc, Mutex};
 
 /// Default chunk size: large enough to amortise hand-offs between threads, small enough that a
 /// few in flight per thread keep memory flat.
 pub const CHUNK_SIZE: usize = 1 << 20;
+
+/// Buffers kept for reuse at most.
+const POOL_MAX: usize = 64;
+
+/// Recycled buffers, shared by the threads that fill and drain them: large buffers freed on
+/// another thread than they were made on would otherwise go back to the OS and be faulted in
+/// (and zeroed) again for the next chunk.
+#[derive(Debug)]
+pub struct Pool<T = Vec<u8>>(Arc<Mutex<Vec<T>>>);
+
+impl<T> Clone for Pool<T> {
+    fn clone(&self) -> Self {
+        Pool(Arc::clone(&self.0))
+    }
+}
+
+impl<T> Default for Pool<T> {
+    fn default() -> Self {
+        Pool(Arc::new(Mutex::new(Vec::new())))
+    }
+}
+
+impl<T: Default> Pool<T> {
+    /// A recycled buffer, or a new one.
+    pub fn take(&self) -> T {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|mut v| v.pop())
+            .unwrap_or_default()
+    }
+
+    /// Returns a buffer for reuse.
+    pub fn put(&self, buf: T) {
+        if let Ok(mut v) = self.0.lock() {
+            if v.len() < POOL_MAX {
+                v.push(buf);
+            }
+        }
+    }
+}
+
+/// A chunk: the first `len` bytes of `buf` (the rest is stale data of an earlier use).
+#[derive(Debug)]
+pub struct Chunk {
+    pub buf: Vec<u8>,
+    pub len: usize,
+}
+
+impl Chunk {
+    pub fn bytes(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or_default()
+    }
+}
 
 /// Reads line-aligned chunks from `R`.
 pub struct Chunker<R> {
@@ -15,37 +71,47 @@ pub struct Chunker<R> {
     size: usize,
     done: bool,
     error: Option<io::Error>,
+    pool: Pool,
 }
 
 impl<R: Read> Chunker<R> {
     pub fn new(reader: R, size: usize) -> Self {
+        Self::with_pool(reader, size, Pool::default())
+    }
+
+    pub fn with_pool(reader: R, size: usize, pool: Pool) -> Self {
         Chunker {
             reader,
             carry: Vec::new(),
             size: size.max(1),
             done: false,
             error: None,
+            pool,
         }
     }
 
     /// The next chunk, `Ok(None)` at the end. After a read error, the bytes read before it come
     /// back as a last chunk, and the error on the following call.
-    pub fn next_chunk(&mut self) -> io::Result<Option<Vec<u8>>> {
+    pub fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
         if self.done {
             return Ok(None);
         }
-        let mut buf = std::mem::take(&mut self.carry);
+        let mut buf = self.pool.take();
+        let mut filled = self.carry.len();
+        let mut want = filled + self.size;
+        if buf.len() < want {
+            // Only a new or too small buffer is zeroed; a reused one is already initialised.
+            buf.resize(want, 0);
+        }
+        buf[..filled].copy_from_slice(&self.carry);
+        self.carry.clear();
         let mut scanned = 0;
         loop {
-            let want = buf.len() + self.size;
-            let start = buf.len();
-            buf.resize(want, 0);
-            let mut filled = start;
             while filled < want {
-                match self.reader.read(&mut buf[filled..]) {
+                match self.reader.read(&mut buf[filled..want]) {
                     Ok(0) => break,
                     Ok(n) => filled += n,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -55,19 +121,25 @@ impl<R: Read> Chunker<R> {
                     }
                 }
             }
-            buf.truncate(filled);
-            let eof = filled < want;
-            if eof {
+            if filled < want {
                 self.done = true;
-                return Ok((!buf.is_empty()).then_some(buf));
+                if filled == 0 {
+                    self.pool.put(buf);
+                    return Ok(None);
+                }
+                return Ok(Some(Chunk { buf, len: filled }));
             }
-            if let Some(nl) = memchr::memrchr(b'\n', &buf[scanned..]) {
+            if let Some(nl) = memchr::memrchr(b'\n', &buf[scanned..filled]) {
                 let cut = scanned + nl + 1;
-                self.carry = buf[cut..].to_vec();
-                buf.truncate(cut);
-                return Ok(Some(buf));
+                self.carry.extend_from_slice(&buf[cut..filled]);
+                return Ok(Some(Chunk { buf, len: cut }));
             }
-            scanned = buf.len();
+            // A line longer than the chunk: grow and read on.
+            scanned = filled;
+            want = filled + self.size;
+            if buf.len() < want {
+                buf.resize(want, 0);
+            }
         }
     }
 }
@@ -77,10 +149,13 @@ mod tests {
     use super::*;
 
     fn chunks(data: &[u8], size: usize) -> Vec<Vec<u8>> {
-        let mut c = Chunker::new(data, size);
+        let pool = Pool::default();
+        let mut c = Chunker::with_pool(data, size, pool.clone());
         let mut out = Vec::new();
         while let Ok(Some(ch)) = c.next_chunk() {
-            out.push(ch);
+            out.push(ch.bytes().to_vec());
+            // Reused buffers carry stale bytes past `len`: they must never show.
+            pool.put(ch.buf);
         }
         out
     }
