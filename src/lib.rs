@@ -144,7 +144,7 @@ pub fn convert(cfg: &Config, writer: &mut dyn RecordWriter) -> Result<Summary, E
         .map(|what| Error::NoInput { what })
         .collect();
     if threads == 1 {
-        let out = Out::Direct {
+        let out = Out {
             writer,
             name: out_name,
         };
@@ -172,22 +172,12 @@ pub fn convert(cfg: &Config, writer: &mut dyn RecordWriter) -> Result<Summary, E
     }
     let inputs = &inputs;
     std::thread::scope(|s| {
-        let (records_tx, records_rx) = sync_channel::<Vec<Box<Record>>>(4);
         let spawn = |name: &str| std::thread::Builder::new().name(name.to_string());
-        let writing = spawn("mlc-writer").spawn_scoped(s, move || -> Result<(), Error> {
-            for batch in records_rx {
-                for r in batch {
-                    writer.write_record(&r).map_err(|source| Error::Write {
-                        output: out_name.clone(),
-                        source,
-                    })?;
-                }
-            }
-            Ok(())
-        });
-        let out = Out::Batched {
-            tx: records_tx,
-            batch: Vec::with_capacity(WRITE_BATCH),
+        // Records are formatted and written on the merge thread: made and freed on one core,
+        // they cost less than handing them to a writer thread (measured: README Performance).
+        let out = Out {
+            writer,
+            name: out_name,
         };
         let mut stage = MergeStage::new(cfg, inputs, plan, out);
         let pool = stage.pool.clone();
@@ -235,18 +225,9 @@ pub fn convert(cfg: &Config, writer: &mut dyn RecordWriter) -> Result<Summary, E
             output: "output".to_string(),
             source,
         };
-        let merged = match merge {
+        match merge {
             Ok(h) => h.join().unwrap_or_else(|_| Err(panicked("merge"))),
             Err(e) => Err(spawn_failed(e)),
-        };
-        // The merge stage dropped its sender: the writer finishes, and its error is the real one.
-        let written = match writing {
-            Ok(h) => h.join().unwrap_or_else(|_| Err(panicked("writer"))),
-            Err(e) => Err(spawn_failed(e)),
-        };
-        match (merged, written) {
-            (_, Err(e)) => Err(e),
-            (m, Ok(())) => m,
         }
     })
 }
@@ -449,57 +430,18 @@ fn plan_years(inputs: &[Input], families: &[usize], cfg: &Config) -> Vec<ChainYe
         .collect()
 }
 
-/// Where the merge stage sends finished records: straight to the writer (one thread), or in
-/// batches to a writer thread (so formatting and freeing records run beside the merge).
-enum Out<'a> {
-    Direct {
-        writer: &'a mut dyn RecordWriter,
-        name: String,
-    },
-    Batched {
-        tx: SyncSender<Vec<Box<Record>>>,
-        batch: Vec<Box<Record>>,
-    },
+/// Where the merge stage sends finished records: the writer.
+struct Out<'a> {
+    writer: &'a mut dyn RecordWriter,
+    name: String,
 }
-
-/// Records per hand-off to the writer thread.
-const WRITE_BATCH: usize = 4096;
 
 impl Out<'_> {
     fn emit(&mut self, r: Box<Record>) -> Result<(), Error> {
-        match self {
-            Out::Direct { writer, name } => {
-                writer.write_record(&r).map_err(|source| Error::Write {
-                    output: name.clone(),
-                    source,
-                })
-            }
-            Out::Batched { tx, batch } => {
-                batch.push(r);
-                if batch.len() >= WRITE_BATCH {
-                    let full = std::mem::replace(batch, Vec::with_capacity(WRITE_BATCH));
-                    tx.send(full).map_err(|_| writer_gone())?;
-                }
-                Ok(())
-            }
-        }
-    }
-
-    fn flush(&mut self) -> Result<(), Error> {
-        if let Out::Batched { tx, batch } = self {
-            if !batch.is_empty() {
-                tx.send(std::mem::take(batch)).map_err(|_| writer_gone())?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// The writer thread stopped (its own error says why).
-fn writer_gone() -> Error {
-    Error::Write {
-        output: "output".to_string(),
-        source: std::io::Error::other("writer stopped"),
+        self.writer.write_record(&r).map_err(|source| Error::Write {
+            output: self.name.clone(),
+            source,
+        })
     }
 }
 
@@ -706,7 +648,6 @@ impl<'a> MergeStage<'a> {
     fn finish(mut self) -> Result<Summary, Error> {
         let out = &mut self.out;
         self.reorder.finish(&mut |r| out.emit(r))?;
-        out.flush()?;
         self.summary.stats.open_at_end = self.merger.open_messages() as u64;
         self.summary.stats.evicted = self.merger.evicted();
         Ok(self.summary)

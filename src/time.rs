@@ -411,6 +411,8 @@ pub struct YearResolver {
     last: Option<i64>,
     last_year: i32,
     last_instant: Option<Timestamp>,
+    /// A local hour with one offset throughout (no DST change in it), to skip the zone lookup.
+    hour_cache: Option<(i64, Offset)>,
 }
 
 /// Lines this far behind the previous one in the repeated hour are still its first occurrence.
@@ -428,6 +430,7 @@ impl YearResolver {
             last: None,
             last_year: 0,
             last_instant: None,
+            hour_cache: None,
         }
     }
 
@@ -451,8 +454,38 @@ impl YearResolver {
 
     /// The instant of a wall time in the log's zone, and the offset used.
     fn place(&mut self, local: DateTime) -> (Timestamp, i32) {
+        let hour = approx_secs_of(local).div_euclid(3600);
+        if let Some((h, off)) = self.hour_cache {
+            if h == hour {
+                return (off.to_timestamp(local).unwrap_or_default(), off.seconds());
+            }
+        }
         let (ts, off) = match self.tz.to_ambiguous_zoned(local).offset() {
-            AmbiguousOffset::Unambiguous { offset } => (offset.to_timestamp(local), offset),
+            AmbiguousOffset::Unambiguous { offset } => {
+                // Cache the hour if it starts and ends with this offset (no change inside it).
+                let start = local
+                    .with()
+                    .minute(0)
+                    .second(0)
+                    .subsec_nanosecond(0)
+                    .build();
+                let end = local
+                    .with()
+                    .minute(59)
+                    .second(59)
+                    .subsec_nanosecond(0)
+                    .build();
+                let same = |dt: Result<DateTime, jiff::Error>| {
+                    dt.ok().is_some_and(|dt| {
+                        matches!(self.tz.to_ambiguous_zoned(dt).offset(),
+                            AmbiguousOffset::Unambiguous { offset: o } if o == offset)
+                    })
+                };
+                if same(start) && same(end) {
+                    self.hour_cache = Some((hour, offset));
+                }
+                (offset.to_timestamp(local), offset)
+            }
             // Skipped hour: read it with the offset before the change, which lands after it.
             AmbiguousOffset::Gap { before, after } => (before.to_timestamp(local), after),
             AmbiguousOffset::Fold { before, after } => {
