@@ -216,7 +216,9 @@ pub fn convert(cfg: &Config, writer: &mut dyn RecordWriter) -> Result<Summary, E
             }
             stage.finish()
         });
-        parse_all(readers_rx.into_iter().flatten(), work_tx, threads);
+        // This thread parses: alone with two threads (a third busy thread beside the readers
+        // and the merge stage only adds hand-offs on two cores), with a rayon pool beyond.
+        parse_all(readers_rx.into_iter().flatten(), work_tx, threads - 1);
         let panicked = |what: &str| Error::Write {
             output: "output".to_string(),
             source: std::io::Error::other(format!("{what} thread panicked")),
@@ -321,10 +323,12 @@ fn feed_to_work(f: Feed) -> Work {
 
 /// Parse stage: batches of chunks parsed in parallel, passed on in input order.
 fn parse_all(mut feeds: impl Iterator<Item = Feed>, tx: SyncSender<Work>, threads: usize) {
+    let threads = threads.max(1);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
-        .ok();
+        .ok()
+        .filter(|_| threads > 1);
     let mut batch: Vec<input::chunk::Chunk> = Vec::with_capacity(threads);
     let flush = |batch: &mut Vec<input::chunk::Chunk>| -> bool {
         let chunks = std::mem::take(batch);
