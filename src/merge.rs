@@ -106,6 +106,11 @@ fn set_key(key: &mut Vec<u8>, host: &[u8], qid: &[u8]) {
     key.extend_from_slice(qid);
 }
 
+static QUEUED_AS: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"queued as "));
+static SAID: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b" said: "));
+
 /// The queue ID a content filter or next MTA gave the message: `… queued as 6A3D8C0` or, for
 /// filters that only echo it, a queue-ID-shaped last word (`250 OK, sent … 7918B29DA`).
 pub fn queued_as(reply: &[u8]) -> Option<&[u8]> {
@@ -114,7 +119,7 @@ pub fn queued_as(reply: &[u8]) -> Option<&[u8]> {
             .position(|c| !c.is_ascii_alphanumeric())
             .unwrap_or(s.len())
     };
-    if let Some(i) = memchr::memmem::find(reply, b"queued as ") {
+    if let Some(i) = QUEUED_AS.find(reply) {
         let s = &reply[i + 10..];
         let id = &s[..word(s)];
         return is_queue_id(id).then_some(id);
@@ -413,7 +418,7 @@ impl Merger {
 
 /// `host mx[1.2.3.4] said: 550 5.1.1 …` → `550 5.1.1 …`, so the reply code can be read.
 fn strip_host_said(reply: &[u8]) -> &[u8] {
-    match memchr::memmem::find(reply, b" said: ") {
+    match SAID.find(reply) {
         Some(i) if reply.starts_with(b"host ") => &reply[i + 7..],
         _ => reply,
     }

@@ -54,7 +54,7 @@ pub fn parse<'a>(daemon: &[u8], msg: &'a [u8]) -> Event<&'a [u8]> {
             message_id: strip_brackets(trim_end(v)),
         })
     } else if rest.starts_with(b"uid=") {
-        memmem::find(rest, b" from=").map(|i| Event::Pickup {
+        PICKUP_FROM.find(rest).map(|i| Event::Pickup {
             qid,
             from: address(&rest[i + 6..]).0,
         })
@@ -72,6 +72,18 @@ pub fn parse<'a>(daemon: &[u8], msg: &'a [u8]) -> Event<&'a [u8]> {
     };
     event.unwrap_or(Event::Malformed)
 }
+
+/// The first `a` followed by `b` (`", "`, `": "`): two bytes do not need a substring searcher,
+/// and these separators are found many times a line.
+fn find2(hay: &[u8], a: u8, b: u8) -> Option<usize> {
+    memchr::memchr_iter(a, hay).find(|&i| hay.get(i + 1) == Some(&b))
+}
+
+/// Searchers built once for the longer separators.
+static FROM_SPACE: std::sync::LazyLock<memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memmem::Finder::new(b" from "));
+static PICKUP_FROM: std::sync::LazyLock<memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memmem::Finder::new(b" from="));
 
 fn trim_end(v: &[u8]) -> &[u8] {
     let n = v
@@ -124,14 +136,34 @@ impl<'a> Iterator for Fields<'a> {
             return None;
         }
         let v = &r[eq + 1..];
-        let end = memmem::find(v, b", ").unwrap_or(v.len());
+        let end = find2(v, b',', b' ').unwrap_or(v.len());
         self.rest = &v[end..];
         Some((key, &v[..end]))
     }
 }
 
+/// A decimal like `0.63` or `46621`, as Postfix writes delays. Integer digits over a power of
+/// ten: both are exact in f64 below 2^53 and 10^22, so the quotient is the correctly rounded
+/// value, the same as `str::parse`, which handles anything else.
 fn float(v: &[u8]) -> Option<f64> {
-    std::str::from_utf8(v).ok()?.parse().ok()
+    let (mut mantissa, mut scale, mut dot, mut digits) = (0u64, 0i32, false, 0);
+    for &c in v {
+        match c {
+            b'0'..=b'9' if digits < 15 => {
+                mantissa = mantissa * 10 + u64::from(c - b'0');
+                digits += 1;
+                if dot {
+                    scale += 1;
+                }
+            }
+            b'.' if !dot => dot = true,
+            _ => return std::str::from_utf8(v).ok()?.parse().ok(),
+        }
+    }
+    if digits == 0 {
+        return None;
+    }
+    Some(mantissa as f64 / 10f64.powi(scale))
 }
 
 fn int<T: std::str::FromStr>(v: &[u8]) -> Option<T> {
@@ -186,7 +218,7 @@ fn delivery<'a>(qid: &'a [u8], v: &'a [u8]) -> Option<Event<&'a [u8]>> {
         let (val, next) = if key == b"orig_to" {
             address(val)
         } else {
-            let end = memmem::find(val, b", ").unwrap_or(val.len());
+            let end = find2(val, b',', b' ').unwrap_or(val.len());
             (&val[..end], &val[end..])
         };
         match key {
@@ -230,7 +262,7 @@ fn queued<'a>(qid: &'a [u8], v: &'a [u8]) -> Option<Event<&'a [u8]>> {
 
 /// smtpd: `client=host[ip]:port, sasl_method=PLAIN, sasl_username=user`.
 fn client<'a>(qid: &'a [u8], v: &'a [u8]) -> Option<Event<&'a [u8]>> {
-    let end = memmem::find(v, b", ").unwrap_or(v.len());
+    let end = find2(v, b',', b' ').unwrap_or(v.len());
     let client = trim_end(&v[..end]);
     if client.is_empty() {
         return None;
@@ -311,9 +343,9 @@ fn reject<'a>(qid: Option<&'a [u8]>, rest: &'a [u8]) -> Option<Event<&'a [u8]>> 
             r.client = &head[i + 6..];
         }
         r.reply = after_list.strip_prefix(b": ").unwrap_or(after_list);
-    } else if let Some(i) = memmem::find(head, b" from ") {
+    } else if let Some(i) = FROM_SPACE.find(head) {
         let c = &head[i + 6..];
-        let end = memmem::find(c, b": ").unwrap_or(c.len());
+        let end = find2(c, b':', b' ').unwrap_or(c.len());
         r.client = &c[..end];
         r.reply = c.get(end + 2..).unwrap_or_default();
     }
@@ -360,6 +392,26 @@ mod tests {
 
     fn b(s: &str) -> &[u8] {
         s.as_bytes()
+    }
+
+    #[test]
+    fn floats_match_the_standard_parser() {
+        for v in [
+            "0",
+            "0.63",
+            "46621",
+            "0.01",
+            "1.23",
+            "3.1415926",
+            "80260",
+            "0.09",
+            "1e3",
+            "12.5",
+        ] {
+            assert_eq!(float(v.as_bytes()), v.parse::<f64>().ok(), "{v}");
+        }
+        assert_eq!(float(b""), None);
+        assert_eq!(float(b"x"), None);
     }
 
     #[test]
