@@ -68,6 +68,8 @@ struct Message {
     client_host: Bytes,
     client_ip: Bytes,
     sasl_username: Bytes,
+    helo: Bytes,
+    proto: Bytes,
     sender: Option<Bytes>,
     size: Option<u64>,
     nrcpt: Option<u32>,
@@ -235,6 +237,30 @@ impl Merger {
                 m.sender = Some(line.get(from));
                 m.size = size.or(m.size);
                 m.nrcpt = nrcpt.or(m.nrcpt);
+            }
+            Event::Arrival(a) => {
+                let m = self.message(ctx, a.qid);
+                m.sender = Some(line.get(a.from));
+                m.size = a.size.or(m.size);
+                let mut set = |field: &mut Bytes, v: Option<&[u8]>| {
+                    if let Some(v) = v {
+                        *field = line.get(v);
+                    }
+                };
+                set(&mut m.client_host, a.client_host);
+                set(&mut m.client_ip, a.client_ip);
+                set(&mut m.helo, a.helo);
+                set(&mut m.proto, a.proto);
+                set(&mut m.message_id, a.message_id);
+                set(&mut m.sasl_username, a.sasl_username);
+                if let (Some(prev), None) = (a.prev_qid, &m.origin) {
+                    m.origin = Some(Origin {
+                        at: ctx.ts.instant.as_second(),
+                        prev_qid: line.get(prev),
+                        client: None,
+                        received: None,
+                    });
+                }
             }
             Event::Expired { qid, from } => {
                 let m = self.message(ctx, qid);
@@ -436,6 +462,8 @@ fn base_record(ctx: &Ctx, line: &mut Owned, qid: &[u8], m: &Message) -> Box<Reco
         client_host: m.client_host.clone(),
         client_ip: m.client_ip.clone(),
         sasl_username: m.sasl_username.clone(),
+        helo: m.helo.clone(),
+        proto: m.proto.clone(),
         size: m.size,
         nrcpt: m.nrcpt,
         received_ts: m.first_seen,

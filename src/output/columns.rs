@@ -41,7 +41,7 @@ const DICT: Kind = Kind::Text { dict: true };
 pub const COLUMNS: [Column; 34] = [
     col("ts", Kind::Timestamp, false),
     col("ts_local", TEXT, false),
-    col("host", DICT, false),
+    col("host", DICT, true),
     col("mta", DICT, false),
     col("queue_id", TEXT, true),
     col("message_id", TEXT, true),

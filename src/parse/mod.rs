@@ -3,6 +3,7 @@
 //! Events are generic over the byte-slice type so the pipeline can turn borrowed slices into
 //! chunk-relative [`Span`]s and hand parsed chunks between threads without copying.
 
+pub mod exim;
 pub mod postfix;
 pub mod syslog;
 
@@ -12,12 +13,14 @@ use crate::time::RawStamp;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Mta {
     Postfix,
+    Exim,
 }
 
 impl Mta {
     pub fn name(self) -> &'static str {
         match self {
             Mta::Postfix => "postfix",
+            Mta::Exim => "exim",
         }
     }
 }
@@ -58,6 +61,39 @@ pub struct Delivery<S> {
     pub dsn: Option<S>,
     pub status: DeliveryStatus,
     pub reply: S,
+}
+
+/// An arrival line: everything optional but the queue ID and sender.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Arrival<S> {
+    pub qid: S,
+    pub from: S,
+    pub size: Option<u64>,
+    pub client_host: Option<S>,
+    pub client_ip: Option<S>,
+    pub helo: Option<S>,
+    pub proto: Option<S>,
+    pub message_id: Option<S>,
+    pub sasl_username: Option<S>,
+    /// The message this one answers (Exim bounces: `<= <> R=ORIGINAL-ID`).
+    pub prev_qid: Option<S>,
+}
+
+impl<S> Arrival<S> {
+    fn map<T>(self, f: &mut impl FnMut(S) -> T) -> Arrival<T> {
+        Arrival {
+            qid: f(self.qid),
+            from: f(self.from),
+            size: self.size,
+            client_host: self.client_host.map(&mut *f),
+            client_ip: self.client_ip.map(&mut *f),
+            helo: self.helo.map(&mut *f),
+            proto: self.proto.map(&mut *f),
+            message_id: self.message_id.map(&mut *f),
+            sasl_username: self.sasl_username.map(&mut *f),
+            prev_qid: self.prev_qid.map(&mut *f),
+        }
+    }
 }
 
 /// A `reject:`-family line: `NOQUEUE: reject: RCPT from …; from=<…> to=<…> proto=… helo=<…>`.
@@ -105,6 +141,9 @@ pub enum Event<S> {
         size: Option<u64>,
         nrcpt: Option<u32>,
     },
+    /// A message accepted, with what its arrival line tells (Exim `<=`): sender, size and the
+    /// client in one line.
+    Arrival(Arrival<S>),
     /// qmgr `from=<…>, status=expired, returned to sender`.
     Expired {
         qid: S,
@@ -142,6 +181,14 @@ pub enum Line<S> {
 
 /// Parses one line (without its line end).
 pub fn parse_line(line: &[u8]) -> Line<&[u8]> {
+    if let Some((stamp, body)) = exim::mainlog_header(line) {
+        return Line::Known {
+            stamp,
+            host: &line[..0],
+            mta: Mta::Exim,
+            event: exim::parse(body),
+        };
+    }
     let Some(h) = syslog::parse(line) else {
         return Line::Unknown;
     };
@@ -151,6 +198,14 @@ pub fn parse_line(line: &[u8]) -> Line<&[u8]> {
             host: h.host,
             mta: Mta::Postfix,
             event: postfix::parse(daemon, h.msg),
+        };
+    }
+    if exim::is_program(h.program) {
+        return Line::Known {
+            stamp: h.stamp,
+            host: h.host,
+            mta: Mta::Exim,
+            event: exim::parse(h.msg),
         };
     }
     Line::Unknown
@@ -249,6 +304,7 @@ impl<S> Event<S> {
                 size,
                 nrcpt,
             },
+            Event::Arrival(a) => Event::Arrival(a.map(f)),
             Event::Expired { qid, from } => Event::Expired {
                 qid: f(qid),
                 from: f(from),
@@ -299,7 +355,14 @@ pub fn split_peer(raw: &[u8]) -> (&[u8], &[u8], Option<u16>) {
         .and_then(|r| r.strip_prefix(b":"))
         .and_then(|p| std::str::from_utf8(p).ok())
         .and_then(|p| p.parse().ok());
-    (&raw[..open], &raw[open + 1..close], port)
+    // Exim writes `host [ip]` with a space, and `name (helo) [ip]`: the helo is not the host.
+    let mut host = raw[..open].trim_ascii_end();
+    if host.ends_with(b")") {
+        if let Some(p) = memchr::memchr(b'(', host) {
+            host = host[..p].trim_ascii_end();
+        }
+    }
+    (host, &raw[open + 1..close], port)
 }
 
 /// True for 127.0.0.0/8, ::1 and ::ffff:127.x: a relay on this machine (a content filter).

@@ -1,0 +1,524 @@
+//! Exim: the mainlog (`YYYY-MM-DD HH:MM:SS[.fff] [±zone] [[pid]] …`, every line dated, so no
+//! year is inferred) and Exim logging through syslog (`… exim[pid]: …`). Knows arrivals (`<=`),
+//! deliveries (`=>`, `->` another address of the same delivery, `*>` suppressed), failures
+//! (`**`), deferrals (`==`), `Completed`, and `rejected RCPT` / `rejected after DATA`.
+//! Message IDs: classic `1a2B3c-000abc-D4` and 4.97+ `1a2B3c-000000000abc-D4EF`.
+
+use super::{Arrival, Delivery, DeliveryStatus, Event, Reject, RejectAction};
+use crate::time::{parse_iso, RawStamp};
+
+/// True for Exim's syslog tags.
+pub fn is_program(program: &[u8]) -> bool {
+    matches!(program, b"exim" | b"exim4" | b"exim3")
+}
+
+/// True if `w` is an Exim message ID: 6-6-2 (classic) or 6-11-4 (4.97+) base-62 parts.
+pub fn is_message_id(w: &[u8]) -> bool {
+    let mut parts = w.split(|&c| c == b'-');
+    let part = |p: Option<&[u8]>, n: usize| {
+        p.is_some_and(|p| p.len() == n && p.iter().all(u8::is_ascii_alphanumeric))
+    };
+    let (a, b, c) = (parts.next(), parts.next(), parts.next());
+    parts.next().is_none()
+        && part(a, 6)
+        && ((part(b, 6) && part(c, 2)) || (part(b, 11) && part(c, 4)))
+}
+
+/// The stamp and the rest of a mainlog line: `2024-01-15 10:23:45[.123] [+0100] [[1234]] rest`.
+/// Syslog lines with an RFC 3339 stamp (a `T` between date and time) are not mainlog lines.
+pub fn mainlog_header(line: &[u8]) -> Option<(RawStamp, &[u8])> {
+    if line.get(10) != Some(&b' ') || !line.first()?.is_ascii_digit() {
+        return None;
+    }
+    let (stamp, used) = parse_iso(line)?;
+    let mut rest = line.get(used..)?.strip_prefix(b" ")?;
+    let mut stamp = stamp;
+    // log_timezone: ` +0100`.
+    if let (Some(&sign @ (b'+' | b'-')), Some(z)) = (rest.first(), rest.get(1..5)) {
+        if z.iter().all(u8::is_ascii_digit) && rest.get(5) == Some(&b' ') {
+            let h = i32::from(z[0] - b'0') * 10 + i32::from(z[1] - b'0');
+            let m = i32::from(z[2] - b'0') * 10 + i32::from(z[3] - b'0');
+            let secs = (h * 3600 + m * 60) * if sign == b'-' { -1 } else { 1 };
+            if let RawStamp::Iso { local, .. } = stamp {
+                stamp = RawStamp::Iso {
+                    local,
+                    offset: Some(secs),
+                };
+            }
+            rest = &rest[6..];
+        }
+    }
+    // log_selector +pid: ` [1234]`.
+    if rest.first() == Some(&b'[') {
+        let close = memchr::memchr(b']', rest)?;
+        rest = rest
+            .get(close + 1..)?
+            .strip_prefix(b" ")
+            .unwrap_or(&rest[close + 1..]);
+    }
+    Some((stamp, rest))
+}
+
+/// `key=value` fields after an address: values may be `"quoted"` (`C="250 OK"`, `T="subject"`);
+/// `H=` spans `name (helo) [ip]:port`.
+struct Fields<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+    fn next(&mut self) -> Option<Self::Item> {
+        let r = self.rest.trim_ascii_start();
+        let eq = memchr::memchr(b'=', r)?;
+        let key = &r[..eq];
+        if key.is_empty() || key.contains(&b' ') {
+            return None;
+        }
+        let v = &r[eq + 1..];
+        let (val, next) = if v.first() == Some(&b'"') {
+            // Quoted: up to the closing quote (Exim escapes inner quotes with a backslash).
+            let mut i = 1;
+            while i < v.len() && v[i] != b'"' {
+                i += if v[i] == b'\\' { 2 } else { 1 };
+            }
+            (&v[1..i.min(v.len())], v.get(i + 1..).unwrap_or_default())
+        } else if key == b"H" {
+            // `name [ip]`, `(helo) [ip]`, `name (helo) [ip]:port`: up to the `]`.
+            match memchr::memchr(b']', v) {
+                Some(c) => {
+                    let end = v[c..]
+                        .iter()
+                        .position(|&b| b == b' ')
+                        .map_or(v.len(), |p| c + p);
+                    (&v[..end], &v[end..])
+                }
+                None => {
+                    let end = memchr::memchr(b' ', v).unwrap_or(v.len());
+                    (&v[..end], &v[end..])
+                }
+            }
+        } else {
+            let end = memchr::memchr(b' ', v).unwrap_or(v.len());
+            (&v[..end], &v[end..])
+        };
+        self.rest = next;
+        Some((key, val))
+    }
+}
+
+/// The parts of an Exim `H=` value, each when present.
+struct HostParts<'a> {
+    name: Option<&'a [u8]>,
+    helo: Option<&'a [u8]>,
+    ip: Option<&'a [u8]>,
+}
+
+/// Splits `name (helo) [ip]:port` into its name, helo and ip.
+fn host_parts(h: &[u8]) -> HostParts<'_> {
+    let open = memchr::memchr(b'[', h);
+    let ip = open.and_then(|o| {
+        let c = memchr::memchr(b']', &h[o..])? + o;
+        Some(&h[o + 1..c])
+    });
+    let before = open.map_or(h, |o| &h[..o]).trim_ascii_end();
+    let (name, helo) = match memchr::memchr(b'(', before) {
+        Some(p) => {
+            let close = memchr::memrchr(b')', before).unwrap_or(before.len());
+            let name = before[..p].trim_ascii_end();
+            ((!name.is_empty()).then_some(name), before.get(p + 1..close))
+        }
+        None => ((!before.is_empty()).then_some(before), None),
+    };
+    HostParts { name, helo, ip }
+}
+
+/// `addr <orig> rest`: the address, the original address in angle brackets when given, rest.
+fn address(v: &[u8]) -> (&[u8], Option<&[u8]>, &[u8]) {
+    let end = memchr::memchr(b' ', v).unwrap_or(v.len());
+    let addr = &v[..end];
+    let rest = v.get(end + 1..).unwrap_or_default();
+    if let Some(r) = rest.strip_prefix(b"<") {
+        if let Some(close) = memchr::memchr(b'>', r) {
+            return (
+                addr,
+                Some(&r[..close]),
+                r.get(close + 1..).unwrap_or_default(),
+            );
+        }
+    }
+    (addr, None, rest)
+}
+
+/// Parses the body of an Exim line (after the stamp).
+pub fn parse(body: &[u8]) -> Event<&[u8]> {
+    let Some(sp) = memchr::memchr(b' ', body) else {
+        return Event::Ignored;
+    };
+    let (first, rest) = (&body[..sp], &body[sp + 1..]);
+    if !is_message_id(first) {
+        return reject(None, body).unwrap_or(Event::Ignored);
+    }
+    let qid = first;
+    let flag = rest.get(..3);
+    let after = rest.get(3..).unwrap_or_default();
+    match flag {
+        Some(b"<= ") => arrival(qid, after),
+        Some(b"=> " | b"-> " | b"*> ") => delivery(qid, after, DeliveryStatus::Sent),
+        Some(b"** ") => delivery(qid, after, DeliveryStatus::Bounced),
+        Some(b"== ") => delivery(qid, after, DeliveryStatus::Deferred),
+        _ if rest.starts_with(b"Completed") => Event::Removed { qid },
+        _ => reject(Some(qid), rest).unwrap_or(Event::Ignored),
+    }
+}
+
+fn arrival<'a>(qid: &'a [u8], v: &'a [u8]) -> Event<&'a [u8]> {
+    let end = memchr::memchr(b' ', v).unwrap_or(v.len());
+    let from = &v[..end];
+    // `<= <>` is the null sender.
+    let from = if from == b"<>" { &from[..0] } else { from };
+    let mut a = Arrival {
+        qid,
+        from,
+        size: None,
+        client_host: None,
+        client_ip: None,
+        helo: None,
+        proto: None,
+        message_id: None,
+        sasl_username: None,
+        prev_qid: None,
+    };
+    for (k, val) in (Fields { rest: &v[end..] }) {
+        match k {
+            b"S" => a.size = std::str::from_utf8(val).ok().and_then(|s| s.parse().ok()),
+            b"H" => {
+                let h = host_parts(val);
+                a.client_host = h.name;
+                a.helo = h.helo;
+                a.client_ip = h.ip;
+            }
+            b"P" => a.proto = Some(val),
+            b"id" => a.message_id = Some(val),
+            b"A" => a.sasl_username = val.iter().position(|&c| c == b':').map(|i| &val[i + 1..]),
+            b"R" if is_message_id(val) => a.prev_qid = Some(val),
+            _ => {}
+        }
+    }
+    Event::Arrival(a)
+}
+
+fn delivery<'a>(qid: &'a [u8], v: &'a [u8], status: DeliveryStatus) -> Event<&'a [u8]> {
+    let (addr, orig, rest) = address(v);
+    let mut d = Delivery {
+        qid,
+        to: addr,
+        orig_to: orig,
+        relay: &v[..0],
+        delay: None,
+        delays: None,
+        dsn: None,
+        status,
+        reply: &v[..0],
+    };
+    // Failures and deferrals end with `: reason` (deferrals: `defer (-53): reason`).
+    let (fields, reason) = match status {
+        DeliveryStatus::Bounced | DeliveryStatus::Deferred => {
+            match memchr::memmem::find(rest, b": ") {
+                Some(i) => (&rest[..i], Some(&rest[i + 2..])),
+                None => (rest, None),
+            }
+        }
+        _ => (rest, None),
+    };
+    for (k, val) in (Fields { rest: fields }) {
+        match k {
+            b"H" => d.relay = val,
+            b"C" => d.reply = val,
+            b"DT" => {
+                d.delay = std::str::from_utf8(val.strip_suffix(b"s").unwrap_or(val))
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+            }
+            _ => {}
+        }
+    }
+    if let Some(r) = reason {
+        d.reply = r;
+    }
+    Event::Delivery(d)
+}
+
+/// `H=(helo) [ip] F=<sender> rejected RCPT <rcpt>: reason` and `… rejected after DATA: reason`.
+fn reject<'a>(qid: Option<&'a [u8]>, v: &'a [u8]) -> Option<Event<&'a [u8]>> {
+    let at = memchr::memmem::find(v, b"rejected ")?;
+    let head = &v[..at];
+    let tail = &v[at + 9..];
+    let (stage, rest) = if let Some(r) = tail.strip_prefix(b"RCPT ") {
+        (&tail[..4], r)
+    } else if let Some(r) = tail.strip_prefix(b"after DATA") {
+        (&tail[6..10], r)
+    } else if let Some(r) = tail.strip_prefix(b"MAIL ") {
+        (&tail[..4], r)
+    } else {
+        return None;
+    };
+    let mut r = Reject {
+        qid,
+        action: RejectAction::Reject,
+        milter: false,
+        stage,
+        client: &v[..0],
+        reply: &v[..0],
+        from: None,
+        to: None,
+        proto: None,
+        helo: None,
+    };
+    for (k, val) in (Fields { rest: head }) {
+        match k {
+            b"H" => {
+                r.client = val;
+                r.helo = host_parts(val).helo;
+            }
+            b"F" => {
+                r.from = Some(
+                    val.strip_prefix(b"<")
+                        .and_then(|x| x.strip_suffix(b">"))
+                        .unwrap_or(val),
+                )
+            }
+            _ => {}
+        }
+    }
+    let rest = rest.trim_ascii_start();
+    // `<rcpt>: reason`, or (older Exim) `rcpt: reason`.
+    let (to, reason) = match rest.strip_prefix(b"<") {
+        Some(x) => match memchr::memchr(b'>', x) {
+            Some(c) => (Some(&x[..c]), x.get(c + 1..).unwrap_or_default()),
+            None => (None, rest),
+        },
+        None if !rest.is_empty() && !rest.starts_with(b":") => {
+            let end = memchr::memchr(b':', rest).unwrap_or(rest.len());
+            (Some(rest[..end].trim_ascii_end()), &rest[end..])
+        }
+        None => (None, rest),
+    };
+    r.to = to;
+    r.reply = reason
+        .strip_prefix(b":")
+        .unwrap_or(reason)
+        .trim_ascii_start();
+    Some(Event::Reject(r))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::{parse_line, Line, Mta};
+
+    fn event(line: &str) -> Event<&[u8]> {
+        match parse_line(line.as_bytes()) {
+            Line::Known { event, mta, .. } => {
+                assert_eq!(mta, Mta::Exim, "{line}");
+                event
+            }
+            Line::Unknown => panic!("not recognised: {line}"),
+        }
+    }
+
+    fn b(s: &str) -> &[u8] {
+        s.as_bytes()
+    }
+
+    #[test]
+    fn message_ids() {
+        for id in [
+            "10HmaX-000000005vi-0000",
+            "10HmaX-0005vi-00",
+            "1rPVlx-0001Hs-2K",
+        ] {
+            assert!(is_message_id(b(id)), "{id}");
+        }
+        for w in ["H=(test)", "10HmaX-0005vi", "Start", "10HmaX-0005vi-000"] {
+            assert!(!is_message_id(b(w)), "{w}");
+        }
+    }
+
+    // Real lines from Exim's test suite (exim-testsuite/log-HEAD) and fail2ban/exim.
+    #[test]
+    fn arrival_delivery_completed_new_ids() {
+        let e = event("1999-03-02 09:44:33 10HmaX-000000005vi-0000 <= someone@some.where U=CALLER P=local-bsmtp S=sss id=abcd%rxyz@p.q.r");
+        let Event::Arrival(a) = e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(
+            (a.qid, a.from, a.proto, a.message_id),
+            (
+                b("10HmaX-000000005vi-0000"),
+                b("someone@some.where"),
+                Some(b("local-bsmtp")),
+                Some(b("abcd%rxyz@p.q.r"))
+            )
+        );
+        let e = event("1999-03-02 09:44:33 10HmaY-000000005vi-0000 => userx@test.ex <Userx-S@Test.Ex> R=localuser_ss T=delivery_s H=127.0.0.1 [127.0.0.1] C=\"250 OK\"");
+        let Event::Delivery(d) = e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(
+            (d.to, d.orig_to, d.relay, d.reply, d.status),
+            (
+                b("userx@test.ex"),
+                Some(b("Userx-S@Test.Ex")),
+                b("127.0.0.1 [127.0.0.1]"),
+                b("250 OK"),
+                DeliveryStatus::Sent
+            )
+        );
+        let e = event("1999-03-02 09:44:33 10HmbN-000000005vi-0000 -> ok2 <ok2@test.ex> R=r0 T=t2");
+        assert!(matches!(
+            e,
+            Event::Delivery(Delivery {
+                status: DeliveryStatus::Sent,
+                ..
+            })
+        ));
+        let e = event("1999-03-02 09:44:33 10HmaY-000000005vi-0000 *> accept <accept@y> R=accept T=appendfile");
+        assert!(matches!(
+            e,
+            Event::Delivery(Delivery {
+                status: DeliveryStatus::Sent,
+                ..
+            })
+        ));
+        let e = event("1999-03-02 09:44:33 10HmaX-000000005vi-0000 Completed");
+        assert_eq!(
+            e,
+            Event::Removed {
+                qid: b("10HmaX-000000005vi-0000")
+            }
+        );
+    }
+
+    #[test]
+    fn bounce_arrival_names_the_message_it_answers() {
+        let e = event("1999-03-02 09:44:33 10HmaZ-000000005vi-0000 <= <> R=10HmaY-000000005vi-0000 U=EXIMUSER P=local S=sss");
+        let Event::Arrival(a) = e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(
+            (a.from, a.prev_qid),
+            (b(""), Some(b("10HmaY-000000005vi-0000")))
+        );
+    }
+
+    #[test]
+    fn classic_ids_failures_deferrals() {
+        let e = event("1999-03-02 09:44:33 10HmaX-0005vi-00 => :blackhole: <nulldeliver@test.ex> R=nulldeliver");
+        let Event::Delivery(d) = e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(
+            (d.qid, d.to, d.orig_to),
+            (
+                b("10HmaX-0005vi-00"),
+                b(":blackhole:"),
+                Some(b("nulldeliver@test.ex"))
+            )
+        );
+        let e = event("1999-03-02 09:44:33 10HmaX-000000005vi-0000 ** userx@mxt1.test.ex R=others : lowest numbered MX record points to local host");
+        let Event::Delivery(d) = e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(
+            (d.status, d.reply),
+            (
+                DeliveryStatus::Bounced,
+                b("lowest numbered MX record points to local host")
+            )
+        );
+        let e = event("1999-03-02 09:44:33 10HmaY-000000005vi-0000 == CALLER@two.test.ex defer (-23): domain is held");
+        let Event::Delivery(d) = e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(
+            (d.status, d.to, d.reply),
+            (
+                DeliveryStatus::Deferred,
+                b("CALLER@two.test.ex"),
+                b("domain is held")
+            )
+        );
+    }
+
+    #[test]
+    fn rejects_and_noise() {
+        let e = event("1999-03-02 09:44:33 H=(test) [10.0.0.2] U=CALLER F=<jules@box3.plc.example> rejected RCPT <userx@test.ex>: Sender verify failed");
+        let Event::Reject(r) = e else { panic!("{e:?}") };
+        assert_eq!(
+            (r.qid, r.stage, r.from, r.to),
+            (
+                None,
+                b("RCPT"),
+                Some(b("jules@box3.plc.example")),
+                Some(b("userx@test.ex"))
+            )
+        );
+        assert_eq!(
+            (r.helo, r.reply),
+            (Some(b("test")), b("Sender verify failed"))
+        );
+        assert_eq!(crate::parse::split_peer(r.client).1, b("10.0.0.2"));
+        assert_eq!(
+            event("1999-03-02 09:44:33 Start queue run: pid=p1234"),
+            Event::Ignored
+        );
+    }
+
+    #[test]
+    fn zones_pids_and_syslog() {
+        // Exim's `[pid]` after the stamp, bare addresses, a client port (fail2ban/exim).
+        let line = "2013-06-10 18:33:32 [10099] H=(yakult.com.tw) [202.132.70.178]:3755 I=[1.2.3.4]:25 F=menacedsj04@listserv.eurasia.org rejected RCPT dir@ml3.ru: relay not permit";
+        let Event::Reject(r) = event(line) else {
+            panic!("{line}")
+        };
+        assert_eq!(
+            (r.from, r.to, r.reply),
+            (
+                Some(b("menacedsj04@listserv.eurasia.org")),
+                Some(b("dir@ml3.ru")),
+                b("relay not permit")
+            )
+        );
+        assert_eq!(
+            crate::parse::split_peer(r.client),
+            (b(""), b("202.132.70.178"), Some(3755))
+        );
+        // Milliseconds (exim-testsuite/log-HEAD); a log_timezone offset (the same line with the
+        // ` +0100` that Exim writes when log_timezone is set).
+        let line = "2017-07-30 18:51:05.712 10HmaX-000000005vi-0000 Completed";
+        assert!(matches!(event(line), Event::Removed { .. }));
+        let line = "2017-07-30 18:51:05.712 +0100 10HmaX-000000005vi-0000 Completed";
+        let Line::Known { stamp, .. } = parse_line(line.as_bytes()) else {
+            panic!()
+        };
+        assert!(
+            matches!(
+                stamp,
+                RawStamp::Iso {
+                    offset: Some(3600),
+                    ..
+                }
+            ),
+            "{stamp:?}"
+        );
+        let line = "2019-10-22 03:39:17 mx1.fqdn.local exim[29786]: dovecot_login authenticator failed for (User) [192.0.2.37]: 535 Incorrect authentication data (set_id=test@domain.com)";
+        assert!(matches!(
+            parse_line(line.as_bytes()),
+            Line::Known {
+                mta: Mta::Exim,
+                event: Event::Ignored,
+                ..
+            }
+        ));
+    }
+}

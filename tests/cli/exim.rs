@@ -1,0 +1,74 @@
+//! Exim: real mainlog lines (Exim's test suite, fail2ban), golden outputs, dates from the lines.
+
+use super::*;
+
+#[test]
+fn golden_awstats_and_jsonl_for_exim_fixtures() {
+    let bless = std::env::var_os("MAILLOGCONV_BLESS").is_some();
+    for name in [
+        "testsuite-0005",
+        "testsuite-0021",
+        "testsuite-0103",
+        "fail2ban-exim",
+        "newyear",
+    ] {
+        let log = fixture(&format!("exim/{name}.log"));
+        for (fmt, ext) in [("awstats", "awstats"), ("jsonl", "jsonl")] {
+            let out = run(&["--tz", "UTC", "-f", fmt, log.to_str().expect("p")]);
+            assert!(
+                out.status.success(),
+                "{name}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let golden = fixture(&format!("exim/{name}.{ext}"));
+            if bless {
+                std::fs::write(&golden, &out.stdout).expect("bless");
+                continue;
+            }
+            let want = std::fs::read(&golden).expect("golden");
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&want),
+                "{name}.{ext}"
+            );
+        }
+    }
+}
+
+#[test]
+fn exim_lines_carry_their_own_year_across_new_year() {
+    // No --year and an mtime years away: the dates come from the lines.
+    let dir = tempdir();
+    let p = dir.path().join("mainlog");
+    std::fs::copy(fixture("exim/newyear.log"), &p).expect("copy");
+    std::fs::File::options()
+        .write(true)
+        .open(&p)
+        .expect("open")
+        .set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(2_000_000_000))
+        .expect("mtime");
+    let out = stdout(&["--tz", "UTC", "-f", "jsonl", p.to_str().expect("p")]);
+    let ts: Vec<String> = out
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).expect("json")["ts"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    assert!(
+        ts.iter().any(|t| t.starts_with("2025-12-31T23:59")),
+        "{ts:?}"
+    );
+    assert!(
+        ts.iter().any(|t| t.starts_with("2026-01-01T00:00")),
+        "{ts:?}"
+    );
+    assert!(out.contains("\"mta\":\"exim\""));
+    // The bounce (`<= <> R=10HmaY…`) is linked to the message it answers.
+    assert!(
+        out.contains("\"prev_queue_id\":\"10HmaY-000000005vi-0000\""),
+        "{out}"
+    );
+}
