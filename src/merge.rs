@@ -77,6 +77,9 @@ struct Message {
     origin: Option<Origin>,
     /// Recipients whose last attempt was deferred (for `status=expired`).
     deferred: Vec<Bytes>,
+    /// Recipients with a final status (sent, bounced): Sendmail logs no `removed`, so a
+    /// message closes when all its `nrcpts` are final.
+    finished: u32,
 }
 
 /// The correlation state of one run; carries across input files.
@@ -124,7 +127,12 @@ pub fn queued_as(reply: &[u8]) -> Option<&[u8]> {
     if let Some(i) = QUEUED_AS.find(reply) {
         let s = &reply[i + 10..];
         let id = &s[..word(s)];
-        return is_queue_id(id).then_some(id);
+        return (is_queue_id(id) || crate::parse::sendmail::is_queue_id(id)).then_some(id);
+    }
+    // Sendmail: `j061bXn5000812 Message accepted for delivery`.
+    if let Some(i) = memchr::memmem::find(reply, b" Message accepted for delivery") {
+        let id = &reply[..i];
+        return crate::parse::sendmail::is_queue_id(id).then_some(id);
     }
     let trimmed = reply
         .iter()
@@ -242,6 +250,7 @@ impl Merger {
                 let m = self.message(ctx, a.qid);
                 m.sender = Some(line.get(a.from));
                 m.size = a.size.or(m.size);
+                m.nrcpt = a.nrcpt.or(m.nrcpt);
                 let mut set = |field: &mut Bytes, v: Option<&[u8]>| {
                     if let Some(v) = v {
                         *field = line.get(v);
@@ -352,13 +361,20 @@ impl Merger {
         let (code, reply_dsn) = reply_codes(strip_host_said(d.reply));
         r.smtp_code = code;
         r.dsn = line.get(d.dsn.or(reply_dsn).unwrap_or_default());
-        if status == Status::Deferred {
-            if !m.deferred.iter().any(|t| t == d.to) {
-                m.deferred.push(r.recipient.clone());
+        let recipients: Vec<&[u8]> = if d.list { split_list(d.to) } else { vec![d.to] };
+        for to in &recipients {
+            if status == Status::Deferred {
+                if !m.deferred.iter().any(|t| t == to) {
+                    m.deferred.push(line.get(to));
+                }
+            } else if !m.deferred.is_empty() {
+                m.deferred.retain(|t| t != to);
             }
-        } else if !m.deferred.is_empty() {
-            m.deferred.retain(|t| t != d.to);
         }
+        if matches!(status, Status::Sent | Status::Bounced) {
+            m.finished += recipients.len() as u32;
+        }
+        let close = ctx.mta == Mta::Sendmail && m.nrcpt.is_some_and(|n| m.finished >= n);
         let hop = (status == Status::Sent && is_loopback_ip(rip))
             .then(|| queued_as(d.reply))
             .flatten();
@@ -387,7 +403,20 @@ impl Merger {
             };
             self.link(ctx, new_qid, origin);
         }
-        out.push(r);
+        if let [one] = recipients.as_slice() {
+            r.recipient = line.get(one);
+            out.push(r);
+        } else {
+            for to in recipients {
+                let mut each = r.clone();
+                each.recipient = line.get(to);
+                out.push(each);
+            }
+        }
+        if close {
+            set_key(&mut self.key, ctx.host, d.qid);
+            self.open.remove(self.key.as_slice());
+        }
     }
 
     fn reject(
@@ -440,6 +469,35 @@ impl Merger {
         r.dsn = line.get(dsn.unwrap_or_default());
         out.push(r);
     }
+}
+
+/// The addresses of a Sendmail recipient list, `<a>,<b>` or `a,b`, without angle brackets
+/// (commas inside `<…>` or quotes do not split).
+fn split_list(list: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let (mut depth, mut quoted, mut start) = (0i32, false, 0);
+    for (i, &c) in list.iter().enumerate() {
+        match c {
+            b'"' => quoted = !quoted,
+            b'<' if !quoted => depth += 1,
+            b'>' if !quoted => depth -= 1,
+            b',' if !quoted && depth <= 0 => {
+                out.push(&list[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&list[start..]);
+    out.into_iter()
+        .map(|a| {
+            let a = a.trim_ascii();
+            a.strip_prefix(b"<")
+                .and_then(|x| x.strip_suffix(b">"))
+                .unwrap_or(a)
+        })
+        .filter(|a| !a.is_empty())
+        .collect()
 }
 
 /// `host mx[1.2.3.4] said: 550 5.1.1 …` → `550 5.1.1 …`, so the reply code can be read.

@@ -228,7 +228,14 @@ pub fn line(r: &Record, buf: &mut Vec<u8>) -> bool {
     }
     buf.push(b' ');
 
-    let relay_r = finish_host(clean_host(&r.relay));
+    // maillogconvert.pl reads `relay=` up to the first space or comma (Sendmail writes
+    // `relay=host. [ip]`, Exim `host [ip]`).
+    let relay_word = r
+        .relay
+        .iter()
+        .position(|&c| c == b' ' || c == b',')
+        .map_or(&r.relay[..], |i| &r.relay[..i]);
+    let relay_r = finish_host(clean_host(relay_word));
     field(buf, if relay_r.is_empty() { b"-" } else { relay_r });
     buf.extend_from_slice(b" SMTP - ");
     number(buf, u64::from(code));

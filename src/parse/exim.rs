@@ -180,6 +180,7 @@ fn arrival<'a>(qid: &'a [u8], v: &'a [u8]) -> Event<&'a [u8]> {
         qid,
         from,
         size: None,
+        nrcpt: None,
         client_host: None,
         client_ip: None,
         helo: None,
@@ -219,6 +220,7 @@ fn delivery<'a>(qid: &'a [u8], v: &'a [u8], status: DeliveryStatus) -> Event<&'a
         dsn: None,
         status,
         reply: &v[..0],
+        list: false,
     };
     // Failures and deferrals end with `: reason` (deferrals: `defer (-53): reason`).
     let (fields, reason) = match status {

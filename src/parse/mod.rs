@@ -5,6 +5,7 @@
 
 pub mod exim;
 pub mod postfix;
+pub mod sendmail;
 pub mod syslog;
 
 use crate::time::RawStamp;
@@ -14,6 +15,7 @@ use crate::time::RawStamp;
 pub enum Mta {
     Postfix,
     Exim,
+    Sendmail,
 }
 
 impl Mta {
@@ -21,6 +23,7 @@ impl Mta {
         match self {
             Mta::Postfix => "postfix",
             Mta::Exim => "exim",
+            Mta::Sendmail => "sendmail",
         }
     }
 }
@@ -61,6 +64,8 @@ pub struct Delivery<S> {
     pub dsn: Option<S>,
     pub status: DeliveryStatus,
     pub reply: S,
+    /// `to` lists several recipients, comma-separated (Sendmail): one record each.
+    pub list: bool,
 }
 
 /// An arrival line: everything optional but the queue ID and sender.
@@ -69,6 +74,7 @@ pub struct Arrival<S> {
     pub qid: S,
     pub from: S,
     pub size: Option<u64>,
+    pub nrcpt: Option<u32>,
     pub client_host: Option<S>,
     pub client_ip: Option<S>,
     pub helo: Option<S>,
@@ -85,6 +91,7 @@ impl<S> Arrival<S> {
             qid: f(self.qid),
             from: f(self.from),
             size: self.size,
+            nrcpt: self.nrcpt,
             client_host: self.client_host.map(&mut *f),
             client_ip: self.client_ip.map(&mut *f),
             helo: self.helo.map(&mut *f),
@@ -200,6 +207,14 @@ pub fn parse_line(line: &[u8]) -> Line<&[u8]> {
             event: postfix::parse(daemon, h.msg),
         };
     }
+    if sendmail::is_program(h.program) {
+        return Line::Known {
+            stamp: h.stamp,
+            host: h.host,
+            mta: Mta::Sendmail,
+            event: sendmail::parse(h.msg),
+        };
+    }
     if exim::is_program(h.program) {
         return Line::Known {
             stamp: h.stamp,
@@ -251,6 +266,7 @@ impl<S> Delivery<S> {
             dsn: self.dsn.map(&mut *f),
             status: self.status,
             reply: f(self.reply),
+            list: self.list,
         }
     }
 }

@@ -199,6 +199,7 @@ fn delivery<'a>(qid: &'a [u8], v: &'a [u8]) -> Option<Event<&'a [u8]>> {
         dsn: None,
         status: DeliveryStatus::Other,
         reply: &v[..0],
+        list: false,
     };
     loop {
         rest = rest.strip_prefix(b", ")?;

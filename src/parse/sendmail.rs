@@ -1,0 +1,378 @@
+//! Sendmail (`sendmail`, `sm-mta`, `sm-msp-queue`, `sendmail-in`/`-out`): `from=` arrivals,
+//! `to=` deliveries that list several recipients (`to=<a>,<b>`, one record each), `ctladdr=`,
+//! `delay=`/`xdelay=` (`d+hh:mm:ss`), `mailer=`, `relay=`, `dsn=`, `stat=` (Sent, Deferred: …,
+//! User unknown, …); `ruleset=check_mail|check_rcpt|check_relay … reject=` and `Milter: …
+//! reject=`; SMTP-time `<addr>... User unknown`; DSN and return-to-sender child messages.
+
+use super::{Arrival, Delivery, DeliveryStatus, Event, Reject, RejectAction};
+use memchr::memmem;
+
+/// True for Sendmail's syslog tags.
+pub fn is_program(program: &[u8]) -> bool {
+    program.starts_with(b"sendmail") || program.starts_with(b"sm-")
+}
+
+/// True if `w` is shaped like a Sendmail queue ID (`u91MiLhk021798`, older `g8U2LVi03161`).
+pub fn is_queue_id(w: &[u8]) -> bool {
+    (10..=20).contains(&w.len())
+        && w.iter().all(u8::is_ascii_alphanumeric)
+        && w.iter().any(u8::is_ascii_digit)
+}
+
+/// `key=value, key=value`: values end at `, ` (addresses, `relay=host [ip]`, `ctladdr=x (0/0)`);
+/// `stat=` and `reject=` run to the end of the line.
+fn fields(mut rest: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    std::iter::from_fn(move || {
+        let r = rest.strip_prefix(b", ").unwrap_or(rest).trim_ascii_start();
+        let eq = memchr::memchr(b'=', r)?;
+        let key = &r[..eq];
+        if key.is_empty() || key.contains(&b' ') {
+            return None;
+        }
+        let v = &r[eq + 1..];
+        let end = if key == b"stat" || key == b"reject" {
+            v.len()
+        } else {
+            memmem::find(v, b", ").unwrap_or(v.len())
+        };
+        rest = &v[end..];
+        Some((key, &v[..end]))
+    })
+}
+
+fn strip_brackets(v: &[u8]) -> &[u8] {
+    v.strip_prefix(b"<")
+        .and_then(|v| v.strip_suffix(b">"))
+        .unwrap_or(v)
+}
+
+/// `00:00:01`, `1+00:00:15` → seconds.
+fn duration(v: &[u8]) -> Option<f64> {
+    let s = std::str::from_utf8(v).ok()?;
+    let (days, hms) = match s.split_once('+') {
+        Some((d, rest)) => (d.parse::<f64>().ok()?, rest),
+        None => (0.0, s),
+    };
+    let mut parts = hms.split(':').map(|p| p.parse::<f64>().ok());
+    let (h, m, sec) = (parts.next()??, parts.next()??, parts.next()??);
+    Some(days * 86_400.0 + h * 3600.0 + m * 60.0 + sec)
+}
+
+/// Parses the message part of a Sendmail line.
+pub fn parse(msg: &[u8]) -> Event<&[u8]> {
+    let Some(colon) = memmem::find(msg, b": ") else {
+        return Event::Ignored;
+    };
+    let first = &msg[..colon];
+    if !is_queue_id(first) {
+        // `ruleset=check_relay, …, reject=…` comes without a queue ID.
+        return reject(None, msg).unwrap_or(Event::Ignored);
+    }
+    let qid = first;
+    let rest = &msg[colon + 2..];
+    if let Some(v) = rest.strip_prefix(b"from=") {
+        return arrival(qid, v).unwrap_or(Event::Malformed);
+    }
+    if rest.starts_with(b"to=") {
+        return delivery(qid, rest).unwrap_or(Event::Malformed);
+    }
+    if let Some(ev) = reject(Some(qid), rest) {
+        return ev;
+    }
+    // `NEWQID: DSN: …`, `NEWQID: return to sender: …`, `NEWQID: postmaster notify: …`.
+    if let Some(c) = memmem::find(rest, b": ") {
+        let child = &rest[..c];
+        let what = &rest[c + 2..];
+        if is_queue_id(child)
+            && (what.starts_with(b"DSN:")
+                || what.starts_with(b"return to sender")
+                || what.starts_with(b"postmaster notify")
+                || what.starts_with(b"sender notify"))
+        {
+            return Event::Notification {
+                qid,
+                new_qid: child,
+            };
+        }
+    }
+    // `<addr>... User unknown`: a recipient refused during the SMTP dialogue.
+    if rest.starts_with(b"<") {
+        if let Some(i) = memmem::find(rest, b">... ") {
+            return Event::Reject(Reject {
+                qid: Some(qid),
+                action: RejectAction::Reject,
+                milter: false,
+                stage: &rest[..0],
+                client: &rest[..0],
+                reply: &rest[i + 5..],
+                from: None,
+                to: Some(&rest[1..i]),
+                proto: None,
+                helo: None,
+            });
+        }
+    }
+    Event::Ignored
+}
+
+fn arrival<'a>(qid: &'a [u8], v: &'a [u8]) -> Option<Event<&'a [u8]>> {
+    let end = memmem::find(v, b", ").unwrap_or(v.len());
+    let mut a = Arrival {
+        qid,
+        from: strip_brackets(&v[..end]),
+        size: None,
+        nrcpt: None,
+        client_host: None,
+        client_ip: None,
+        helo: None,
+        proto: None,
+        message_id: None,
+        sasl_username: None,
+        prev_qid: None,
+    };
+    for (k, val) in fields(&v[end..]) {
+        match k {
+            b"size" => a.size = std::str::from_utf8(val).ok()?.parse().ok(),
+            b"nrcpts" => a.nrcpt = std::str::from_utf8(val).ok().and_then(|s| s.parse().ok()),
+            b"msgid" => a.message_id = Some(strip_brackets(val)),
+            b"proto" => a.proto = Some(val),
+            b"relay" => {
+                // `host [ip]`, `[ip]`, `user@host [ip]`, `host [ip] (may be forged)`, `localhost`.
+                let (name, ip) = match memchr::memchr(b'[', val) {
+                    Some(o) => {
+                        let c = memchr::memchr(b']', &val[o..]).map_or(val.len(), |c| o + c);
+                        (val[..o].trim_ascii_end(), Some(&val[o + 1..c]))
+                    }
+                    None => (val, None),
+                };
+                let name = memchr::memrchr(b'@', name).map_or(name, |i| &name[i + 1..]);
+                a.client_host = (!name.is_empty()).then_some(name);
+                a.client_ip = ip;
+            }
+            _ => {}
+        }
+    }
+    Some(Event::Arrival(a))
+}
+
+fn delivery<'a>(qid: &'a [u8], rest: &'a [u8]) -> Option<Event<&'a [u8]>> {
+    let mut d = Delivery {
+        qid,
+        to: &rest[..0],
+        orig_to: None,
+        relay: &rest[..0],
+        delay: None,
+        delays: None,
+        dsn: None,
+        status: DeliveryStatus::Other,
+        reply: &rest[..0],
+        list: true,
+    };
+    let mut mailer: &[u8] = &rest[..0];
+    let mut stat: Option<&[u8]> = None;
+    for (k, val) in fields(rest) {
+        match k {
+            b"to" => d.to = val,
+            b"delay" => d.delay = duration(val),
+            b"mailer" => mailer = val,
+            b"relay" => d.relay = val,
+            b"dsn" => d.dsn = Some(val),
+            b"stat" => stat = Some(val),
+            _ => {}
+        }
+    }
+    let stat = stat?;
+    if d.relay.is_empty() {
+        d.relay = mailer;
+    }
+    let class = d.dsn.and_then(|s| s.first().copied());
+    if let Some(r) = stat.strip_prefix(b"Sent") {
+        d.status = DeliveryStatus::Sent;
+        let r = r.trim_ascii_start();
+        d.reply = r
+            .strip_prefix(b"(")
+            .map_or(r, |x| x.strip_suffix(b")").unwrap_or(x));
+    } else if let Some(r) = stat.strip_prefix(b"Deferred") {
+        d.status = DeliveryStatus::Deferred;
+        d.reply = r.strip_prefix(b":").unwrap_or(r).trim_ascii_start();
+    } else {
+        // User unknown, Service unavailable, Host unknown, …: final unless the DSN says 4.x.x.
+        d.status = if class == Some(b'4') {
+            DeliveryStatus::Deferred
+        } else {
+            DeliveryStatus::Bounced
+        };
+        d.reply = stat;
+    }
+    Some(Event::Delivery(d))
+}
+
+/// `ruleset=check_rcpt, arg1=<a>, relay=host [ip], reject=550 5.7.1 …` and `Milter: …, reject=…`.
+fn reject<'a>(qid: Option<&'a [u8]>, rest: &'a [u8]) -> Option<Event<&'a [u8]>> {
+    let at = memmem::find(rest, b"reject=")?;
+    let (stage, body) = if let Some(b) = rest.strip_prefix(b"ruleset=") {
+        let end = memchr::memchr(b',', b).unwrap_or(b.len());
+        (&b[..end], &b[end..])
+    } else if let Some(b) = rest.strip_prefix(b"Milter: ") {
+        (&rest[..6], b)
+    } else {
+        return None;
+    };
+    let mut r = Reject {
+        qid,
+        action: RejectAction::Reject,
+        milter: rest.starts_with(b"Milter"),
+        stage,
+        client: &rest[..0],
+        reply: rest.get(at + 7..).unwrap_or_default(),
+        from: None,
+        to: None,
+        proto: None,
+        helo: None,
+    };
+    let mut arg1: Option<&[u8]> = None;
+    for (k, val) in fields(body) {
+        match k {
+            b"arg1" => arg1 = Some(strip_brackets(val)),
+            b"relay" => r.client = val,
+            b"from" => r.from = Some(strip_brackets(val)),
+            b"to" => r.to = Some(strip_brackets(val)),
+            _ => {}
+        }
+    }
+    match stage {
+        b"check_mail" => r.from = r.from.or(arg1),
+        b"check_rcpt" => r.to = r.to.or(arg1),
+        _ => {}
+    }
+    Some(Event::Reject(r))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::{parse_line, Line, Mta};
+
+    fn event(line: &str) -> Event<&[u8]> {
+        match parse_line(line.as_bytes()) {
+            Line::Known { event, mta, .. } => {
+                assert_eq!(mta, Mta::Sendmail, "{line}");
+                event
+            }
+            Line::Unknown => panic!("not recognised: {line}"),
+        }
+    }
+
+    fn b(s: &str) -> &[u8] {
+        s.as_bytes()
+    }
+
+    // Real lines: yudai09-fluent-plugin-sendmail/data, gitpan-Parse-Syslog-Mail/*.log.
+    #[test]
+    fn from_and_multi_recipient_to() {
+        let e = event("Apr  2 00:15:25 mta001 sendmail[32300]: u31FFPtp032300: from=<grandeur09@gmail.com>, size=5938, class=0, nrcpts=7, msgid=<201604011515.u31FFIAj012911@gmail.com>, proto=ESMTP, daemon=MTA, relay=[64.233.187.27]");
+        let Event::Arrival(a) = e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(
+            (a.qid, a.from, a.size, a.nrcpt),
+            (
+                b("u31FFPtp032300"),
+                b("grandeur09@gmail.com"),
+                Some(5938),
+                Some(7)
+            )
+        );
+        assert_eq!(
+            (a.client_host, a.client_ip, a.message_id),
+            (
+                None,
+                Some(b("64.233.187.27")),
+                Some(b("201604011515.u31FFIAj012911@gmail.com"))
+            )
+        );
+        let e = event("Apr  2 00:15:25 mta001 sendmail[32302]: u31FFPtp032300: to=<sent1@example.com>,<sent2@example.com>, delay=00:00:00, xdelay=00:00:00, mailer=esmtp, pri=245938, relay=[93.184.216.34] [93.184.216.34], dsn=2.0.0, stat=Sent (ok:  Message 40279894 accepted)");
+        let Event::Delivery(d) = e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(
+            (d.to, d.status, d.list),
+            (
+                b("<sent1@example.com>,<sent2@example.com>"),
+                DeliveryStatus::Sent,
+                true
+            )
+        );
+        assert_eq!(
+            (d.relay, d.dsn, d.reply),
+            (
+                b("[93.184.216.34] [93.184.216.34]"),
+                Some(b("2.0.0")),
+                b("ok:  Message 40279894 accepted")
+            )
+        );
+        let e = event("Apr  3 00:15:40 mta001 sendmail[12566]: u31FFPtp032300: to=<deferred2@example.com>, delay=1+00:00:15, xdelay=00:00:15, mailer=esmtp, pri=34527, relay=[93.184.216.34] [93.184.216.34], dsn=4.3.5, stat=Deferred: 451 4.3.5 Server configuration problem");
+        let Event::Delivery(d) = e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(
+            (d.status, d.delay, d.reply),
+            (
+                DeliveryStatus::Deferred,
+                Some(86_415.0),
+                b("451 4.3.5 Server configuration problem")
+            )
+        );
+        // ctladdr and the local mailer (no relay=)
+        let e = event("Apr  2 00:15:25 mta001 sendmail[32302]: u31FFPtp032300: to=root@localhost.localdomain, ctladdr=root@localhost.localdomain (0/0), delay=00:00:00, xdelay=00:00:00, mailer=local, pri=245938, dsn=2.0.0, stat=Sent");
+        let Event::Delivery(d) = e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(
+            (d.to, d.relay, d.status),
+            (
+                b("root@localhost.localdomain"),
+                b("local"),
+                DeliveryStatus::Sent
+            )
+        );
+        // MSP → MTA hand-off (sendmail-plain.log)
+        let e = event("Jan  6 02:37:33 Jupiter sendmail[809]: j061bW9V000809: to=cpan-testers@perl.org, ctladdr=maddingue (501/20), delay=00:00:01, xdelay=00:00:00, mailer=relay, pri=30151, relay=localhost [127.0.0.1], dsn=2.0.0, stat=Sent (j061bXn5000812 Message accepted for delivery)");
+        let Event::Delivery(d) = e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(d.reply, b("j061bXn5000812 Message accepted for delivery"));
+        assert_eq!(crate::parse::split_peer(d.relay).1, b("127.0.0.1"));
+    }
+
+    #[test]
+    fn failures_rejects_and_children() {
+        let e = event("May 20 04:03:16 mailhost sendmail[27873]: j4K93AYX027873: <nobody@example.edu>... User unknown");
+        let Event::Reject(r) = e else { panic!("{e:?}") };
+        assert_eq!(
+            (r.to, r.reply),
+            (Some(b("nobody@example.edu")), b("User unknown"))
+        );
+        let e = event("Mar 24 16:52:57 fence sendmail[26245]: j2OFquVD026245: ruleset=check_rcpt, arg1=<fwipada@dakkitydak.fap>, relay=mx2.laboris.fr [123.456.789.1], reject=553 5.1.8 <fwipada@dakkitydak.fap>... Domain of sender address antoine@infirmiers.co does not exist");
+        let Event::Reject(r) = e else { panic!("{e:?}") };
+        assert_eq!(
+            (r.stage, r.to, r.client),
+            (
+                b("check_rcpt"),
+                Some(b("fwipada@dakkitydak.fap")),
+                b("mx2.laboris.fr [123.456.789.1]")
+            )
+        );
+        assert!(r.reply.starts_with(b"553 5.1.8"));
+        let e = event("May 20 04:07:05 mailhost sendmail[28499]: j4K970hV028494: j4K975hV028499: DSN: Service unavailable");
+        assert_eq!(
+            e,
+            Event::Notification {
+                qid: b("j4K970hV028494"),
+                new_qid: b("j4K975hV028499")
+            }
+        );
+        assert_eq!(event("Oct 23 21:01:20 technoids.org sm-mta[13891]: h9NL1K9M013890: h9NL1K9M013891: clone: owner=Postmaster"), Event::Ignored);
+        assert_eq!(event("Jan  4 20:47:07 Jupiter sendmail[415]: starting daemon (8.12.9): SMTP+queueing@01:00:00"), Event::Ignored);
+    }
+}
