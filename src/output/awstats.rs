@@ -47,6 +47,14 @@ pub fn code(r: &Record) -> Option<u16> {
         Status::Sent => Some(1),
         // A CONNECT/EHLO reject names no sender and no recipient: not a mail.
         Status::Rejected if r.sender.is_none() && r.recipient.is_empty() => None,
+        // maillogconvert.pl: 550 for Sendmail's `User unknown` (dsn=5.x.x), 999 otherwise.
+        Status::Bounced if r.mta == Some(crate::parse::Mta::Sendmail) => {
+            Some(if r.dsn.first() == Some(&b'5') {
+                550
+            } else {
+                999
+            })
+        }
         Status::Bounced | Status::Expired => Some(999),
         Status::Rejected => Some(r.smtp_code.unwrap_or(match r.dsn.first() {
             // cleanup and milter rejects log only the enhanced code; smtpd sent 4xx/5xx.

@@ -32,11 +32,23 @@ fn fields(mut rest: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
         let v = &r[eq + 1..];
         let end = if key == b"stat" || key == b"reject" {
             v.len()
+        } else if key == b"to" {
+            // `to=a, b, c, ctladdr=…`: the list runs to the next `, key=`.
+            next_key(v).unwrap_or(v.len())
         } else {
             memmem::find(v, b", ").unwrap_or(v.len())
         };
         rest = &v[end..];
         Some((key, &v[..end]))
+    })
+}
+
+/// The first `, key=` in `v` (a lowercase word then `=`).
+fn next_key(v: &[u8]) -> Option<usize> {
+    memmem::find_iter(v, b", ").find(|&i| {
+        let w = &v[i + 2..];
+        let n = w.iter().take_while(|c| c.is_ascii_lowercase()).count();
+        n > 0 && w.get(n) == Some(&b'=')
     })
 }
 
@@ -343,6 +355,23 @@ mod tests {
         };
         assert_eq!(d.reply, b("j061bXn5000812 Message accepted for delivery"));
         assert_eq!(crate::parse::split_peer(d.relay).1, b("127.0.0.1"));
+    }
+
+    #[test]
+    fn recipient_list_with_spaces() {
+        // infohtreasure-Postfix-Maillog-Dump/maillog: `mail This is the subject line` gone wrong.
+        let e = event("Feb 26 12:27:16 server1 sendmail[6005]: 21QBRGdX006005: to=This, is, the, subject, line, ctladdr=root (0/0), delay=00:00:00, xdelay=00:00:00, mailer=relay, pri=180030, relay=[127.0.0.1] [127.0.0.1], dsn=5.1.1, stat=User unknown");
+        let Event::Delivery(d) = e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(
+            (d.to, d.status, d.reply),
+            (
+                b("This, is, the, subject, line"),
+                DeliveryStatus::Bounced,
+                b("User unknown")
+            )
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 mod exim;
 mod formats;
 mod rotation;
+mod sendmail;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,133 @@
+//! Sendmail: real lines (yudai09/fluent-plugin-sendmail, gitpan/Parse-Syslog-Mail, fail2ban), one
+//! test per difference from maillogconvert.pl (README), golden outputs.
+
+use super::*;
+
+fn conv_sm(name: &str) -> String {
+    let p = fixture(&format!("sendmail/{name}.log"));
+    let out = run(&["--year", "2026", "--tz", "UTC", p.to_str().expect("p")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn golden_awstats_for_sendmail_fixtures() {
+    let bless = std::env::var_os("MAILLOGCONV_BLESS").is_some();
+    for name in [
+        "yudai09-data",
+        "gitpan-sendmail-plain",
+        "fail2ban-sendmail-reject",
+        "gitpan-sendmail-custom-dsn",
+    ] {
+        let got = conv_sm(name);
+        let golden = fixture(&format!("sendmail/{name}.awstats"));
+        if bless {
+            std::fs::write(&golden, &got).expect("bless");
+            continue;
+        }
+        assert_eq!(
+            got,
+            std::fs::read_to_string(&golden).expect("golden"),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn sendmail_multi_recipient_to_lines_give_one_record_each() {
+    // `to=<sent1@example.com>,<sent2@example.com>`: maillogconvert.pl writes sent1 only.
+    let out = conv_sm("yudai09-data");
+    for r in [
+        "sent1@example.com",
+        "sent2@example.com",
+        "sent3@example2.com",
+        "sent4@example2.com",
+    ] {
+        assert_eq!(
+            out.lines().filter(|l| l.contains(r)).count(),
+            1,
+            "{r}: {out}"
+        );
+    }
+}
+
+#[test]
+fn sendmail_ctladdr_is_not_the_sender() {
+    // maillogconvert.pl reports `ctladdr=root@localhost.localdomain` as the sender.
+    let out = conv_sm("yudai09-data");
+    assert!(out.contains("2026-04-02 00:15:25 grandeur09@gmail.com root@localhost.localdomain 64.233.187.27 localhost SMTP - 1 5938"), "{out}");
+}
+
+#[test]
+fn sendmail_msp_hand_off_is_one_delivery() {
+    // The MSP submits to the local MTA (`relay=localhost [127.0.0.1]`, `stat=Sent (ID Message
+    // accepted for delivery)`), which delivers: maillogconvert.pl counts both.
+    let out = conv_sm("gitpan-sendmail-plain");
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.contains(" localhost localhost SMTP"))
+            .count(),
+        0,
+        "{out}"
+    );
+    assert!(out.starts_with("2026-01-06 02:37:43 maddingue@jupiter.maddingue.net cpan-testers@perl.org localhost mx.develooper.com SMTP - 1 2262\n"), "{out}");
+    assert_eq!(out.lines().count(), 58);
+}
+
+#[test]
+fn sendmail_smtp_time_refusals_are_rejects_and_check_relay_is_not_a_mail() {
+    let out = conv_sm("fail2ban-sendmail-reject");
+    // `<arhipov@domain.com>... No such user here` (maillogconvert.pl: nothing).
+    assert!(
+        out.contains(" <> arhipov@domain.com localhost - SMTP - 999 ?"),
+        "{out}"
+    );
+    // check_relay names no sender or recipient (maillogconvert.pl: `<> <> … 421`).
+    assert!(!out.contains(" <> <> "), "{out}");
+    // `relay=[192.0.2.100] (may be forged)`: the client is the ip (maillogconvert.pl: localhost).
+    assert!(
+        out.contains(" <> existing-user@example.com 192.0.2.100 - SMTP - 451 ?"),
+        "{out}"
+    );
+    // sm-acceptingconnections is Sendmail too (maillogconvert.pl reads sendmail/sm-mta only).
+    assert!(
+        out.contains(" user@host.com 74-137-127-206.dhcp.insightbb.com - SMTP - 550 ?"),
+        "{out}"
+    );
+}
+
+#[test]
+fn sendmail_to_postfix_hand_off_yields_each_final_delivery_once() {
+    // A gateway: Sendmail relays to Postfix on 127.0.0.1. The Sendmail lines and the Postfix
+    // qmgr line are from infohtreasure-Postfix-Maillog-Dump; the Postfix delivery is constructed.
+    let log = "\
+Feb 26 12:27:16 server1 sendmail[6005]: 21QBRGdX006005: from=root, size=30, class=0, nrcpts=1, msgid=<202202261127.21QBRGdX006005@server1.alsoft.org>, relay=root@localhost
+Feb 26 12:27:16 server1 postfix/smtpd[6006]: A3EF4405DD14: client=localhost[127.0.0.1]
+Feb 26 12:27:16 server1 postfix/cleanup[6009]: A3EF4405DD14: message-id=<202202261127.21QBRGdX006005@server1.alsoft.org>
+Feb 26 12:27:16 server1 postfix/qmgr[4652]: A3EF4405DD14: from=<root@server1.alsoft.org>, size=497, nrcpt=1 (queue active)
+Feb 26 12:27:16 server1 sendmail[6005]: 21QBRGdX006005: to=info.htreasure@gmail.com, ctladdr=root (0/0), delay=00:00:00, xdelay=00:00:00, mailer=relay, pri=180030, relay=[127.0.0.1] [127.0.0.1], dsn=2.0.0, stat=Sent (Ok: queued as A3EF4405DD14)
+Feb 26 12:27:17 server1 postfix/smtp[6010]: A3EF4405DD14: to=<info.htreasure@gmail.com>, relay=gmail-smtp-in.l.google.com[74.125.206.26]:25, delay=1.2, delays=0.05/0.01/0.6/0.5, dsn=2.0.0, status=sent (250 2.0.0 OK)
+Feb 26 12:27:17 server1 postfix/qmgr[4652]: A3EF4405DD14: removed
+";
+    let out = stdin_convert(
+        log.as_bytes(),
+        &["--year", "2026", "--tz", "UTC", "-f", "jsonl"],
+    );
+    let recs: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    let finals: Vec<&serde_json::Value> = recs
+        .iter()
+        .filter(|r| r["next_queue_id"].is_null())
+        .collect();
+    assert_eq!(finals.len(), 1, "{out}");
+    assert_eq!(finals[0]["mta"], "postfix");
+    assert_eq!(finals[0]["prev_queue_id"], "21QBRGdX006005");
+    let aw = stdin_convert(log.as_bytes(), &["--year", "2026", "--tz", "UTC"]);
+    assert_eq!(aw.lines().count(), 1, "{aw}");
+}
