@@ -87,12 +87,23 @@ struct Message {
 pub struct Merger {
     open: HashMap<Vec<u8>, Message>,
     links: HashMap<Vec<u8>, Origin>,
+    /// qmail deliveries started and not yet reported, by (host, delivery number).
+    deliveries: HashMap<Vec<u8>, Pending>,
     key: Vec<u8>,
     /// Messages with no line for this long (log time) are dropped: they never saw `removed`
     /// (the log began or ended mid-flight, the server crashed); their deliveries were written.
     max_age: i64,
     last_sweep: i64,
     evicted: u64,
+}
+
+/// A qmail delivery between `starting delivery` and its result.
+#[derive(Debug)]
+struct Pending {
+    qid: Vec<u8>,
+    to: Bytes,
+    local: bool,
+    at: i64,
 }
 
 /// Default eviction age: above Postfix's `maximal_queue_lifetime` of 5 days.
@@ -156,6 +167,7 @@ impl Merger {
         Merger {
             open: HashMap::new(),
             links: HashMap::new(),
+            deliveries: HashMap::new(),
             key: Vec::new(),
             max_age: secs.max(60),
             last_sweep: i64::MIN,
@@ -188,6 +200,7 @@ impl Merger {
         self.open.retain(|_, m| m.last_seen >= limit);
         self.evicted += (before - self.open.len()) as u64;
         self.links.retain(|_, o| o.at >= limit);
+        self.deliveries.retain(|_, p| p.at >= limit);
     }
 
     fn message(&mut self, ctx: &Ctx, qid: &[u8]) -> &mut Message {
@@ -290,6 +303,32 @@ impl Merger {
                     }
                 }
             }
+            Event::NewMessage { qid } => {
+                set_key(&mut self.key, ctx.host, qid);
+                self.open.remove(self.key.as_slice());
+                self.message(ctx, qid);
+            }
+            Event::DeliveryStart {
+                qid,
+                delivery,
+                channel,
+                to,
+            } => {
+                self.message(ctx, qid);
+                set_key(&mut self.key, ctx.host, delivery);
+                let pending = Pending {
+                    qid: qid.to_vec(),
+                    to: line.get(to),
+                    local: channel == b"local",
+                    at: ctx.ts.instant.as_second(),
+                };
+                self.deliveries.insert(self.key.clone(), pending);
+            }
+            Event::DeliveryEnd {
+                delivery,
+                status,
+                reply,
+            } => self.numbered_delivery(ctx, &mut line, delivery, status, reply, out),
             Event::Removed { qid } => {
                 set_key(&mut self.key, ctx.host, qid);
                 self.open.remove(self.key.as_slice());
@@ -417,6 +456,44 @@ impl Merger {
             set_key(&mut self.key, ctx.host, d.qid);
             self.open.remove(self.key.as_slice());
         }
+    }
+
+    /// A qmail `delivery D: …` line: the record of the delivery `starting delivery D` began.
+    fn numbered_delivery(
+        &mut self,
+        ctx: &Ctx,
+        line: &mut Owned,
+        delivery: &[u8],
+        status: DeliveryStatus,
+        reply: &[u8],
+        out: &mut Vec<Box<Record>>,
+    ) {
+        set_key(&mut self.key, ctx.host, delivery);
+        let Some(p) = self.deliveries.remove(self.key.as_slice()) else {
+            return;
+        };
+        let status = match status {
+            DeliveryStatus::Sent => Status::Sent,
+            DeliveryStatus::Deferred => Status::Deferred,
+            _ => Status::Bounced,
+        };
+        let m = self.message(ctx, &p.qid);
+        let mut r = base_record(ctx, line, &p.qid, m);
+        r.status = Some(status);
+        r.recipient = p.to.clone();
+        // maillogconvert.pl: a local delivery goes to localhost, a remote one names no relay.
+        if p.local {
+            r.relay = Bytes::from_static(b"local");
+        }
+        r.reply = line.get(reply);
+        if status == Status::Deferred {
+            if !m.deferred.contains(&p.to) {
+                m.deferred.push(p.to);
+            }
+        } else {
+            m.deferred.retain(|t| *t != p.to);
+        }
+        out.push(r);
     }
 
     fn reject(

@@ -25,6 +25,8 @@ pub enum RawStamp {
         local: DateTime,
         offset: Option<i32>,
     },
+    /// An instant (qmail's TAI64N labels and splogger's epoch seconds).
+    Epoch { secs: i64, nanos: u32 },
 }
 
 /// A resolved timestamp: local wall-clock time as logged, the UTC offset in force and the
@@ -291,7 +293,7 @@ fn bsd_key(raw: &RawStamp) -> Option<DayKey> {
             second,
             ..
         } => Some((month, day, hour, minute, second)),
-        RawStamp::Iso { .. } => None,
+        RawStamp::Iso { .. } | RawStamp::Epoch { .. } => None,
     }
 }
 
@@ -307,7 +309,7 @@ fn iso_key(raw: &RawStamp) -> Option<(i32, DayKey)> {
                 local.second() as u8,
             ),
         )),
-        RawStamp::Bsd { .. } => None,
+        RawStamp::Bsd { .. } | RawStamp::Epoch { .. } => None,
     }
 }
 
@@ -507,6 +509,18 @@ impl YearResolver {
     /// Resolves one stamp, in log order.
     pub fn resolve(&mut self, raw: &RawStamp) -> Result<Stamp, TimeError> {
         let stamp = match *raw {
+            RawStamp::Epoch { secs, nanos } => {
+                let instant = Timestamp::new(secs, nanos as i32).unwrap_or_default();
+                let zoned = instant.to_zoned(self.tz.clone());
+                let local = zoned.datetime();
+                self.last = Some(approx_secs_of(local));
+                self.last_year = i32::from(local.year());
+                Stamp {
+                    local,
+                    offset: zoned.offset().seconds(),
+                    instant,
+                }
+            }
             RawStamp::Iso { local, offset } => {
                 self.last = Some(approx_secs_of(local));
                 self.last_year = i32::from(local.year());

@@ -5,6 +5,7 @@
 
 pub mod exim;
 pub mod postfix;
+pub mod qmail;
 pub mod sendmail;
 pub mod syslog;
 
@@ -16,6 +17,7 @@ pub enum Mta {
     Postfix,
     Exim,
     Sendmail,
+    Qmail,
 }
 
 impl Mta {
@@ -24,6 +26,7 @@ impl Mta {
             Mta::Postfix => "postfix",
             Mta::Exim => "exim",
             Mta::Sendmail => "sendmail",
+            Mta::Qmail => "qmail",
         }
     }
 }
@@ -151,6 +154,23 @@ pub enum Event<S> {
     /// A message accepted, with what its arrival line tells (Exim `<=`): sender, size and the
     /// client in one line.
     Arrival(Arrival<S>),
+    /// qmail `new msg N`: message number N starts afresh (qmail reuses numbers).
+    NewMessage {
+        qid: S,
+    },
+    /// qmail `starting delivery D: msg N to local|remote addr`.
+    DeliveryStart {
+        qid: S,
+        delivery: S,
+        channel: S,
+        to: S,
+    },
+    /// qmail `delivery D: success|failure|deferral: text`.
+    DeliveryEnd {
+        delivery: S,
+        status: DeliveryStatus,
+        reply: S,
+    },
     /// qmgr `from=<…>, status=expired, returned to sender`.
     Expired {
         qid: S,
@@ -188,7 +208,28 @@ pub enum Line<S> {
 
 /// Parses one line (without its line end).
 pub fn parse_line(line: &[u8]) -> Line<&[u8]> {
+    if line.first() == Some(&b'@') {
+        if let Some((stamp, used)) = qmail::tai64n(line) {
+            let body = line.get(used..).unwrap_or_default();
+            let body = body.strip_prefix(b" ").unwrap_or(body);
+            return Line::Known {
+                stamp,
+                host: &line[..0],
+                mta: Mta::Qmail,
+                event: qmail::parse(body),
+            };
+        }
+    }
     if let Some((stamp, body)) = exim::mainlog_header(line) {
+        // Dated lines: Exim's mainlog, or qmail through tai64nlocal.
+        if qmail::is_body(body) {
+            return Line::Known {
+                stamp,
+                host: &line[..0],
+                mta: Mta::Qmail,
+                event: qmail::parse(body),
+            };
+        }
         return Line::Known {
             stamp,
             host: &line[..0],
@@ -213,6 +254,15 @@ pub fn parse_line(line: &[u8]) -> Line<&[u8]> {
             host: h.host,
             mta: Mta::Sendmail,
             event: sendmail::parse(h.msg),
+        };
+    }
+    if qmail::is_program(h.program) {
+        let (stamp, body) = qmail::epoch_prefix(h.msg).unwrap_or((h.stamp, h.msg));
+        return Line::Known {
+            stamp,
+            host: h.host,
+            mta: Mta::Qmail,
+            event: qmail::parse(body),
         };
     }
     if exim::is_program(h.program) {
@@ -321,6 +371,27 @@ impl<S> Event<S> {
                 nrcpt,
             },
             Event::Arrival(a) => Event::Arrival(a.map(f)),
+            Event::NewMessage { qid } => Event::NewMessage { qid: f(qid) },
+            Event::DeliveryStart {
+                qid,
+                delivery,
+                channel,
+                to,
+            } => Event::DeliveryStart {
+                qid: f(qid),
+                delivery: f(delivery),
+                channel: f(channel),
+                to: f(to),
+            },
+            Event::DeliveryEnd {
+                delivery,
+                status,
+                reply,
+            } => Event::DeliveryEnd {
+                delivery: f(delivery),
+                status,
+                reply: f(reply),
+            },
             Event::Expired { qid, from } => Event::Expired {
                 qid: f(qid),
                 from: f(from),
