@@ -257,9 +257,10 @@ pub fn parse_line(line: &[u8]) -> Line<&[u8]> {
         };
     }
     if qmail::is_program(h.program) {
-        let (stamp, body) = qmail::epoch_prefix(h.msg).unwrap_or((h.stamp, h.msg));
+        // The syslog stamp is the wall time as logged; splogger's epoch prefix is dropped.
+        let body = qmail::epoch_prefix(h.msg).map_or(h.msg, |(_, b)| b);
         return Line::Known {
-            stamp,
+            stamp: h.stamp,
             host: h.host,
             mta: Mta::Qmail,
             event: qmail::parse(body),

@@ -1,7 +1,7 @@
 //! qmail (qmail-send): multilog lines with a raw TAI64N label (`@4000000063c1f2a21c4b3e8c …`,
 //! decoded exactly: they carry their own year), `tai64nlocal` output (`2016-03-15
-//! 10:54:07.474204500 …`), and splogger through syslog (`qmail: 1063526289.292776 …`, whose
-//! epoch stamp is used). Knows `new msg N` (qmail reuses numbers: a new message), `info msg N:
+//! 10:54:07.474204500 …`), and splogger through syslog (`qmail: 1063526289.292776 …`: the
+//! syslog stamp is the wall time as logged, as maillogconvert.pl reads it). Knows `new msg N` (qmail reuses numbers: a new message), `info msg N:
 //! bytes B from <a>`, `starting delivery D: msg N to local|remote addr`, `delivery D:
 //! success|failure|deferral: text`, `end msg N`; deliveries are keyed by delivery number.
 
@@ -240,12 +240,28 @@ mod tests {
     #[test]
     fn splogger_and_tai64nlocal() {
         let (s, e) = event("Sep 14 09:58:09 gandalf qmail: 1063526289.292776 info msg 270182: bytes 10712 from <john@john.do> qp 54945 uid 82");
+        // The syslog stamp is kept (wall time as logged); the epoch prefix is read and dropped.
+        assert!(
+            matches!(
+                s,
+                RawStamp::Bsd {
+                    hour: 9,
+                    minute: 58,
+                    second: 9,
+                    ..
+                }
+            ),
+            "{s:?}"
+        );
         assert_eq!(
-            s,
-            RawStamp::Epoch {
-                secs: 1_063_526_289,
-                nanos: 292_776_000
-            }
+            epoch_prefix(b"1063526289.292776 info"),
+            Some((
+                RawStamp::Epoch {
+                    secs: 1_063_526_289,
+                    nanos: 292_776_000
+                },
+                &b"info"[..]
+            ))
         );
         assert!(matches!(e, Event::Arrival(a) if a.qid == b("270182")));
         let (_, e) = event("Sep 14 09:58:09 gandalf qmail: 1063526289.574100 starting delivery 251: msg 270182 to local spamreport@john.do");
