@@ -50,6 +50,10 @@ struct Cli {
     /// Threads [default: number of CPUs]; 1 reads, parses and merges on one thread.
     #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     threads: Option<u16>,
+    /// Read every line as this MTA's, whatever its syslog tag (e.g. a Postfix whose
+    /// syslog_name does not start with "postfix") [default: recognised per line].
+    #[arg(long, value_enum)]
+    mta: Option<MtaArg>,
     /// Print a summary (lines, records by status, open messages) on stderr.
     #[arg(long)]
     stats: bool,
@@ -131,9 +135,27 @@ pub fn parse(args: Vec<std::ffi::OsString>) -> Result<Config, clap::Error> {
         threads: cli.threads.map_or_else(default_threads, usize::from),
         stats: cli.stats,
         max_age_secs: i64::from(cli.evict_after_days) * 86_400,
+        mta: cli.mta.map(|m| match m {
+            MtaArg::Postfix => crate::parse::Mta::Postfix,
+            MtaArg::Sendmail => crate::parse::Mta::Sendmail,
+            MtaArg::Exim => crate::parse::Mta::Exim,
+            MtaArg::Qmail => crate::parse::Mta::Qmail,
+            MtaArg::Mdaemon => crate::parse::Mta::Mdaemon,
+            MtaArg::Exchange => crate::parse::Mta::Exchange,
+        }),
         tz: cli.tz.unwrap_or_else(jiff::tz::TimeZone::system),
         ..Config::default()
     })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum MtaArg {
+    Postfix,
+    Sendmail,
+    Exim,
+    Qmail,
+    Mdaemon,
+    Exchange,
 }
 
 /// `--partition-by` keys (one argument, comma-separated).

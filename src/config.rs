@@ -38,6 +38,8 @@ pub struct Config {
     pub chunk_size: usize,
     /// Time zone of stamps without an offset (`--tz`; default the system zone).
     pub tz: jiff::tz::TimeZone,
+    /// Read every line as this MTA's (`--mta`); `None` recognises the MTA per line.
+    pub mta: Option<crate::parse::Mta>,
     /// Messages with no line for this long (log time, seconds) are dropped from memory.
     pub max_age_secs: i64,
     /// Hive partition keys: `output` is then a directory (Parquet only).
@@ -57,6 +59,7 @@ impl Default for Config {
             tz: jiff::tz::TimeZone::system(),
             partition_by: Vec::new(),
             max_age_secs: crate::merge::DEFAULT_MAX_AGE_SECS,
+            mta: None,
         }
     }
 }

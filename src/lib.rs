@@ -24,7 +24,7 @@ use crate::input::peek::{peek, FileTimes};
 use crate::input::Input;
 use crate::merge::{Ctx, Merger, Reorder};
 use crate::output::{RecordWriter, Sink};
-use crate::parse::{parse_line, Line, Span};
+use crate::parse::{parse_line_as, Line, Mta, Span};
 use crate::record::Record;
 use crate::stats::{FileStats, Stats};
 use crate::time::{chain_years, ChainFile, ChainYear, Stamp, YearResolver, YearStart};
@@ -156,7 +156,7 @@ pub fn convert(cfg: &Config, writer: &mut dyn RecordWriter) -> Result<Summary, E
         for (file, input) in inputs.iter().enumerate() {
             let mut failed = None;
             read_input(file, input, cfg.chunk_size, &pool, &mut |feed| match stage
-                .handle(feed_to_work(feed))
+                .handle(feed_to_work(feed, cfg.mta))
             {
                 Ok(()) => true,
                 Err(e) => {
@@ -218,7 +218,12 @@ pub fn convert(cfg: &Config, writer: &mut dyn RecordWriter) -> Result<Summary, E
         });
         // This thread parses: alone with two threads (a third busy thread beside the readers
         // and the merge stage only adds hand-offs on two cores), with a rayon pool beyond.
-        parse_all(readers_rx.into_iter().flatten(), work_tx, threads - 1);
+        parse_all(
+            readers_rx.into_iter().flatten(),
+            work_tx,
+            threads - 1,
+            cfg.mta,
+        );
         let panicked = |what: &str| Error::Write {
             output: "output".to_string(),
             source: std::io::Error::other(format!("{what} thread panicked")),
@@ -294,7 +299,7 @@ fn read_input(
 }
 
 /// Parses one chunk: a [`Line`] per line, slices turned into spans.
-fn parse_chunk(chunk: input::chunk::Chunk) -> Parsed {
+fn parse_chunk(chunk: input::chunk::Chunk, mta: Option<Mta>) -> Parsed {
     let data = chunk.bytes();
     let mut lines = lines_pool().take();
     lines.clear();
@@ -305,7 +310,7 @@ fn parse_chunk(chunk: input::chunk::Chunk) -> Parsed {
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         lines.push((
             Span::of(data, raw),
-            parse_line(raw).map(|s| Span::of(data, s)),
+            parse_line_as(raw, mta).map(|s| Span::of(data, s)),
         ));
         start = end + 1;
     }
@@ -313,16 +318,21 @@ fn parse_chunk(chunk: input::chunk::Chunk) -> Parsed {
 }
 
 /// A reader's message as merge-stage work: chunks are parsed on the reader's thread.
-fn feed_to_work(f: Feed) -> Work {
+fn feed_to_work(f: Feed, mta: Option<Mta>) -> Work {
     match f {
         Feed::Start { file, compression } => Work::Start { file, compression },
-        Feed::Chunk(c) => Work::Parsed(parse_chunk(c)),
+        Feed::Chunk(c) => Work::Parsed(parse_chunk(c, mta)),
         Feed::End(e) => Work::End(e),
     }
 }
 
 /// Parse stage: batches of chunks parsed in parallel, passed on in input order.
-fn parse_all(mut feeds: impl Iterator<Item = Feed>, tx: SyncSender<Work>, threads: usize) {
+fn parse_all(
+    mut feeds: impl Iterator<Item = Feed>,
+    tx: SyncSender<Work>,
+    threads: usize,
+    mta: Option<Mta>,
+) {
     let threads = threads.max(1);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -333,8 +343,13 @@ fn parse_all(mut feeds: impl Iterator<Item = Feed>, tx: SyncSender<Work>, thread
     let flush = |batch: &mut Vec<input::chunk::Chunk>| -> bool {
         let chunks = std::mem::take(batch);
         let parsed: Vec<Parsed> = match &pool {
-            Some(p) => p.install(|| chunks.into_par_iter().map(parse_chunk).collect()),
-            None => chunks.into_iter().map(parse_chunk).collect(),
+            Some(p) => p.install(|| {
+                chunks
+                    .into_par_iter()
+                    .map(|c| parse_chunk(c, mta))
+                    .collect()
+            }),
+            None => chunks.into_iter().map(|c| parse_chunk(c, mta)).collect(),
         };
         parsed.into_iter().all(|p| tx.send(Work::Parsed(p)).is_ok())
     };
@@ -581,6 +596,7 @@ impl<'a> MergeStage<'a> {
                 continue;
             };
             stats.recognised += 1;
+            stats.count_mta(mta);
             if matches!(event, parse::Event::Malformed) {
                 stats.malformed += 1;
             }

@@ -303,6 +303,7 @@ impl Merger {
                     }
                 }
             }
+            Event::Standalone(x) => self.standalone(ctx, &mut line, x, out),
             Event::NewMessage { qid } => {
                 set_key(&mut self.key, ctx.host, qid);
                 self.open.remove(self.key.as_slice());
@@ -456,6 +457,71 @@ impl Merger {
             set_key(&mut self.key, ctx.host, d.qid);
             self.open.remove(self.key.as_slice());
         }
+    }
+
+    /// MDaemon and Exchange lines: a record each, as maillogconvert.pl writes them (an Exchange
+    /// message is counted once: its first delivering event).
+    fn standalone(
+        &mut self,
+        ctx: &Ctx,
+        line: &mut Owned,
+        x: crate::parse::Standalone<&[u8]>,
+        out: &mut Vec<Box<Record>>,
+    ) {
+        if ctx.mta == Mta::Exchange {
+            set_key(&mut self.key, x.qid, x.from);
+            self.key.push(0);
+            self.key.extend_from_slice(x.to);
+            if self.open.contains_key(self.key.as_slice()) {
+                return;
+            }
+            let seen = Message {
+                last_seen: ctx.ts.instant.as_second(),
+                ..Message::default()
+            };
+            self.open.insert(self.key.clone(), seen);
+        }
+        let mut r = Box::new(Record {
+            ts: Some(ctx.ts),
+            received_ts: Some(ctx.ts),
+            host: line.get(ctx.host),
+            mta: Some(ctx.mta),
+            queue_id: line.get(x.qid),
+            sender: Some(line.get(x.from)),
+            recipient: line.get(x.to),
+            client_host: line.get(x.client_host.unwrap_or_default()),
+            client_ip: line.get(x.client_ip.unwrap_or_default()),
+            relay: line.get(x.relay.unwrap_or_default()),
+            size: x.size,
+            status: Some(if x.code == 1 {
+                Status::Sent
+            } else {
+                Status::Bounced
+            }),
+            source_line: ctx.line,
+            ..Record::default()
+        });
+        if x.outbound {
+            std::mem::swap(&mut r.client_host, &mut r.relay);
+            r.client_ip = Bytes::new();
+        }
+        if let (Some(v), Some(b), Some(s), Some(t)) = (x.virus, x.rbl, x.spam, x.ssl) {
+            let mut e = b"?virus=".to_vec();
+            e.extend_from_slice(v);
+            e.extend_from_slice(b"&rbl=");
+            e.extend_from_slice(b);
+            e.extend_from_slice(b"&heuristicspam=");
+            e.extend_from_slice(s);
+            e.extend_from_slice(b"&ssl=");
+            e.extend_from_slice(t);
+            for c in e.iter_mut() {
+                if c.is_ascii_whitespace() {
+                    *c = b'_';
+                }
+            }
+            r.extinfo = Bytes::from(e);
+        }
+        out.push(r);
     }
 
     /// A qmail `delivery D: …` line: the record of the delivery `starting delivery D` began.

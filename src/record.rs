@@ -82,6 +82,9 @@ pub struct Record {
     pub next_queue_id: Bytes,
     /// The queue ID of the hop before this message (content filter, bounce notification).
     pub prev_queue_id: Bytes,
+    /// AWStats' `%url` field as maillogconvert.pl fills it (MDaemon's `?virus=…&rbl=…`);
+    /// not a column of the structured formats, which have the fields themselves.
+    pub extinfo: Bytes,
     /// The input holding the deciding line.
     pub source_file: std::sync::Arc<str>,
     /// 1-based line number of the deciding line.

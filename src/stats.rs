@@ -30,6 +30,8 @@ pub struct Stats {
     /// Messages dropped because no line came for them for the eviction age.
     pub evicted: u64,
     pub files: Vec<FileStats>,
+    /// Recognised lines by MTA.
+    pub by_mta: std::collections::BTreeMap<crate::parse::Mta, u64>,
     /// What discovery and year inference have to say (skipped files, anchors overruled).
     pub notes: Vec<String>,
 }
@@ -39,6 +41,10 @@ impl Stats {
         if let Some(i) = Status::ALL.iter().position(|&x| x == s) {
             self.records[i] += 1;
         }
+    }
+
+    pub fn count_mta(&mut self, m: crate::parse::Mta) {
+        *self.by_mta.entry(m).or_insert(0) += 1;
     }
 
     pub fn records_total(&self) -> u64 {
@@ -76,6 +82,14 @@ impl Stats {
             "lines: {} read, {} recognised, {} unknown, {} malformed, {} bad timestamps",
             self.lines, self.recognised, self.unknown, self.malformed, self.bad_timestamps
         );
+        if !self.by_mta.is_empty() {
+            let m: Vec<String> = self
+                .by_mta
+                .iter()
+                .map(|(m, n)| format!("{} {n}", m.name()))
+                .collect();
+            let _ = writeln!(s, "lines by MTA: {}", m.join(", "));
+        }
         let by: Vec<String> = Status::ALL
             .iter()
             .zip(self.records)

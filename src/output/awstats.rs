@@ -45,6 +45,7 @@ pub fn code(r: &Record) -> Option<u16> {
     match r.status? {
         Status::Sent if r.is_hop() => None,
         Status::Sent => Some(1),
+        Status::Bounced if r.mta == Some(crate::parse::Mta::Exchange) => Some(999),
         // A CONNECT/EHLO reject names no sender and no recipient: not a mail.
         Status::Rejected if r.sender.is_none() && r.recipient.is_empty() => None,
         // maillogconvert.pl: 550 for Sendmail's `User unknown` (dsn=5.x.x), 999 otherwise.
@@ -245,7 +246,16 @@ pub fn line(r: &Record, buf: &mut Vec<u8>) -> bool {
         .map_or(&r.relay[..], |i| &r.relay[..i]);
     let relay_r = finish_host(clean_host(relay_word));
     field(buf, if relay_r.is_empty() { b"-" } else { relay_r });
-    buf.extend_from_slice(b" SMTP - ");
+    buf.extend_from_slice(b" SMTP ");
+    field(
+        buf,
+        if r.extinfo.is_empty() {
+            b"-"
+        } else {
+            &r.extinfo
+        },
+    );
+    buf.push(b' ');
     number(buf, u64::from(code));
     buf.push(b' ');
     match r.size {

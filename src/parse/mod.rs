@@ -3,7 +3,9 @@
 //! Events are generic over the byte-slice type so the pipeline can turn borrowed slices into
 //! chunk-relative [`Span`]s and hand parsed chunks between threads without copying.
 
+pub mod exchange;
 pub mod exim;
+pub mod mdaemon;
 pub mod postfix;
 pub mod qmail;
 pub mod sendmail;
@@ -12,12 +14,14 @@ pub mod syslog;
 use crate::time::RawStamp;
 
 /// The mail transfer agent that wrote a line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Mta {
     Postfix,
     Exim,
     Sendmail,
     Qmail,
+    Mdaemon,
+    Exchange,
 }
 
 impl Mta {
@@ -27,6 +31,8 @@ impl Mta {
             Mta::Exim => "exim",
             Mta::Sendmail => "sendmail",
             Mta::Qmail => "qmail",
+            Mta::Mdaemon => "mdaemon",
+            Mta::Exchange => "exchange",
         }
     }
 }
@@ -69,6 +75,47 @@ pub struct Delivery<S> {
     pub reply: S,
     /// `to` lists several recipients, comma-separated (Sendmail): one record each.
     pub list: bool,
+}
+
+/// A line that is a whole record by itself (MDaemon, Exchange tracking logs).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Standalone<S> {
+    pub qid: S,
+    pub from: S,
+    pub to: S,
+    pub client_host: Option<S>,
+    pub client_ip: Option<S>,
+    pub relay: Option<S>,
+    pub size: Option<u64>,
+    /// maillogconvert.pl's code: 1 delivered, 999 failed.
+    pub code: u16,
+    /// Exchange event 1031 (outbound): maillogconvert.pl swaps the two hosts.
+    pub outbound: bool,
+    /// MDaemon's virus, RBL, heuristic spam and SSL fields (AWStats' `%url`).
+    pub virus: Option<S>,
+    pub rbl: Option<S>,
+    pub spam: Option<S>,
+    pub ssl: Option<S>,
+}
+
+impl<S> Standalone<S> {
+    fn map<T>(self, f: &mut impl FnMut(S) -> T) -> Standalone<T> {
+        Standalone {
+            qid: f(self.qid),
+            from: f(self.from),
+            to: f(self.to),
+            client_host: self.client_host.map(&mut *f),
+            client_ip: self.client_ip.map(&mut *f),
+            relay: self.relay.map(&mut *f),
+            size: self.size,
+            code: self.code,
+            outbound: self.outbound,
+            virus: self.virus.map(&mut *f),
+            rbl: self.rbl.map(&mut *f),
+            spam: self.spam.map(&mut *f),
+            ssl: self.ssl.map(&mut *f),
+        }
+    }
 }
 
 /// An arrival line: everything optional but the queue ID and sender.
@@ -154,6 +201,8 @@ pub enum Event<S> {
     /// A message accepted, with what its arrival line tells (Exim `<=`): sender, size and the
     /// client in one line.
     Arrival(Arrival<S>),
+    /// A whole record in one line (MDaemon, Exchange).
+    Standalone(Standalone<S>),
     /// qmail `new msg N`: message number N starts afresh (qmail reuses numbers).
     NewMessage {
         qid: S,
@@ -206,8 +255,71 @@ pub enum Line<S> {
     },
 }
 
-/// Parses one line (without its line end).
+/// Parses one line as `mta` wrote it, whatever its syslog tag (`--mta`: a Postfix with a
+/// custom `syslog_name`, a Sendmail renamed); lines that are not of that MTA are unknown.
+pub fn parse_line_as(line: &[u8], mta: Option<Mta>) -> Line<&[u8]> {
+    let Some(mta) = mta else {
+        return parse_line(line);
+    };
+    let known = |stamp, host, event| Line::Known {
+        stamp,
+        host,
+        mta,
+        event,
+    };
+    match mta {
+        Mta::Mdaemon => {
+            mdaemon::parse(line).map_or(Line::Unknown, |(s, e)| known(s, &line[..0], e))
+        }
+        Mta::Exchange => {
+            exchange::parse(line).map_or(Line::Unknown, |(s, e)| known(s, &line[..0], e))
+        }
+        Mta::Exim => match exim::mainlog_header(line) {
+            Some((s, body)) => known(s, &line[..0], exim::parse(body)),
+            None => syslog::parse(line).map_or(Line::Unknown, |h| {
+                known(h.stamp, h.host, exim::parse(h.msg))
+            }),
+        },
+        Mta::Qmail => match parse_line(line) {
+            l @ Line::Known {
+                mta: Mta::Qmail, ..
+            } => l,
+            _ => syslog::parse(line).map_or(Line::Unknown, |h| {
+                let body = qmail::epoch_prefix(h.msg).map_or(h.msg, |(_, b)| b);
+                known(h.stamp, h.host, qmail::parse(body))
+            }),
+        },
+        Mta::Postfix => syslog::parse(line).map_or(Line::Unknown, |h| {
+            let daemon =
+                memchr::memrchr(b'/', h.program).map_or(h.program, |i| &h.program[i + 1..]);
+            known(h.stamp, h.host, postfix::parse(daemon, h.msg))
+        }),
+        Mta::Sendmail => syslog::parse(line).map_or(Line::Unknown, |h| {
+            known(h.stamp, h.host, sendmail::parse(h.msg))
+        }),
+    }
+}
+
+/// Parses one line (without its line end), recognising the MTA from the line.
 pub fn parse_line(line: &[u8]) -> Line<&[u8]> {
+    if line.first() == Some(&b'"') {
+        if let Some((stamp, event)) = mdaemon::parse(line) {
+            return Line::Known {
+                stamp,
+                host: &line[..0],
+                mta: Mta::Mdaemon,
+                event,
+            };
+        }
+    }
+    if let Some((stamp, event)) = exchange::parse(line) {
+        return Line::Known {
+            stamp,
+            host: &line[..0],
+            mta: Mta::Exchange,
+            event,
+        };
+    }
     if line.first() == Some(&b'@') {
         if let Some((stamp, used)) = qmail::tai64n(line) {
             let body = line.get(used..).unwrap_or_default();
@@ -373,6 +485,7 @@ impl<S> Event<S> {
             },
             Event::Arrival(a) => Event::Arrival(a.map(f)),
             Event::NewMessage { qid } => Event::NewMessage { qid: f(qid) },
+            Event::Standalone(x) => Event::Standalone(x.map(f)),
             Event::DeliveryStart {
                 qid,
                 delivery,

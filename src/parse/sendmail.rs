@@ -73,7 +73,8 @@ fn duration(v: &[u8]) -> Option<f64> {
 /// Parses the message part of a Sendmail line.
 pub fn parse(msg: &[u8]) -> Event<&[u8]> {
     let Some(colon) = memmem::find(msg, b": ") else {
-        return Event::Ignored;
+        // `ruleset=check_relay, …, reject=…` comes without a queue ID.
+        return reject(None, msg).unwrap_or(Event::Ignored);
     };
     let first = &msg[..colon];
     if !is_queue_id(first) {
@@ -393,6 +394,23 @@ mod tests {
             )
         );
         assert!(r.reply.starts_with(b"553 5.1.8"));
+        // check_relay without a queue ID, check_mail (wazuh/sendmail-alerts-stripped.log, a header
+        // added), and a Milter reject (quoted in maillogconvert.pl's source).
+        let e = event("Feb 19 18:01:50 batman sm-mta[78152]: ruleset=check_relay, arg1=[196.213.73.146], arg2=196.213.73.146, relay=[196.213.73.146], reject=421 4.3.2 Connection rate limit exceeded.");
+        let Event::Reject(r) = e else { panic!("{e:?}") };
+        assert_eq!(
+            (r.qid, r.stage, r.from, r.to),
+            (None, b("check_relay"), None, None)
+        );
+        let e = event("May 25 20:08:23 host sm-mta[20900]: k4PK8NYf020900: ruleset=check_mail, arg1=<brbomaquinas@brbom.com>, relay=200-138-41-205.ctame705.dsl.brasiltelecom.net.br [200.138.41.205] (may be forged), reject=553 5.1.8 <brbomaquinas@brbom.com>... Domain of sender address brbomaquinas@brbom.com does not exist");
+        let Event::Reject(r) = e else { panic!("{e:?}") };
+        assert_eq!(
+            (r.stage, r.from),
+            (b("check_mail"), Some(b("brbomaquinas@brbom.com")))
+        );
+        let e = event("Jan 10 18:00:34 smtp sendmail[5759]: i04Axx2c005759: Milter: data, reject=511 Virus found in email!");
+        let Event::Reject(r) = e else { panic!("{e:?}") };
+        assert!(r.milter && r.reply == b("511 Virus found in email!"));
         let e = event("May 20 04:07:05 mailhost sendmail[28499]: j4K970hV028494: j4K975hV028499: DSN: Service unavailable");
         assert_eq!(
             e,

@@ -5,6 +5,7 @@
 
 mod exim;
 mod formats;
+mod others;
 mod qmail;
 mod rotation;
 mod sendmail;

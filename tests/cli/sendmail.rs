@@ -104,15 +104,7 @@ fn sendmail_smtp_time_refusals_are_rejects_and_check_relay_is_not_a_mail() {
 fn sendmail_to_postfix_hand_off_yields_each_final_delivery_once() {
     // A gateway: Sendmail relays to Postfix on 127.0.0.1. The Sendmail lines and the Postfix
     // qmgr line are from infohtreasure-Postfix-Maillog-Dump; the Postfix delivery is constructed.
-    let log = "\
-Feb 26 12:27:16 server1 sendmail[6005]: 21QBRGdX006005: from=root, size=30, class=0, nrcpts=1, msgid=<202202261127.21QBRGdX006005@server1.alsoft.org>, relay=root@localhost
-Feb 26 12:27:16 server1 postfix/smtpd[6006]: A3EF4405DD14: client=localhost[127.0.0.1]
-Feb 26 12:27:16 server1 postfix/cleanup[6009]: A3EF4405DD14: message-id=<202202261127.21QBRGdX006005@server1.alsoft.org>
-Feb 26 12:27:16 server1 postfix/qmgr[4652]: A3EF4405DD14: from=<root@server1.alsoft.org>, size=497, nrcpt=1 (queue active)
-Feb 26 12:27:16 server1 sendmail[6005]: 21QBRGdX006005: to=info.htreasure@gmail.com, ctladdr=root (0/0), delay=00:00:00, xdelay=00:00:00, mailer=relay, pri=180030, relay=[127.0.0.1] [127.0.0.1], dsn=2.0.0, stat=Sent (Ok: queued as A3EF4405DD14)
-Feb 26 12:27:17 server1 postfix/smtp[6010]: A3EF4405DD14: to=<info.htreasure@gmail.com>, relay=gmail-smtp-in.l.google.com[74.125.206.26]:25, delay=1.2, delays=0.05/0.01/0.6/0.5, dsn=2.0.0, status=sent (250 2.0.0 OK)
-Feb 26 12:27:17 server1 postfix/qmgr[4652]: A3EF4405DD14: removed
-";
+    let log = std::fs::read_to_string(fixture("mixed/sendmail-postfix.log")).expect("fixture");
     let out = stdin_convert(
         log.as_bytes(),
         &["--year", "2026", "--tz", "UTC", "-f", "jsonl"],
