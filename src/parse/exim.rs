@@ -453,6 +453,24 @@ mod tests {
     }
 
     #[test]
+    fn rejected_after_data() {
+        // fail2ban/exim-spam: a message refused at the end of DATA, with its ID.
+        let line = "2013-06-15 11:20:36 [2516] 1Unmew-0000ea-SE H=egeftech.static.otenet.gr [83.235.177.148]:32706 I=[1.2.3.4]:25 F=auguriesvbd40@google.com rejected after DATA: This message contains a virus (Sanesecurity.Junk.39934.UNOFFICIAL).";
+        let Event::Reject(r) = event(line) else {
+            panic!("{line}")
+        };
+        assert_eq!(
+            (r.qid, r.stage, r.from),
+            (
+                Some(b("1Unmew-0000ea-SE")),
+                b("DATA"),
+                Some(b("auguriesvbd40@google.com"))
+            )
+        );
+        assert!(r.reply.starts_with(b"This message contains a virus"));
+    }
+
+    #[test]
     fn rejects_and_noise() {
         let e = event("1999-03-02 09:44:33 H=(test) [10.0.0.2] U=CALLER F=<jules@box3.plc.example> rejected RCPT <userx@test.ex>: Sender verify failed");
         let Event::Reject(r) = e else { panic!("{e:?}") };

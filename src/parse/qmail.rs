@@ -238,6 +238,40 @@ mod tests {
     }
 
     #[test]
+    fn failures_deferrals_and_bounces() {
+        // No corpus line has them: the success line of multilog-one.log with qmail-send's other
+        // two results, and its bounce messages.
+        let (_, e) = event("@4000000038c3eeb104a13804 delivery 2392: failure: Sorry,_no_mailbox_here_by_that_name._(#5.1.1)/");
+        assert!(matches!(
+            e,
+            Event::DeliveryEnd {
+                status: DeliveryStatus::Bounced,
+                ..
+            }
+        ));
+        let (_, e) = event("@4000000038c3eeb104a13804 delivery 2392: deferral: Connected_to_209.85.127.177_but_connection_died._(#4.4.2)/");
+        assert!(matches!(
+            e,
+            Event::DeliveryEnd {
+                status: DeliveryStatus::Deferred,
+                ..
+            }
+        ));
+        assert_eq!(
+            event("@4000000038c3eeb104a13804 bounce msg 93869 qp 18700").1,
+            Event::Ignored
+        );
+        assert_eq!(
+            event("@4000000038c3eeb104a13804 triple bounce: discarding bounce/93869").1,
+            Event::Ignored
+        );
+        assert_eq!(
+            event("@4000000038c3eeb104a13804 delivery 2392: garbage").1,
+            Event::Malformed
+        );
+    }
+
+    #[test]
     fn splogger_and_tai64nlocal() {
         let (s, e) = event("Sep 14 09:58:09 gandalf qmail: 1063526289.292776 info msg 270182: bytes 10712 from <john@john.do> qp 54945 uid 82");
         // The syslog stamp is kept (wall time as logged); the epoch prefix is read and dropped.

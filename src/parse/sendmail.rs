@@ -419,6 +419,14 @@ mod tests {
                 new_qid: b("j4K975hV028499")
             }
         );
+        let e = event("May 20 06:48:50 mailhost sendmail[376]: j4EGMdrM030190: j4IIMlJ5000376: return to sender: Cannot send message for 4 days");
+        assert_eq!(
+            e,
+            Event::Notification {
+                qid: b("j4EGMdrM030190"),
+                new_qid: b("j4IIMlJ5000376")
+            }
+        );
         assert_eq!(event("Oct 23 21:01:20 technoids.org sm-mta[13891]: h9NL1K9M013890: h9NL1K9M013891: clone: owner=Postmaster"), Event::Ignored);
         assert_eq!(event("Jan  4 20:47:07 Jupiter sendmail[415]: starting daemon (8.12.9): SMTP+queueing@01:00:00"), Event::Ignored);
     }
