@@ -30,8 +30,8 @@ pub struct Stats {
     /// Messages dropped because no line came for them for the eviction age.
     pub evicted: u64,
     pub files: Vec<FileStats>,
-    /// Recognised lines by MTA.
-    pub by_mta: std::collections::BTreeMap<crate::parse::Mta, u64>,
+    /// Recognised lines by MTA (indexed by `Mta::ALL`).
+    pub by_mta: [u64; crate::parse::Mta::ALL.len()],
     /// What discovery and year inference have to say (skipped files, anchors overruled).
     pub notes: Vec<String>,
 }
@@ -44,7 +44,7 @@ impl Stats {
     }
 
     pub fn count_mta(&mut self, m: crate::parse::Mta) {
-        *self.by_mta.entry(m).or_insert(0) += 1;
+        self.by_mta[m as usize] += 1;
     }
 
     pub fn records_total(&self) -> u64 {
@@ -82,10 +82,11 @@ impl Stats {
             "lines: {} read, {} recognised, {} unknown, {} malformed, {} bad timestamps",
             self.lines, self.recognised, self.unknown, self.malformed, self.bad_timestamps
         );
-        if !self.by_mta.is_empty() {
-            let m: Vec<String> = self
-                .by_mta
+        if self.by_mta.iter().any(|&n| n > 0) {
+            let m: Vec<String> = crate::parse::Mta::ALL
                 .iter()
+                .zip(self.by_mta)
+                .filter(|(_, n)| *n > 0)
                 .map(|(m, n)| format!("{} {n}", m.name()))
                 .collect();
             let _ = writeln!(s, "lines by MTA: {}", m.join(", "));

@@ -25,6 +25,16 @@ pub enum Mta {
 }
 
 impl Mta {
+    /// Every MTA, in declaration order (`Mta as usize` indexes it).
+    pub const ALL: [Mta; 6] = [
+        Mta::Postfix,
+        Mta::Exim,
+        Mta::Sendmail,
+        Mta::Qmail,
+        Mta::Mdaemon,
+        Mta::Exchange,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Mta::Postfix => "postfix",
