@@ -6,17 +6,15 @@ use std::io;
 /// An error while reading one input or writing the output.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{input}: cannot open: {source}")]
+    #[error("{input}: cannot open")]
     Open { input: String, source: io::Error },
-    #[error("{input}: read error at byte offset {offset}: {source}")]
+    #[error("{input}: read error at byte offset {offset}")]
     Read {
         input: String,
         offset: u64,
         source: io::Error,
     },
-    #[error(
-        "{input}: corrupt {format} data near byte offset {offset} of the compressed file: {source}"
-    )]
+    #[error("{input}: corrupt {format} data near byte offset {offset} of the compressed file")]
     Corrupt {
         input: String,
         format: &'static str,
@@ -25,8 +23,28 @@ pub enum Error {
     },
     #[error("{what}")]
     NoInput { what: String },
-    #[error("cannot write {output}: {source}")]
+    #[error("interrupted by a signal; the output was not written")]
+    Interrupted,
+    #[error("cannot write {output}")]
     Write { output: String, source: io::Error },
+}
+
+/// `error: cause: cause of cause`: an error with its chain, printed once.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut last = s.clone();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        // io::Error wrapping an error repeats its text: print each message once.
+        let m = c.to_string();
+        if m != last {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        last = m;
+        cur = c.source();
+    }
+    s
 }
 
 /// Process exit codes (documented in README).
@@ -38,4 +56,6 @@ pub enum Exit {
     Failure = 1,
     /// The command line was wrong.
     Usage = 2,
+    /// SIGINT or SIGTERM stopped the run (nothing was written under the output's name).
+    Interrupted = 130,
 }

@@ -41,6 +41,15 @@ const MAX_WARNINGS: u64 = 10;
 /// Chunks each reader may decode ahead of the parser (memory: this × chunk size × readers).
 const READ_AHEAD_CHUNKS: usize = 8;
 
+/// Set by SIGINT/SIGTERM (see `main.rs`): the run stops at the next chunk, and its temporary
+/// output is removed, so nothing partial appears under the output's name.
+pub static INTERRUPTED: std::sync::LazyLock<std::sync::Arc<std::sync::atomic::AtomicBool>> =
+    std::sync::LazyLock::new(|| std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)));
+
+fn interrupted() -> bool {
+    INTERRUPTED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// What a run did: its figures, and the inputs that failed (the rest were converted).
 #[derive(Debug, Default)]
 pub struct Summary {
@@ -168,6 +177,10 @@ pub fn convert(cfg: &Config, writer: &mut dyn RecordWriter) -> Result<Summary, E
                 return Err(e);
             }
         }
+        // A reader that saw the signal stops quietly; the run must not look complete.
+        if interrupted() {
+            return Err(Error::Interrupted);
+        }
         return stage.finish();
     }
     let inputs = &inputs;
@@ -213,6 +226,9 @@ pub fn convert(cfg: &Config, writer: &mut dyn RecordWriter) -> Result<Summary, E
         let merge = spawn("mlc-merge").spawn_scoped(s, move || -> Result<Summary, Error> {
             for work in work_rx {
                 stage.handle(work)?;
+            }
+            if interrupted() {
+                return Err(Error::Interrupted);
             }
             stage.finish()
         });
@@ -270,6 +286,9 @@ fn read_input(
     let compression = opened.compression;
     let mut chunker = Chunker::with_pool(opened.reader, chunk_size, pool.clone());
     let error = loop {
+        if interrupted() {
+            return;
+        }
         match chunker.next_chunk() {
             Ok(Some(c)) => {
                 if !send(Feed::Chunk(c)) {
@@ -557,6 +576,9 @@ impl<'a> MergeStage<'a> {
     }
 
     fn handle(&mut self, work: Work) -> Result<(), Error> {
+        if interrupted() {
+            return Err(Error::Interrupted);
+        }
         match work {
             Work::Start { file, compression } => self.start(file, compression),
             Work::Parsed(p) => {

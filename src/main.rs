@@ -21,6 +21,9 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 fn main() -> ExitCode {
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let _ = signal_hook::flag::register(sig, std::sync::Arc::clone(&maillogconv::INTERRUPTED));
+    }
     let cfg = match maillogconv::cli::parse(std::env::args_os().collect()) {
         Ok(cfg) => cfg,
         Err(e) => {
@@ -34,7 +37,7 @@ fn main() -> ExitCode {
                 eprint!("{}", summary.stats.report());
             }
             for e in &summary.errors {
-                eprintln!("maillogconv: error: {e}");
+                eprintln!("maillogconv: error: {}", maillogconv::error::chain(e));
             }
             let code = if summary.errors.is_empty() {
                 Exit::Success
@@ -45,6 +48,15 @@ fn main() -> ExitCode {
         }
         // `maillogconv … | head` closes the pipe early: not an error.
         Err(e) if is_broken_pipe(&e) => ExitCode::from(Exit::Success as u8),
+        Err(e)
+            if matches!(
+                e.downcast_ref(),
+                Some(maillogconv::error::Error::Interrupted)
+            ) =>
+        {
+            eprintln!("maillogconv: {e}");
+            ExitCode::from(Exit::Interrupted as u8)
+        }
         Err(e) => {
             eprintln!("maillogconv: error: {e:#}");
             ExitCode::from(Exit::Failure as u8)

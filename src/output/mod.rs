@@ -58,6 +58,12 @@ pub enum Sink {
         tmp: tempfile::NamedTempFile,
         path: PathBuf,
     },
+    /// A device, FIFO or socket given as `-o` (`/dev/null`, a named pipe): written in place,
+    /// never replaced by a renamed file.
+    Special {
+        file: std::fs::File,
+        path: PathBuf,
+    },
 }
 
 impl Sink {
@@ -66,6 +72,15 @@ impl Sink {
         let Some(path) = path else {
             return Ok(Sink::Stdout);
         };
+        if let Ok(meta) = std::fs::metadata(path) {
+            if !meta.is_file() && !meta.is_dir() {
+                let file = std::fs::OpenOptions::new().write(true).open(path)?;
+                return Ok(Sink::Special {
+                    file,
+                    path: path.to_path_buf(),
+                });
+            }
+        }
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d,
             _ => Path::new("."),
@@ -85,13 +100,16 @@ impl Sink {
         Ok(match self {
             Sink::Stdout => Box::new(BufWriter::with_capacity(1 << 16, io::stdout())),
             Sink::File { tmp, .. } => Box::new(BufWriter::with_capacity(1 << 16, tmp.reopen()?)),
+            Sink::Special { file, .. } => {
+                Box::new(BufWriter::with_capacity(1 << 16, file.try_clone()?))
+            }
         })
     }
 
     /// Makes the output visible under its final name (fsync, then rename).
     pub fn commit(self) -> io::Result<()> {
         match self {
-            Sink::Stdout => Ok(()),
+            Sink::Stdout | Sink::Special { .. } => Ok(()),
             Sink::File { tmp, path } => {
                 tmp.as_file().sync_all()?;
                 tmp.persist(&path).map_err(|e| e.error)?;
@@ -104,7 +122,7 @@ impl Sink {
     pub fn name(&self) -> String {
         match self {
             Sink::Stdout => "<stdout>".to_string(),
-            Sink::File { path, .. } => path.display().to_string(),
+            Sink::File { path, .. } | Sink::Special { path, .. } => path.display().to_string(),
         }
     }
 }

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod exim;
+mod faults;
 mod formats;
 mod others;
 mod qmail;

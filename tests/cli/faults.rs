@@ -1,0 +1,172 @@
+//! Faults and hostile input (issue 7): full disks, signals, odd outputs, strange lines.
+
+use super::*;
+
+fn big_log(path: &Path, lines: usize) {
+    let mut text = String::with_capacity(lines * 200);
+    for i in 0..lines {
+        let q = format!("{:X}", 0x10_0000 + (i % 500_000));
+        let t = format!(
+            "Mar 14 {:02}:{:02}:{:02}",
+            i / 3600 % 24,
+            i / 60 % 60,
+            i % 60
+        );
+        text.push_str(&format!("{t} mx1 postfix/qmgr[1]: {q}: from=<u{i}@example.org>, size={i}, nrcpt=1 (queue active)\n"));
+        text.push_str(&format!("{t} mx1 postfix/smtp[2]: {q}: to=<r{i}@example.net>, relay=mx.example.net[198.51.100.1]:25, delay=1, delays=0/0/0.5/0.5, dsn=2.0.0, status=sent (250 ok)\n"));
+        text.push_str(&format!("{t} mx1 postfix/qmgr[1]: {q}: removed\n"));
+    }
+    std::fs::write(path, text).expect("write");
+}
+
+#[test]
+fn sigint_and_sigterm_mid_run_leave_the_previous_output_and_no_partial_file() {
+    let dir = tempdir();
+    let log = dir.path().join("maillog");
+    big_log(&log, 600_000); // ~190 MB: well over a second of work
+    for sig in ["-INT", "-TERM"] {
+        let out = dir.path().join("mail.awstats");
+        std::fs::write(&out, "previous\n").expect("write");
+        let child = bin()
+            .args([
+                "-j",
+                "1",
+                "--year",
+                "2026",
+                "-o",
+                out.to_str().expect("p"),
+                log.to_str().expect("p"),
+            ])
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let st = Command::new("kill")
+            .args([sig, &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(st.success());
+        let res = child.wait_with_output().expect("wait");
+        assert_eq!(
+            res.status.code(),
+            Some(130),
+            "{sig}: {}",
+            String::from_utf8_lossy(&res.stderr)
+        );
+        assert!(String::from_utf8_lossy(&res.stderr).contains("interrupted"));
+        assert_eq!(
+            std::fs::read_to_string(&out).expect("read"),
+            "previous\n",
+            "{sig}"
+        );
+        let left: Vec<String> = std::fs::read_dir(dir.path())
+            .expect("dir")
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".maillogconv"))
+            .collect();
+        assert!(left.is_empty(), "{sig}: temporary files left: {left:?}");
+    }
+}
+
+#[test]
+fn output_to_dev_full_fails_without_touching_the_device() {
+    let f = fixture("postfix/error-bounce.log");
+    for args in [vec!["-o", "/dev/full"], vec![]] {
+        let mut cmd = bin();
+        cmd.args(["--year", "2026"]).args(&args).arg(&f);
+        if args.is_empty() {
+            cmd.stdout(std::fs::File::create("/dev/full").expect("/dev/full"));
+        }
+        let out = cmd.output().expect("run");
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("No space left on device"), "{err}");
+        assert_eq!(
+            err.matches("No space left on device").count(),
+            1,
+            "the cause is printed once: {err}"
+        );
+    }
+    let meta = std::fs::metadata("/dev/full").expect("meta");
+    assert!(!meta.is_file(), "/dev/full is still a device");
+}
+
+#[test]
+fn crlf_line_ends_last_line_without_newline_and_empty_files() {
+    let dir = tempdir();
+    let text = std::fs::read_to_string(fixture("postfix/error-bounce.log")).expect("read");
+    let want = convert("postfix/error-bounce.log");
+    let crlf = dir.path().join("crlf.log");
+    std::fs::write(&crlf, text.replace('\n', "\r\n")).expect("w");
+    assert_eq!(stdout(&["--year", "2026", crlf.to_str().expect("p")]), want);
+    let no_nl = dir.path().join("nonl.log");
+    std::fs::write(&no_nl, text.trim_end_matches('\n')).expect("w");
+    assert_eq!(
+        stdout(&["--year", "2026", no_nl.to_str().expect("p")]),
+        want
+    );
+    let empty = dir.path().join("empty.log");
+    std::fs::write(&empty, "").expect("w");
+    let out = run(&["--year", "2026", "--stats", empty.to_str().expect("p")]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn truncated_last_line_and_a_one_megabyte_line_do_not_fail() {
+    let dir = tempdir();
+    let text = std::fs::read_to_string(fixture("postfix/error-bounce.log")).expect("read");
+    let mut cut = text.clone();
+    cut.truncate(text.len() - 40); // the last line loses its end
+    let mut huge = String::from("Mar 14 09:12:01 mx1 postfix/smtpd[20011]: 4B1C23E0A41: warning: ");
+    huge.push_str(&"x".repeat(1 << 20));
+    huge.push('\n');
+    let p = dir.path().join("maillog");
+    std::fs::write(&p, huge + &cut).expect("w");
+    let out = run(&["--year", "2026", "--stats", p.to_str().expect("p")]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text_out = String::from_utf8_lossy(&out.stdout);
+    assert!(text_out.contains("nosuchuser@example.com"), "{text_out}");
+}
+
+#[test]
+fn binary_garbage_and_nul_bytes_are_unknown_lines() {
+    let mut data: Vec<u8> = (0..=255u8).cycle().take(100_000).collect();
+    data.extend_from_slice(
+        b"\nMar 14 09:12:01 mx1 postfix/qmgr[1930]: 4B1C\x00\x003E0A41: removed\n",
+    );
+    data.extend(std::fs::read(fixture("postfix/error-bounce.log")).expect("read"));
+    let out = stdin_convert(&data, &["--year", "2026"]);
+    assert_eq!(out, convert("postfix/error-bounce.log"));
+}
+
+#[test]
+fn the_same_file_given_twice_is_read_once() {
+    let f = fixture("postfix/error-bounce.log");
+    let f = f.to_str().expect("p");
+    let out = run(&["--year", "2026", "--stats", f, f]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        convert("postfix/error-bounce.log")
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("given more than once, read once"));
+}
+
+#[test]
+fn a_clock_step_back_by_hours_is_passed_through() {
+    let log = "\
+Mar 14 12:00:00 mx1 postfix/qmgr[1]: 1111111111: from=<a@example.org>, size=1, nrcpt=1 (queue active)
+Mar 14 12:00:01 mx1 postfix/smtp[2]: 1111111111: to=<x@example.com>, relay=mx.example.com[198.51.100.5]:25, delay=1, delays=0/0/0.5/0.5, dsn=2.0.0, status=sent (250 ok)
+Mar 14 09:00:00 mx1 postfix/qmgr[1]: 2222222222: from=<b@example.org>, size=2, nrcpt=1 (queue active)
+Mar 14 09:00:01 mx1 postfix/smtp[2]: 2222222222: to=<y@example.com>, relay=mx.example.com[198.51.100.5]:25, delay=1, delays=0/0/0.5/0.5, dsn=2.0.0, status=sent (250 ok)
+";
+    let out = stdin_convert(log.as_bytes(), &["--year", "2026"]);
+    let times: Vec<&str> = out.lines().map(|l| &l[11..19]).collect();
+    assert_eq!(times, ["12:00:01", "09:00:01"], "as logged: {out}");
+}
