@@ -125,7 +125,11 @@ impl<R: Read> Chunker<R> {
                 self.done = true;
                 if filled == 0 {
                     self.pool.put(buf);
-                    return Ok(None);
+                    // An error before any byte of this chunk is reported now, not lost.
+                    return match self.error.take() {
+                        Some(e) => Err(e),
+                        None => Ok(None),
+                    };
                 }
                 return Ok(Some(Chunk { buf, len: filled }));
             }
@@ -171,5 +175,31 @@ mod tests {
             }
         }
         assert!(chunks(b"", 4).is_empty());
+    }
+
+    /// Yields `data`, then fails.
+    struct FailAfter<'a>(&'a [u8]);
+
+    impl Read for FailAfter<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0.is_empty() {
+                return Err(io::Error::other("broken"));
+            }
+            let n = self.0.len().min(buf.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_read_error_is_reported_after_the_bytes_before_it_even_when_there_are_none() {
+        let mut c = Chunker::with_pool(FailAfter(b""), 8, Pool::default());
+        assert!(c.next_chunk().is_err());
+
+        let mut c = Chunker::with_pool(FailAfter(b"line\n"), 8, Pool::default());
+        let first = c.next_chunk().expect("data first").expect("a chunk");
+        assert_eq!(first.bytes(), b"line\n");
+        assert!(c.next_chunk().is_err());
     }
 }

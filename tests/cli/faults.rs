@@ -170,3 +170,24 @@ Mar 14 09:00:01 mx1 postfix/smtp[2]: 2222222222: to=<y@example.com>, relay=mx.ex
     let times: Vec<&str> = out.lines().map(|l| &l[11..19]).collect();
     assert_eq!(times, ["12:00:01", "09:00:01"], "as logged: {out}");
 }
+
+#[test]
+fn a_gzip_header_followed_by_garbage_is_a_corrupt_file_not_an_empty_one() {
+    let dir = tempdir();
+    for (name, bytes) in [
+        ("short.gz", &b"\x1f\x8b\x08\x00garbage"[..]),
+        (
+            "long.gz",
+            &b"\x1f\x8b\x08\x00garbage and more garbage after it"[..],
+        ),
+    ] {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).expect("w");
+        for j in ["1", "2"] {
+            let out = run(&["-j", j, "--year", "2026", p.to_str().expect("p")]);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{name} -j{j}: {err}");
+            assert!(err.contains(name) && err.contains("corrupt gzip"), "{err}");
+        }
+    }
+}
