@@ -12,9 +12,9 @@ fn golden_awstats_and_jsonl_for_exim_fixtures() {
         "fail2ban-exim",
         "newyear",
     ] {
-        let log = fixture(&format!("exim/{name}.log"));
+        let log = rel_fixture(&format!("exim/{name}.log"));
         for (fmt, ext) in [("awstats", "awstats"), ("jsonl", "jsonl")] {
-            let out = run(&["--tz", "UTC", "-f", fmt, log.to_str().expect("p")]);
+            let out = run(&["--tz", "UTC", "-f", fmt, &log]);
             assert!(
                 out.status.success(),
                 "{name}: {}",

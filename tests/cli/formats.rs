@@ -40,8 +40,8 @@ fn bytes_out(args: &[&str]) -> Vec<u8> {
 
 #[test]
 fn golden_csv_jsonl_and_clf_with_hostile_addresses() {
-    let f = fixture(HOSTILE);
-    let f = f.to_str().expect("p");
+    let f = rel_fixture(HOSTILE);
+    let f = f.as_str();
     for (format, ext) in [("csv", "csv"), ("jsonl", "jsonl"), ("clf", "clf")] {
         let got = bytes_out(&["--year", "2026", "--tz", "UTC", "-f", format, f]);
         golden_file(&format!("hostile.{ext}"), &got);

@@ -15,8 +15,17 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+/// The binary, run from the project root so that relative fixture paths (which golden outputs
+/// record as `source_file`) are the same on every clone.
 fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_maillogconv"))
+    let mut c = Command::new(env!("CARGO_BIN_EXE_maillogconv"));
+    c.current_dir(root());
+    c
+}
+
+/// A fixture's path relative to the project root, for outputs that record the input's name.
+fn rel_fixture(rel: &str) -> String {
+    format!("fixtures/{rel}")
 }
 
 fn root() -> PathBuf {
