@@ -137,7 +137,7 @@ fn postfix_error_bounces_are_counted() {
 
 #[test]
 fn iso_timestamps_are_read() {
-    let p = root().join("../shared/corpus/youyo-postfix-log-parser/test-iso8601.log");
+    let p = fixture("corpus/youyo-postfix-log-parser/test-iso8601.log");
     let copy = fixture("corpus/youyo-postfix-log-parser/test-iso8601.log");
     let path = if copy.exists() { copy } else { p };
     let out = stdout(&[path.to_str().expect("path")]);
