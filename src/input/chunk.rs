@@ -13,6 +13,9 @@ pub const CHUNK_SIZE: usize = 1 << 20;
 /// Buffers kept for reuse at most.
 const POOL_MAX: usize = 64;
 
+/// Room kept in each chunk buffer beyond the chunk size for the partial line carried over.
+const CARRY_SLACK: usize = 64 * 1024;
+
 /// Recycled buffers, shared by the threads that fill and drain them: large buffers freed on
 /// another thread than they were made on would otherwise go back to the OS and be faulted in
 /// (and zeroed) again for the next chunk.
@@ -104,7 +107,9 @@ impl<R: Read> Chunker<R> {
         let mut want = filled + self.size;
         if buf.len() < want {
             // Only a new or too small buffer is zeroed; a reused one is already initialised.
-            buf.resize(want, 0);
+            // The slack covers the carry of later chunks, so a reused buffer is not regrown
+            // (and its pages faulted in afresh) whenever a carry is a few bytes longer.
+            buf.resize(want + CARRY_SLACK, 0);
         }
         buf[..filled].copy_from_slice(&self.carry);
         self.carry.clear();
