@@ -415,6 +415,9 @@ pub struct YearResolver {
     last_instant: Option<Timestamp>,
     /// A local hour with one offset throughout (no DST change in it), to skip the zone lookup.
     hour_cache: Option<(i64, Offset)>,
+    /// The last stamp as written and as resolved: busy logs repeat a second many times, and
+    /// the same written stamp right after itself always resolves the same way.
+    memo: Option<(RawStamp, Stamp)>,
 }
 
 /// Lines this far behind the previous one in the repeated hour are still its first occurrence.
@@ -433,6 +436,7 @@ impl YearResolver {
             last_year: 0,
             last_instant: None,
             hour_cache: None,
+            memo: None,
         }
     }
 
@@ -442,6 +446,7 @@ impl YearResolver {
         self.last = None;
         self.last_year = 0;
         self.last_instant = None;
+        self.memo = None;
     }
 
     /// True once a stamp has been resolved (later stamps chain from it).
@@ -508,6 +513,11 @@ impl YearResolver {
 
     /// Resolves one stamp, in log order.
     pub fn resolve(&mut self, raw: &RawStamp) -> Result<Stamp, TimeError> {
+        if let Some((prev, stamp)) = self.memo {
+            if prev == *raw {
+                return Ok(stamp);
+            }
+        }
         let stamp = match *raw {
             RawStamp::Epoch { secs, nanos } => {
                 let instant = Timestamp::new(secs, nanos as i32).unwrap_or_default();
@@ -590,6 +600,7 @@ impl YearResolver {
             }
         };
         self.last_instant = Some(stamp.instant);
+        self.memo = Some((*raw, stamp));
         Ok(stamp)
     }
 }
