@@ -74,7 +74,8 @@ struct Message {
     size: Option<u64>,
     nrcpt: Option<u32>,
     message_id: Bytes,
-    origin: Option<Origin>,
+    /// Boxed: most messages have none, and an open message should stay small.
+    origin: Option<Box<Origin>>,
     /// Recipients whose last attempt was deferred (for `status=expired`).
     deferred: Vec<Bytes>,
     /// Recipients with a final status (sent, bounced): Sendmail logs no `removed`, so a
@@ -85,7 +86,9 @@ struct Message {
 /// The correlation state of one run; carries across input files.
 #[derive(Debug)]
 pub struct Merger {
-    open: HashMap<Vec<u8>, Message>,
+    /// Boxed: the table stays small (it doubles as it grows, and a bucket is a key and a
+    /// pointer), and messages do not move when it grows.
+    open: HashMap<Vec<u8>, Box<Message>>,
     links: HashMap<Vec<u8>, Origin>,
     /// qmail deliveries started and not yet reported, by (host, delivery number).
     deliveries: HashMap<Vec<u8>, Pending>,
@@ -207,14 +210,13 @@ impl Merger {
         set_key(&mut self.key, ctx.host, qid);
         let links = &mut self.links;
         let now = ctx.ts.instant.as_second();
-        let m = self
-            .open
-            .entry_ref(self.key.as_slice())
-            .or_insert_with(|| Message {
+        let m = self.open.entry_ref(self.key.as_slice()).or_insert_with(|| {
+            Box::new(Message {
                 first_seen: Some(ctx.ts),
-                origin: links.remove(self.key.as_slice()),
+                origin: links.remove(self.key.as_slice()).map(Box::new),
                 ..Message::default()
-            });
+            })
+        });
         m.last_seen = now;
         m
     }
@@ -234,19 +236,19 @@ impl Merger {
             } => {
                 let m = self.message(ctx, qid);
                 let (h, ip, _) = split_peer(client);
-                m.client_host = line.get(h);
-                m.client_ip = line.get(ip);
-                m.sasl_username = line.get(sasl_username.unwrap_or_default());
+                m.client_host = kept(h);
+                m.client_ip = kept(ip);
+                m.sasl_username = kept(sasl_username.unwrap_or_default());
             }
             Event::Pickup { qid, from } => {
                 let m = self.message(ctx, qid);
                 if m.sender.is_none() {
-                    m.sender = Some(line.get(from));
+                    m.sender = Some(kept(from));
                 }
             }
             Event::MessageId { qid, message_id } => {
                 let m = self.message(ctx, qid);
-                m.message_id = line.get(message_id);
+                m.message_id = kept(message_id);
             }
             Event::Queued {
                 qid,
@@ -255,18 +257,18 @@ impl Merger {
                 nrcpt,
             } => {
                 let m = self.message(ctx, qid);
-                m.sender = Some(line.get(from));
+                m.sender = Some(kept(from));
                 m.size = size.or(m.size);
                 m.nrcpt = nrcpt.or(m.nrcpt);
             }
             Event::Arrival(a) => {
                 let m = self.message(ctx, a.qid);
-                m.sender = Some(line.get(a.from));
+                m.sender = Some(kept(a.from));
                 m.size = a.size.or(m.size);
                 m.nrcpt = a.nrcpt.or(m.nrcpt);
-                let mut set = |field: &mut Bytes, v: Option<&[u8]>| {
+                let set = |field: &mut Bytes, v: Option<&[u8]>| {
                     if let Some(v) = v {
-                        *field = line.get(v);
+                        *field = kept(v);
                     }
                 };
                 set(&mut m.client_host, a.client_host);
@@ -276,18 +278,18 @@ impl Merger {
                 set(&mut m.message_id, a.message_id);
                 set(&mut m.sasl_username, a.sasl_username);
                 if let (Some(prev), None) = (a.prev_qid, &m.origin) {
-                    m.origin = Some(Origin {
+                    m.origin = Some(Box::new(Origin {
                         at: ctx.ts.instant.as_second(),
-                        prev_qid: line.get(prev),
+                        prev_qid: kept(prev),
                         client: None,
                         received: None,
-                    });
+                    }));
                 }
             }
             Event::Expired { qid, from } => {
                 let m = self.message(ctx, qid);
                 if m.sender.is_none() {
-                    m.sender = Some(line.get(from));
+                    m.sender = Some(kept(from));
                 }
                 let pending = std::mem::take(&mut m.deferred);
                 let mut base = base_record(ctx, &mut line, qid, m);
@@ -319,7 +321,7 @@ impl Merger {
                 set_key(&mut self.key, ctx.host, delivery);
                 let pending = Pending {
                     qid: qid.to_vec(),
-                    to: line.get(to),
+                    to: kept(to),
                     local: channel == b"local",
                     at: ctx.ts.instant.as_second(),
                 };
@@ -345,7 +347,7 @@ impl Merger {
                     .and_then(|m| m.first_seen);
                 let origin = Origin {
                     at: ctx.ts.instant.as_second(),
-                    prev_qid: line.get(qid),
+                    prev_qid: kept(qid),
                     client: None,
                     received,
                 };
@@ -360,7 +362,7 @@ impl Merger {
         set_key(&mut self.key, ctx.host, new_qid);
         match self.open.get_mut(self.key.as_slice()) {
             Some(m) => {
-                m.origin.get_or_insert(origin);
+                m.origin.get_or_insert(Box::new(origin));
             }
             None => {
                 self.links.insert(self.key.clone(), origin);
@@ -405,7 +407,7 @@ impl Merger {
         for to in &recipients {
             if status == Status::Deferred {
                 if !m.deferred.iter().any(|t| t == to) {
-                    m.deferred.push(line.get(to));
+                    m.deferred.push(kept(to));
                 }
             } else if !m.deferred.is_empty() {
                 m.deferred.retain(|t| t != to);
@@ -425,7 +427,7 @@ impl Merger {
                 Some(o) if o.client.is_some() => Origin {
                     at: ctx.ts.instant.as_second(),
                     prev_qid: r.queue_id.clone(),
-                    ..o.clone()
+                    ..Origin::clone(o)
                 },
                 // The first hop's client, if the log showed it (it may have begun mid-flight).
                 _ => Origin {
@@ -475,10 +477,10 @@ impl Merger {
             if self.open.contains_key(self.key.as_slice()) {
                 return;
             }
-            let seen = Message {
+            let seen = Box::new(Message {
                 last_seen: ctx.ts.instant.as_second(),
                 ..Message::default()
-            };
+            });
             self.open.insert(self.key.clone(), seen);
         }
         let mut r = Box::new(Record {
@@ -648,6 +650,16 @@ fn strip_host_said(reply: &[u8]) -> &[u8] {
     match SAID.find(reply) {
         Some(i) if reply.starts_with(b"host ") => &reply[i + 7..],
         _ => reply,
+    }
+}
+
+/// A field kept in an open message (or link) for later records: copied alone, so that a
+/// message held for days keeps its few fields, not the whole lines they came from.
+fn kept(part: &[u8]) -> Bytes {
+    if part.is_empty() {
+        Bytes::new()
+    } else {
+        Bytes::copy_from_slice(part)
     }
 }
 
