@@ -191,3 +191,29 @@ fn a_gzip_header_followed_by_garbage_is_a_corrupt_file_not_an_empty_one() {
         }
     }
 }
+
+#[test]
+fn control_characters_in_addresses_and_replies_never_split_a_record() {
+    let log: &[u8] = b"Jun  1 10:00:00 mx1 postfix/qmgr[1]: 7A7A7A7A7A: from=<a\x1b[31mb@example.com>, size=100, nrcpt=1 (queue active)\n\
+Jun  1 10:00:01 mx1 postfix/smtp[2]: 7A7A7A7A7A: to=<c\x07d\x0be@example.net>, relay=mx.example.net[198.51.100.7]:25, delay=1, delays=0/0/0.5/0.5, dsn=2.0.0, status=sent (250 ok\x08\x7f done)\n\
+Jun  1 10:00:01 mx1 postfix/qmgr[1]: 7A7A7A7A7A: removed\n";
+    for format in ["awstats", "csv", "jsonl", "clf"] {
+        let out = stdin_convert(log, &["--year", "2026", "--tz", "UTC", "-f", format]);
+        let lines: Vec<&str> = out.lines().collect();
+        let want = if format == "csv" { 2 } else { 1 }; // CSV has a header
+        assert_eq!(lines.len(), want, "{format}: {out:?}");
+        if format == "jsonl" {
+            let v: serde_json::Value = serde_json::from_str(lines[0]).expect("valid JSON");
+            assert_eq!(v["sender"], "a\u{1b}[31mb@example.com", "{format}");
+            assert_eq!(v["recipient"], "c\u{7}d\u{b}e@example.net", "{format}");
+        }
+        if format == "csv" {
+            let mut rdr = csv::Reader::from_reader(out.as_bytes());
+            let rec = rdr.records().next().expect("a row").expect("valid CSV");
+            assert!(
+                rec.iter().any(|f| f == "c\u{7}d\u{b}e@example.net"),
+                "{rec:?}"
+            );
+        }
+    }
+}
