@@ -4,7 +4,6 @@ use super::*;
 
 #[test]
 fn golden_awstats_and_jsonl_for_exim_fixtures() {
-    let bless = std::env::var_os("MAILLOGCONV_BLESS").is_some();
     for name in [
         "testsuite-0005",
         "testsuite-0021",
@@ -20,17 +19,7 @@ fn golden_awstats_and_jsonl_for_exim_fixtures() {
                 "{name}: {}",
                 String::from_utf8_lossy(&out.stderr)
             );
-            let golden = fixture(&format!("exim/{name}.{ext}"));
-            if bless {
-                std::fs::write(&golden, &out.stdout).expect("bless");
-                continue;
-            }
-            let want = std::fs::read(&golden).expect("golden");
-            assert_eq!(
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&want),
-                "{name}.{ext}"
-            );
+            assert_golden(&format!("exim/{name}.{ext}"), &out.stdout);
         }
     }
 }

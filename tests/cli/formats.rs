@@ -11,23 +11,6 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 const HOSTILE: &str = "postfix/hostile-addresses.log";
 
-fn golden_file(name: &str, got: &[u8]) {
-    let path = fixture(&format!("formats/{name}"));
-    if std::env::var_os("MAILLOGCONV_BLESS").is_some() {
-        std::fs::create_dir_all(path.parent().expect("dir")).expect("mkdir");
-        std::fs::write(&path, got).expect("bless");
-        return;
-    }
-    let want = std::fs::read(&path).unwrap_or_else(|_| panic!("no golden {}", path.display()));
-    assert_eq!(
-        String::from_utf8_lossy(got),
-        String::from_utf8_lossy(&want),
-        "{}",
-        path.display()
-    );
-    assert_eq!(got, want.as_slice(), "{} (bytes)", path.display());
-}
-
 fn bytes_out(args: &[&str]) -> Vec<u8> {
     let out = run(args);
     assert!(
@@ -44,7 +27,7 @@ fn golden_csv_jsonl_and_clf_with_hostile_addresses() {
     let f = f.as_str();
     for (format, ext) in [("csv", "csv"), ("jsonl", "jsonl"), ("clf", "clf")] {
         let got = bytes_out(&["--year", "2026", "--tz", "UTC", "-f", format, f]);
-        golden_file(&format!("hostile.{ext}"), &got);
+        assert_golden(&format!("formats/hostile.{ext}"), &got);
     }
     // CLF (like AWStats) keeps the Latin-1 bytes exactly; CSV and JSON are UTF-8 and replace
     // them visibly; every format stays one line per record.

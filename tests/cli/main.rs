@@ -55,6 +55,25 @@ fn convert(rel: &str) -> String {
     stdout(&["--year", "2026", p.to_str().expect("path")])
 }
 
+/// Compares `got` with the golden file `fixtures/<rel>` (text first, for a readable diff, then
+/// bytes); with MAILLOGCONV_BLESS set, writes it instead.
+fn assert_golden(rel: &str, got: &[u8]) {
+    let path = fixture(rel);
+    if std::env::var_os("MAILLOGCONV_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().expect("dir")).expect("mkdir");
+        std::fs::write(&path, got).expect("bless");
+        return;
+    }
+    let want = std::fs::read(&path).unwrap_or_else(|_| panic!("no golden {}", path.display()));
+    assert_eq!(
+        String::from_utf8_lossy(got),
+        String::from_utf8_lossy(&want),
+        "{} changed",
+        path.display()
+    );
+    assert_eq!(got, want.as_slice(), "{} changed (bytes)", path.display());
+}
+
 fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("tempdir")
 }
@@ -69,25 +88,11 @@ fn golden_awstats_output_for_every_postfix_fixture() {
         .collect();
     logs.sort();
     assert!(logs.len() >= 8, "fixtures missing: {logs:?}");
-    let bless = std::env::var_os("MAILLOGCONV_BLESS").is_some();
     for log in logs {
         let out = run(&["--year", "2026", log.to_str().expect("path")]);
         assert!(out.status.success(), "{}", log.display());
-        let got = out.stdout;
-        let golden = log.with_extension("awstats");
-        if bless {
-            std::fs::write(&golden, &got).expect("write golden");
-            continue;
-        }
-        let want = std::fs::read(&golden)
-            .unwrap_or_else(|_| panic!("no golden file {}", golden.display()));
-        assert_eq!(
-            String::from_utf8_lossy(&got),
-            String::from_utf8_lossy(&want),
-            "output for {} changed",
-            log.display()
-        );
-        assert_eq!(got, want, "output bytes for {} changed", log.display());
+        let stem = log.file_stem().expect("stem").to_string_lossy();
+        assert_golden(&format!("postfix/{stem}.awstats"), &out.stdout);
     }
 }
 

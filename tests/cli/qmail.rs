@@ -12,7 +12,6 @@ fn conv_q(name: &str, extra: &[&str]) -> String {
 
 #[test]
 fn golden_awstats_for_qmail_fixtures() {
-    let bless = std::env::var_os("MAILLOGCONV_BLESS").is_some();
     for name in [
         "multilog-one",
         "multilog-two",
@@ -21,16 +20,7 @@ fn golden_awstats_for_qmail_fixtures() {
         "splogger",
     ] {
         let got = conv_q(name, &["--year", "2003"]);
-        let golden = fixture(&format!("qmail/{name}.awstats"));
-        if bless {
-            std::fs::write(&golden, &got).expect("bless");
-            continue;
-        }
-        assert_eq!(
-            got,
-            std::fs::read_to_string(&golden).expect("golden"),
-            "{name}"
-        );
+        assert_golden(&format!("qmail/{name}.awstats"), got.as_bytes());
     }
 }
 

@@ -50,13 +50,7 @@ fn conv(args: &[&str]) -> (String, String) {
 }
 
 fn golden(name: &str, got: &str) {
-    let path = fixture(&format!("rotation/{name}.awstats"));
-    if std::env::var_os("MAILLOGCONV_BLESS").is_some() {
-        std::fs::write(&path, got).expect("bless");
-        return;
-    }
-    let want = std::fs::read_to_string(&path).expect("golden file");
-    assert_eq!(got, want, "{}", path.display());
+    assert_golden(&format!("rotation/{name}.awstats"), got.as_bytes());
 }
 
 const NEWYEAR_TRUE: [(&str, &str); 4] = [

@@ -16,7 +16,6 @@ fn conv_sm(name: &str) -> String {
 
 #[test]
 fn golden_awstats_for_sendmail_fixtures() {
-    let bless = std::env::var_os("MAILLOGCONV_BLESS").is_some();
     for name in [
         "yudai09-data",
         "gitpan-sendmail-plain",
@@ -24,16 +23,7 @@ fn golden_awstats_for_sendmail_fixtures() {
         "gitpan-sendmail-custom-dsn",
     ] {
         let got = conv_sm(name);
-        let golden = fixture(&format!("sendmail/{name}.awstats"));
-        if bless {
-            std::fs::write(&golden, &got).expect("bless");
-            continue;
-        }
-        assert_eq!(
-            got,
-            std::fs::read_to_string(&golden).expect("golden"),
-            "{name}"
-        );
+        assert_golden(&format!("sendmail/{name}.awstats"), got.as_bytes());
     }
 }
 
