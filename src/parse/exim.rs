@@ -176,19 +176,7 @@ fn arrival<'a>(qid: &'a [u8], v: &'a [u8]) -> Event<&'a [u8]> {
     let from = &v[..end];
     // `<= <>` is the null sender.
     let from = if from == b"<>" { &from[..0] } else { from };
-    let mut a = Arrival {
-        qid,
-        from,
-        size: None,
-        nrcpt: None,
-        client_host: None,
-        client_ip: None,
-        helo: None,
-        proto: None,
-        message_id: None,
-        sasl_username: None,
-        prev_qid: None,
-    };
+    let mut a = Arrival::new(qid, from);
     for (k, val) in (Fields { rest: &v[end..] }) {
         match k {
             b"S" => a.size = std::str::from_utf8(val).ok().and_then(|s| s.parse().ok()),

@@ -146,6 +146,23 @@ pub struct Arrival<S> {
 }
 
 impl<S> Arrival<S> {
+    /// An arrival with only its queue ID and sender known.
+    pub fn new(qid: S, from: S) -> Self {
+        Arrival {
+            qid,
+            from,
+            size: None,
+            nrcpt: None,
+            client_host: None,
+            client_ip: None,
+            helo: None,
+            proto: None,
+            message_id: None,
+            sasl_username: None,
+            prev_qid: None,
+        }
+    }
+
     fn map<T>(self, f: &mut impl FnMut(S) -> T) -> Arrival<T> {
         Arrival {
             qid: f(self.qid),

@@ -94,17 +94,8 @@ pub fn parse(body: &[u8]) -> Event<&[u8]> {
             return Event::Malformed;
         };
         return Event::Arrival(Arrival {
-            qid,
-            from,
             size,
-            nrcpt: None,
-            client_host: None,
-            client_ip: None,
-            helo: None,
-            proto: None,
-            message_id: None,
-            sasl_username: None,
-            prev_qid: None,
+            ..Arrival::new(qid, from)
         });
     }
     if let Some(v) = body.strip_prefix(b"starting delivery ") {

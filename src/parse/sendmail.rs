@@ -130,19 +130,7 @@ pub fn parse(msg: &[u8]) -> Event<&[u8]> {
 
 fn arrival<'a>(qid: &'a [u8], v: &'a [u8]) -> Option<Event<&'a [u8]>> {
     let end = memmem::find(v, b", ").unwrap_or(v.len());
-    let mut a = Arrival {
-        qid,
-        from: strip_brackets(&v[..end]),
-        size: None,
-        nrcpt: None,
-        client_host: None,
-        client_ip: None,
-        helo: None,
-        proto: None,
-        message_id: None,
-        sasl_username: None,
-        prev_qid: None,
-    };
+    let mut a = Arrival::new(qid, strip_brackets(&v[..end]));
     for (k, val) in fields(&v[end..]) {
         match k {
             b"size" => a.size = std::str::from_utf8(val).ok()?.parse().ok(),
