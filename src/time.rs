@@ -223,14 +223,8 @@ fn approx_secs(year: i32, month: u8, day: u8, h: u8, m: u8, s: u8) -> i64 {
 }
 
 fn approx_secs_of(dt: DateTime) -> i64 {
-    approx_secs(
-        i32::from(dt.year()),
-        dt.month() as u8,
-        dt.day() as u8,
-        dt.hour() as u8,
-        dt.minute() as u8,
-        dt.second() as u8,
-    )
+    let (month, day, h, m, s) = day_key(dt);
+    approx_secs(i32::from(dt.year()), month, day, h, m, s)
 }
 
 /// How the year of the first BSD stamp is chosen.
@@ -283,6 +277,17 @@ pub struct ChainYear {
 /// Month, day, hour, minute, second: a BSD stamp without its year, in calendar order.
 type DayKey = (u8, u8, u8, u8, u8);
 
+/// The [`DayKey`] of a date and time (jiff keeps every part in range, so `as u8` is exact).
+fn day_key(dt: DateTime) -> DayKey {
+    (
+        dt.month() as u8,
+        dt.day() as u8,
+        dt.hour() as u8,
+        dt.minute() as u8,
+        dt.second() as u8,
+    )
+}
+
 fn bsd_key(raw: &RawStamp) -> Option<DayKey> {
     match *raw {
         RawStamp::Bsd {
@@ -299,16 +304,7 @@ fn bsd_key(raw: &RawStamp) -> Option<DayKey> {
 
 fn iso_key(raw: &RawStamp) -> Option<(i32, DayKey)> {
     match *raw {
-        RawStamp::Iso { local, .. } => Some((
-            i32::from(local.year()),
-            (
-                local.month() as u8,
-                local.day() as u8,
-                local.hour() as u8,
-                local.minute() as u8,
-                local.second() as u8,
-            ),
-        )),
+        RawStamp::Iso { local, .. } => Some((i32::from(local.year()), day_key(local))),
         RawStamp::Bsd { .. } | RawStamp::Epoch { .. } => None,
     }
 }
