@@ -304,20 +304,11 @@ fn reject<'a>(qid: Option<&'a [u8]>, v: &'a [u8]) -> Option<Event<&'a [u8]>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::parse::test_util::{b, known};
     use crate::parse::{parse_line, Line, Mta};
 
     fn event(line: &str) -> Event<&[u8]> {
-        match parse_line(line.as_bytes()) {
-            Line::Known { event, mta, .. } => {
-                assert_eq!(mta, Mta::Exim, "{line}");
-                event
-            }
-            Line::Unknown => panic!("not recognised: {line}"),
-        }
-    }
-
-    fn b(s: &str) -> &[u8] {
-        s.as_bytes()
+        known(line, Some(Mta::Exim)).1
     }
 
     #[test]

@@ -678,3 +678,31 @@ mod tests {
         assert_eq!(Span::of(base, b"elsewhere").get(base), b"");
     }
 }
+
+/// Helpers for the parsers' unit tests.
+#[cfg(test)]
+pub(crate) mod test_util {
+    use super::{parse_line, Event, Line, Mta, RawStamp};
+
+    /// The stamp and event of a line that must be recognised (as `mta`, when given).
+    pub fn known(line: &str, mta: Option<Mta>) -> (RawStamp, Event<&[u8]>) {
+        match parse_line(line.as_bytes()) {
+            Line::Known {
+                stamp,
+                event,
+                mta: got,
+                ..
+            } => {
+                if let Some(want) = mta {
+                    assert_eq!(got, want, "{line}");
+                }
+                (stamp, event)
+            }
+            Line::Unknown => panic!("not recognised: {line}"),
+        }
+    }
+
+    pub fn b(s: &str) -> &[u8] {
+        s.as_bytes()
+    }
+}

@@ -382,17 +382,11 @@ fn envelope<'a>(mut tail: &'a [u8], r: &mut Reject<&'a [u8]>) -> &'a [u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::parse::test_util::{b, known};
     use crate::parse::{parse_line, Line};
 
     fn event(line: &str) -> Event<&[u8]> {
-        match parse_line(line.as_bytes()) {
-            Line::Known { event, .. } => event,
-            Line::Unknown => panic!("not recognised: {line}"),
-        }
-    }
-
-    fn b(s: &str) -> &[u8] {
-        s.as_bytes()
+        known(line, None).1
     }
 
     #[test]

@@ -151,22 +151,11 @@ pub fn parse(body: &[u8]) -> Event<&[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parse::{parse_line, Line, Mta};
+    use crate::parse::test_util::{b, known};
+    use crate::parse::Mta;
 
     fn event(line: &str) -> (RawStamp, Event<&[u8]>) {
-        match parse_line(line.as_bytes()) {
-            Line::Known {
-                stamp, event, mta, ..
-            } => {
-                assert_eq!(mta, Mta::Qmail, "{line}");
-                (stamp, event)
-            }
-            Line::Unknown => panic!("not recognised: {line}"),
-        }
-    }
-
-    fn b(s: &str) -> &[u8] {
-        s.as_bytes()
+        known(line, Some(Mta::Qmail))
     }
 
     #[test]

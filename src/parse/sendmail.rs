@@ -252,20 +252,11 @@ fn reject<'a>(qid: Option<&'a [u8]>, rest: &'a [u8]) -> Option<Event<&'a [u8]>> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parse::{parse_line, Line, Mta};
+    use crate::parse::test_util::{b, known};
+    use crate::parse::Mta;
 
     fn event(line: &str) -> Event<&[u8]> {
-        match parse_line(line.as_bytes()) {
-            Line::Known { event, mta, .. } => {
-                assert_eq!(mta, Mta::Sendmail, "{line}");
-                event
-            }
-            Line::Unknown => panic!("not recognised: {line}"),
-        }
-    }
-
-    fn b(s: &str) -> &[u8] {
-        s.as_bytes()
+        known(line, Some(Mta::Sendmail)).1
     }
 
     // Real lines: yudai09-fluent-plugin-sendmail/data, gitpan-Parse-Syslog-Mail/*.log.
