@@ -58,6 +58,9 @@ struct Origin {
     /// A content-filter hop carries the original client; a bounce notification does not.
     client: Option<(Bytes, Bytes, Bytes)>,
     received: Option<Stamp>,
+    /// A delivery status notification: sent from the null sender (RFC 5321 §4.5.5), which
+    /// Sendmail never logs in a `from=` line for it.
+    notification: bool,
 }
 
 #[derive(Debug, Default)]
@@ -283,6 +286,7 @@ impl Merger {
                         prev_qid: kept(prev),
                         client: None,
                         received: None,
+                        notification: false,
                     }));
                 }
             }
@@ -350,6 +354,7 @@ impl Merger {
                     prev_qid: kept(qid),
                     client: None,
                     received,
+                    notification: true,
                 };
                 self.link(ctx, new_qid, origin);
             }
@@ -441,6 +446,7 @@ impl Merger {
                         )
                     }),
                     received: m.first_seen,
+                    notification: false,
                 },
             };
             self.link(ctx, new_qid, origin);
@@ -686,6 +692,9 @@ fn base_record(ctx: &Ctx, line: &mut Owned, qid: &[u8], m: &Message) -> Box<Reco
     if let Some(o) = &m.origin {
         r.prev_queue_id = o.prev_qid.clone();
         r.received_ts = o.received.or(m.first_seen);
+        if o.notification && r.sender.is_none() {
+            r.sender = Some(Bytes::new());
+        }
         if let Some((h, ip, sasl)) = &o.client {
             r.client_host = h.clone();
             r.client_ip = ip.clone();

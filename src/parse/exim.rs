@@ -24,6 +24,13 @@ pub fn is_message_id(w: &[u8]) -> bool {
         && ((part(b, 6) && part(c, 2)) || (part(b, 11) && part(c, 4)))
 }
 
+/// The message of an Exim syslog line without the mainlog stamp Exim puts in it too
+/// (`syslog_timestamp`, on by default): the syslog stamp is the one kept, as for qmail's
+/// splogger.
+pub fn syslog_body(msg: &[u8]) -> &[u8] {
+    mainlog_header(msg).map_or(msg, |(_, rest)| rest)
+}
+
 /// The stamp and the rest of a mainlog line: `2024-01-15 10:23:45[.123] [+0100] [[1234]] rest`.
 /// Syslog lines with an RFC 3339 stamp (a `T` between date and time) are not mainlog lines.
 pub fn mainlog_header(line: &[u8]) -> Option<(RawStamp, &[u8])> {
@@ -70,8 +77,12 @@ impl<'a> Iterator for Fields<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         let r = self.rest.trim_ascii_start();
         let eq = memchr::memchr(b'=', r)?;
-        let key = &r[..eq];
-        if key.is_empty() || key.contains(&b' ') {
+        // Words without `=` are skipped: a deferral's `defer (-44) H=…`.
+        let key = match memchr::memrchr(b' ', &r[..eq]) {
+            Some(sp) => &r[sp + 1..eq],
+            None => &r[..eq],
+        };
+        if key.is_empty() {
             return None;
         }
         let v = &r[eq + 1..];
@@ -428,6 +439,38 @@ mod tests {
                 b("CALLER@two.test.ex"),
                 b("domain is held")
             )
+        );
+    }
+
+    #[test]
+    fn deferral_with_a_host() {
+        // exim-testsuite/log-HEAD/5611: the host tried follows `defer (-37)`.
+        let e = event("1999-03-02 09:44:33 10HmbD-000000005vi-0000 == lack_required@test.ex R=client T=send_to_server3 defer (-37) H=127.0.0.1 [127.0.0.1]: TLS session: (SSL_connect) Required TLS certificate status not received");
+        let Event::Delivery(d) = e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(
+            (d.status, d.relay, d.reply),
+            (
+                DeliveryStatus::Deferred,
+                b("127.0.0.1 [127.0.0.1]"),
+                b("TLS session: (SSL_connect) Required TLS certificate status not received")
+            )
+        );
+    }
+
+    #[test]
+    fn syslog_lines_with_exim_own_stamp() {
+        // Exim logging to syslog keeps its own stamp in the message (syslog_timestamp).
+        let line =
+            "Dec 29 00:29:02 mx4 exim[1069]: 2026-12-29 00:29:02 1xiL5K-0000000000P-0YzD Completed";
+        let Line::Known { mta, event, .. } = parse_line(line.as_bytes()) else {
+            panic!("{line}")
+        };
+        assert_eq!(mta, Mta::Exim);
+        assert!(
+            matches!(event, Event::Removed { qid } if qid == b("1xiL5K-0000000000P-0YzD")),
+            "{event:?}"
         );
     }
 

@@ -304,7 +304,7 @@ pub fn parse_line_as(line: &[u8], mta: Option<Mta>) -> Line<&[u8]> {
         Mta::Exim => match exim::mainlog_header(line) {
             Some((s, body)) => known(s, &line[..0], exim::parse(body)),
             None => syslog::parse(line).map_or(Line::Unknown, |h| {
-                known(h.stamp, h.host, exim::parse(h.msg))
+                known(h.stamp, h.host, exim::parse(exim::syslog_body(h.msg)))
             }),
         },
         Mta::Qmail => match parse_line(line) {
@@ -410,7 +410,7 @@ pub fn parse_line(line: &[u8]) -> Line<&[u8]> {
             stamp: h.stamp,
             host: h.host,
             mta: Mta::Exim,
-            event: exim::parse(h.msg),
+            event: exim::parse(exim::syslog_body(h.msg)),
         };
     }
     Line::Unknown
@@ -572,10 +572,11 @@ impl<S> Line<S> {
 /// Splits a peer as Postfix logs it, `host[ip]`, `host[ip]:port` or `[ip]:port`, into host, ip
 /// and port. A value without brackets (`local`, `none`, `dovecot`) is all host.
 pub fn split_peer(raw: &[u8]) -> (&[u8], &[u8], Option<u16>) {
-    let Some(open) = memchr::memchr(b'[', raw) else {
+    // The last bracket pair: Sendmail's MSP logs `relay=[127.0.0.1] [127.0.0.1]`.
+    let Some(close) = memchr::memrchr(b']', raw) else {
         return (raw, &raw[raw.len()..], None);
     };
-    let Some(close) = memchr::memrchr(b']', raw).filter(|&c| c > open) else {
+    let Some(open) = memchr::memrchr(b'[', &raw[..close]) else {
         return (raw, &raw[raw.len()..], None);
     };
     let port = raw
@@ -656,6 +657,9 @@ mod tests {
         assert_eq!((h, i, p), (&b""[..], &b"1.2.3.4"[..], Some(51234)));
         let (h, i, p) = split_peer(b"local");
         assert_eq!((h, i, p), (&b"local"[..], &b""[..], None));
+        // Sendmail's MSP hand-off (infohtreasure maillog): the address is the last pair.
+        let (h, i, p) = split_peer(b"[127.0.0.1] [127.0.0.1]");
+        assert_eq!((h, i, p), (&b"[127.0.0.1]"[..], &b"127.0.0.1"[..], None));
     }
 
     #[test]
