@@ -118,6 +118,14 @@ pub fn open(input: &Input) -> Result<Opened, Error> {
             (Box::new(f), meta.modified().ok())
         }
     };
+    let mut opened = decode(raw, &input.display())?;
+    opened.mtime = mtime;
+    Ok(opened)
+}
+
+/// Wraps `raw` in the decoder its first bytes call for; `name` is for errors. The part of
+/// [`open`] that reads data, apart so it can be fuzzed without files.
+pub fn decode(raw: Box<dyn Read + Send>, name: &str) -> Result<Opened, Error> {
     let consumed = Arc::new(AtomicU64::new(0));
     let counting = Counting {
         inner: raw,
@@ -125,7 +133,7 @@ pub fn open(input: &Input) -> Result<Opened, Error> {
     };
     let mut buffered = BufReader::with_capacity(256 * 1024, counting);
     let magic = buffered.fill_buf().map_err(|source| Error::Read {
-        input: input.display(),
+        input: name.to_string(),
         offset: 0,
         source,
     })?;
@@ -141,7 +149,7 @@ pub fn open(input: &Input) -> Result<Opened, Error> {
         Compression::Xz => Box::new(liblzma::bufread::XzDecoder::new_multi_decoder(buffered)),
         Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(buffered).map_err(
             |source| Error::Corrupt {
-                input: input.display(),
+                input: name.to_string(),
                 format: "zstd",
                 offset: 0,
                 source,
@@ -152,7 +160,7 @@ pub fn open(input: &Input) -> Result<Opened, Error> {
         reader,
         compression,
         consumed,
-        mtime,
+        mtime: None,
         gzip_mtime,
     })
 }

@@ -217,3 +217,46 @@ Jun  1 10:00:01 mx1 postfix/qmgr[1]: 7A7A7A7A7A: removed\n";
         }
     }
 }
+
+/// The binary as an unprivileged user: permissions do not stop root (CI runs as root), so root
+/// drops to `nobody` with util-linux's setpriv.
+fn unprivileged() -> Command {
+    let uid = Command::new("id").arg("-u").output().expect("id -u");
+    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+        return bin();
+    }
+    let mut c = Command::new("setpriv");
+    c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_maillogconv"))
+        .current_dir("/");
+    c
+}
+
+#[test]
+fn a_directory_without_permission_is_reported_and_the_rest_converted() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempdir();
+    let mode = |p: &Path, m| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m));
+    mode(dir.path(), 0o755).expect("chmod");
+    let locked = dir.path().join("locked");
+    std::fs::create_dir(&locked).expect("mkdir");
+    std::fs::copy(fixture("postfix/error-bounce.log"), locked.join("maillog")).expect("copy");
+    let good = dir.path().join("good.log");
+    std::fs::copy(fixture("postfix/error-bounce.log"), &good).expect("copy");
+    mode(&good, 0o644).expect("chmod");
+    mode(&locked, 0o000).expect("chmod");
+    let out = unprivileged()
+        .args(["--year", "2026"])
+        .arg(&locked)
+        .arg(&good)
+        .output()
+        .expect("run maillogconv (as root this needs setpriv from util-linux)");
+    mode(&locked, 0o755).expect("chmod");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(locked.to_str().expect("p")) && err.contains("Permission denied"),
+        "{err}"
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
+}
