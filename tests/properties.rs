@@ -11,7 +11,7 @@ use maillogconv::parse::{parse_line_as, Mta};
 use maillogconv::record::Record;
 use proptest::prelude::*;
 use std::io::{self, Read};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 /// Every fixture log of the line-oriented MTAs, in a fixed order.
@@ -120,9 +120,9 @@ impl RecordWriter for Collect {
     }
 }
 
-fn convert(path: &PathBuf, chunk_size: usize, threads: usize) -> Vec<String> {
+fn convert(path: &Path, chunk_size: usize, threads: usize) -> Vec<String> {
     let cfg = Config {
-        inputs: vec![Input::Path(path.clone())],
+        inputs: vec![Input::Path(path.to_path_buf())],
         format: Format::Jsonl,
         year: Some(2026),
         threads,
