@@ -57,6 +57,10 @@ struct Cli {
     /// Print a summary (lines, records by status, open messages) on stderr.
     #[arg(long)]
     stats: bool,
+    /// Fail (exit 1) when a line of a recognised MTA cannot be parsed, naming the input and the
+    /// first such line; records are still written. Without it such lines are only counted.
+    #[arg(long)]
+    strict: bool,
     /// Forget a message that has had no line for this many days of log time (it will never see
     /// `removed`: the log began or ended mid-flight); its deliveries are already written.
     #[arg(long, value_name = "DAYS", default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=3650))]
@@ -134,6 +138,7 @@ pub fn parse(args: Vec<std::ffi::OsString>) -> Result<Config, clap::Error> {
         year: cli.year,
         threads: cli.threads.map_or_else(default_threads, usize::from),
         stats: cli.stats,
+        strict: cli.strict,
         max_age_secs: i64::from(cli.evict_after_days) * 86_400,
         mta: cli.mta.map(|m| match m {
             MtaArg::Postfix => crate::parse::Mta::Postfix,

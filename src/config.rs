@@ -42,6 +42,8 @@ pub struct Config {
     pub mta: Option<crate::parse::Mta>,
     /// Messages with no line for this long (log time, seconds) are dropped from memory.
     pub max_age_secs: i64,
+    /// Unparseable lines of a recognised MTA fail the run (exit 1) instead of being counted.
+    pub strict: bool,
     /// Hive partition keys: `output` is then a directory (Parquet only).
     pub partition_by: Vec<crate::output::parquet::PartitionKey>,
 }
@@ -60,6 +62,7 @@ impl Default for Config {
             partition_by: Vec::new(),
             max_age_secs: crate::merge::DEFAULT_MAX_AGE_SECS,
             mta: None,
+            strict: false,
         }
     }
 }

@@ -23,6 +23,14 @@ pub enum Error {
     },
     #[error("{what}")]
     NoInput { what: String },
+    /// `--strict`: lines of a recognised MTA that could not be parsed (one error per input).
+    #[error("{input}:{line}: unparseable {mta} line (--strict; {count} in this input)")]
+    Malformed {
+        input: String,
+        line: u64,
+        mta: &'static str,
+        count: u64,
+    },
     #[error("interrupted by a signal; the output was not written")]
     Interrupted,
     #[error("cannot write {output}")]

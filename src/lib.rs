@@ -503,6 +503,8 @@ struct MergeStage<'a> {
     pool: input::chunk::Pool,
     /// The last stamp of the previous file, to check the set is in order.
     prev_last: Option<(Stamp, String)>,
+    /// `--strict`: the current file's unparseable lines (first line number, MTA, count).
+    strict: Option<Option<(u64, Mta, u64)>>,
 }
 
 impl<'a> MergeStage<'a> {
@@ -522,6 +524,7 @@ impl<'a> MergeStage<'a> {
             plan,
             pool: input::chunk::Pool::default(),
             prev_last: None,
+            strict: cfg.strict.then_some(None),
         }
     }
 
@@ -532,7 +535,21 @@ impl<'a> MergeStage<'a> {
             .unwrap_or_default()
     }
 
+    /// `--strict`: one error for the current file's unparseable lines, if it had any.
+    fn strict_error(&mut self) {
+        if let Some(Some((line, mta, count))) = self.strict.as_mut().map(Option::take) {
+            let input = self.name(self.file);
+            self.summary.errors.push(Error::Malformed {
+                input,
+                line,
+                mta: mta.name(),
+                count,
+            });
+        }
+    }
+
     fn start(&mut self, file: usize, compression: &'static str) {
+        self.strict_error();
         if let Some(fs) = self.summary.stats.files.last() {
             if let Some(last) = fs.last {
                 self.prev_last = Some((last, fs.name.clone()));
@@ -621,6 +638,9 @@ impl<'a> MergeStage<'a> {
             stats.count_mta(mta);
             if matches!(event, parse::Event::Malformed) {
                 stats.malformed += 1;
+                if let Some(seen) = &mut self.strict {
+                    seen.get_or_insert((self.line_no, mta, 0)).2 += 1;
+                }
             }
             let ts = match self.resolver.resolve(&stamp) {
                 Ok(ts) => ts,
@@ -688,6 +708,7 @@ impl<'a> MergeStage<'a> {
     }
 
     fn finish(mut self) -> Result<Summary, Error> {
+        self.strict_error();
         let out = &mut self.out;
         self.reorder.finish(&mut |r| out.emit(r))?;
         self.summary.stats.open_at_end = self.merger.open_messages() as u64;

@@ -260,3 +260,35 @@ fn a_directory_without_permission_is_reported_and_the_rest_converted() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
 }
+
+#[test]
+fn strict_fails_on_unparseable_lines_of_a_recognised_mta() {
+    // infohtreasure mailog2: line 5351 is a Postfix to= line cut after the address.
+    let log = rel_fixture("corpus/infohtreasure-Postfix-Maillog-Dump/mailog2");
+    let lax = run(&["--year", "2020", &log]);
+    assert_eq!(lax.status.code(), Some(0));
+    let strict = run(&["--strict", "--year", "2020", &log]);
+    let err = String::from_utf8_lossy(&strict.stderr);
+    assert_eq!(strict.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("{log}:5351: unparseable postfix line")),
+        "{err}"
+    );
+    // The records are written all the same.
+    assert_eq!(strict.stdout, lax.stdout);
+    assert!(!lax.stdout.is_empty());
+    // Unknown lines (no recognised MTA) never fail, strict or not.
+    let dir = tempdir();
+    let mixed = dir.path().join("maillog");
+    let mut text = b"madeup: Gobbely Gook\n\x00\x01 binary\n".to_vec();
+    text.extend(std::fs::read(fixture("postfix/error-bounce.log")).expect("read"));
+    std::fs::write(&mixed, text).expect("write");
+    let unknown = run(&["--strict", "--year", "2026", mixed.to_str().expect("p")]);
+    assert_eq!(
+        unknown.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&unknown.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&unknown.stdout).lines().count(), 3);
+}
