@@ -713,6 +713,7 @@ impl<'a> MergeStage<'a> {
         self.reorder.finish(&mut |r| out.emit(r))?;
         self.summary.stats.open_at_end = self.merger.open_messages() as u64;
         self.summary.stats.evicted = self.merger.evicted();
+        self.summary.stats.settled_dropped = self.merger.settled_dropped();
         Ok(self.summary)
     }
 }

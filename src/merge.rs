@@ -86,6 +86,14 @@ struct Message {
     finished: u32,
 }
 
+impl Message {
+    /// Every recipient has a final status and none waits for a retry: only `removed` (and a
+    /// bounce notice, logged at once) can follow.
+    fn settled(&self) -> bool {
+        self.nrcpt.is_some_and(|n| self.finished >= n) && self.deferred.is_empty()
+    }
+}
+
 /// The correlation state of one run; carries across input files.
 #[derive(Debug)]
 pub struct Merger {
@@ -101,7 +109,12 @@ pub struct Merger {
     max_age: i64,
     last_sweep: i64,
     evicted: u64,
+    settled_dropped: u64,
 }
+
+/// A settled message (every recipient final) with no line for this long is dropped, not kept
+/// for the whole eviction age: its `removed` was lost, and nothing else can follow.
+const SETTLED_AGE_SECS: i64 = 3600;
 
 /// A qmail delivery between `starting delivery` and its result.
 #[derive(Debug)]
@@ -178,6 +191,7 @@ impl Merger {
             max_age: secs.max(60),
             last_sweep: i64::MIN,
             evicted: 0,
+            settled_dropped: 0,
         }
     }
 
@@ -191,7 +205,13 @@ impl Merger {
         self.evicted
     }
 
-    /// Drops messages and links with no line for `max_age` of log time (checked hourly).
+    /// Settled messages dropped after an hour without `removed`.
+    pub fn settled_dropped(&self) -> u64 {
+        self.settled_dropped
+    }
+
+    /// Drops messages and links with no line for `max_age` of log time, and settled messages
+    /// with none for an hour (checked hourly).
     fn sweep(&mut self, now: i64) {
         if self.last_sweep == i64::MIN {
             self.last_sweep = now;
@@ -202,9 +222,21 @@ impl Merger {
         }
         self.last_sweep = now;
         let limit = now - self.max_age;
-        let before = self.open.len();
-        self.open.retain(|_, m| m.last_seen >= limit);
-        self.evicted += (before - self.open.len()) as u64;
+        let settled_limit = now - SETTLED_AGE_SECS.min(self.max_age);
+        let (mut evicted, mut settled) = (0, 0);
+        self.open.retain(|_, m| {
+            if m.last_seen < limit {
+                evicted += 1;
+                false
+            } else if m.last_seen < settled_limit && m.settled() {
+                settled += 1;
+                false
+            } else {
+                true
+            }
+        });
+        self.evicted += evicted;
+        self.settled_dropped += settled;
         self.links.retain(|_, o| o.at >= limit);
         self.deliveries.retain(|_, p| p.at >= limit);
     }
@@ -237,6 +269,10 @@ impl Merger {
                 client,
                 sasl_username,
             } => {
+                // smtpd's `client=` is a queue file's first line: a message still open under
+                // this ID is an earlier one whose `removed` the log lost (the ID was reused).
+                set_key(&mut self.key, ctx.host, qid);
+                self.open.remove(self.key.as_slice());
                 let m = self.message(ctx, qid);
                 let (h, ip, _) = split_peer(client);
                 m.client_host = kept(h);
@@ -785,7 +821,11 @@ mod tests {
 
     /// Runs log text through parse and merge, as the pipeline does.
     fn merge_text(text: &str) -> Vec<Box<Record>> {
-        let mut m = Merger::new();
+        merge_into(&mut Merger::new(), text)
+    }
+
+    /// Feeds every line of `text` to `m`; returns the records.
+    fn merge_into(m: &mut Merger, text: &str) -> Vec<Box<Record>> {
         let mut years = YearResolver::new(YearStart::FirstLineIn(2026));
         let mut out = Vec::new();
         for (n, line) in text.lines().enumerate() {
@@ -863,32 +903,68 @@ Mar 14 10:00:00 mx2 postfix/smtp[102]: 1111111111: to=<z@example.com>, relay=mx.
             ));
         }
         let mut m = Merger::with_max_age(5 * 86_400);
-        let mut years = YearResolver::new(YearStart::FirstLineIn(2026));
-        let mut out = Vec::new();
-        for line in text.lines() {
-            if let Line::Known {
-                stamp,
-                host,
-                mta,
-                event,
-            } = parse_line(line.as_bytes())
-            {
-                let Ok(ts) = years.resolve(&stamp) else {
-                    continue;
-                };
-                let ctx = Ctx {
-                    file: 0,
-                    line: 1,
-                    ts,
-                    host,
-                    mta,
-                    raw: line.as_bytes(),
-                };
-                m.event(&ctx, event, &mut out);
-            }
-        }
+        merge_into(&mut m, &text);
         assert_eq!(m.evicted(), 100);
         assert_eq!(m.open_messages(), 0);
+    }
+
+    #[test]
+    fn settled_messages_without_removed_are_dropped_after_an_hour() {
+        let mut text = String::new();
+        // 50 delivered messages whose `removed` lines are lost, 50 deferred ones, then a day
+        // of other traffic.
+        for i in 0..100 {
+            let q = 0xA0000 + i;
+            text.push_str(&format!("Mar  1 10:00:00 mx1 postfix/qmgr[99]: {q:X}: from=<a@example.org>, size=1, nrcpt=1 (queue active)\n"));
+            let (dsn, status) = if i < 50 {
+                ("2.0.0", "sent")
+            } else {
+                ("4.4.1", "deferred")
+            };
+            text.push_str(&format!("Mar  1 10:00:01 mx1 postfix/smtp[98]: {q:X}: to=<b@example.net>, relay=mx.example.net[192.0.2.1]:25, delay=1, delays=0/0/0/1, dsn={dsn}, status={status} (x)\n"));
+        }
+        for h in 11..=23 {
+            text.push_str(&format!(
+                "Mar  1 {h}:00:00 mx1 postfix/qmgr[99]: BBBBBB: removed\n"
+            ));
+        }
+        let mut m = Merger::with_max_age(5 * 86_400);
+        merge_into(&mut m, &text);
+        assert_eq!((m.settled_dropped(), m.evicted()), (50, 0));
+        assert_eq!(m.open_messages(), 50);
+    }
+
+    #[test]
+    fn a_client_line_starts_a_new_message_under_a_reused_id() {
+        // The first message's `removed` was lost; Postfix then reused its queue ID.
+        let text = "\
+Mar  1 10:00:00 mx1 postfix/smtpd[1]: A1B2C3: client=one.example[192.0.2.1]
+Mar  1 10:00:00 mx1 postfix/qmgr[2]: A1B2C3: from=<a@example.org>, size=10, nrcpt=1 (queue active)
+Mar  1 10:00:01 mx1 postfix/smtp[3]: A1B2C3: to=<x@example.net>, relay=mx.example.net[192.0.2.9]:25, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 ok)
+Mar  1 10:05:00 mx1 postfix/smtpd[1]: A1B2C3: client=two.example[192.0.2.2]
+Mar  1 10:05:00 mx1 postfix/qmgr[2]: A1B2C3: from=<b@example.org>, size=20, nrcpt=1 (queue active)
+Mar  1 10:05:01 mx1 postfix/smtp[3]: A1B2C3: to=<y@example.net>, relay=mx.example.net[192.0.2.9]:25, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 ok)
+";
+        let out = merge_text(text);
+        let got: Vec<_> = out
+            .iter()
+            .map(|r| (r.client_ip.clone(), r.sender.clone(), r.size))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    Bytes::from_static(b"192.0.2.1"),
+                    Some(Bytes::from_static(b"a@example.org")),
+                    Some(10)
+                ),
+                (
+                    Bytes::from_static(b"192.0.2.2"),
+                    Some(Bytes::from_static(b"b@example.org")),
+                    Some(20)
+                ),
+            ]
+        );
     }
 
     #[test]

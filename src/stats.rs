@@ -29,6 +29,8 @@ pub struct Stats {
     pub open_at_end: u64,
     /// Messages dropped because no line came for them for the eviction age.
     pub evicted: u64,
+    /// Messages dropped an hour after every recipient was final, without `removed`.
+    pub settled_dropped: u64,
     pub files: Vec<FileStats>,
     /// Recognised lines by MTA (indexed by `Mta::ALL`).
     pub by_mta: [u64; crate::parse::Mta::ALL.len()],
@@ -102,6 +104,11 @@ impl Stats {
             s,
             "messages evicted (no line for the eviction age, never removed): {}",
             self.evicted
+        );
+        let _ = writeln!(
+            s,
+            "messages dropped once settled (every recipient final, no removed within an hour): {}",
+            self.settled_dropped
         );
         for n in &self.notes {
             let _ = writeln!(s, "note: {n}");
