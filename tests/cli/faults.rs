@@ -292,3 +292,37 @@ fn strict_fails_on_unparseable_lines_of_a_recognised_mta() {
     );
     assert_eq!(String::from_utf8_lossy(&unknown.stdout).lines().count(), 3);
 }
+
+#[test]
+fn a_full_file_system_fails_and_keeps_the_previous_output_file() {
+    // A 512 KiB tmpfs in a private mount namespace (unshare) fills up while a ~2 MB AWStats
+    // output is written over a previous one.
+    let dir = tempdir();
+    let log = dir.path().join("maillog");
+    big_log(&log, 20_000);
+    let script = format!(
+        r#"set -e
+mnt="{d}/mnt"; mkdir -p "$mnt"; mount -t tmpfs -o size=512k tmpfs "$mnt"
+printf 'previous\n' > "$mnt/mail.awstats"
+set +e; "{bin}" --year 2026 --tz UTC -o "$mnt/mail.awstats" "{log}" 2> "{d}/err"; echo $? > "{d}/rc"; set -e
+cat "$mnt/mail.awstats" > "{d}/after"; ls -A "$mnt" > "{d}/files"
+"#,
+        d = dir.path().display(),
+        bin = env!("CARGO_BIN_EXE_maillogconv"),
+        log = log.display(),
+    );
+    let st = Command::new("unshare")
+        .args(["--map-root-user", "--mount", "sh", "-c", &script])
+        .status()
+        .expect("unshare");
+    assert!(st.success(), "the test set-up (unshare, mount) failed");
+    let read = |n: &str| std::fs::read_to_string(dir.path().join(n)).expect(n);
+    let err = read("err");
+    assert_eq!(read("rc").trim(), "1", "{err}");
+    assert!(
+        err.contains("No space left on device") && err.contains("mail.awstats"),
+        "{err}"
+    );
+    assert_eq!(read("after"), "previous\n", "the previous output is intact");
+    assert_eq!(read("files"), "mail.awstats\n", "no temporary file left");
+}

@@ -29,6 +29,17 @@ fn golden_csv_jsonl_and_clf_with_hostile_addresses() {
         let got = bytes_out(&["--year", "2026", "--tz", "UTC", "-f", format, f]);
         assert_golden(&format!("formats/hostile.{ext}"), &got);
     }
+}
+
+#[test]
+fn non_utf8_bytes_are_kept_exact_in_awstats_and_clf_and_replaced_visibly_in_csv_and_json() {
+    let f = rel_fixture(HOSTILE);
+    let f = f.as_str();
+    let awstats = bytes_out(&["--year", "2026", "--tz", "UTC", f]);
+    assert!(
+        awstats.windows(8).any(|w| w == b"j\xe9r\xf4me@e"),
+        "AWStats is byte-exact"
+    );
     // CLF (like AWStats) keeps the Latin-1 bytes exactly; CSV and JSON are UTF-8 and replace
     // them visibly; every format stays one line per record.
     let clf = bytes_out(&["--year", "2026", "--tz", "UTC", "-f", "clf", f]);
@@ -40,6 +51,21 @@ fn golden_csv_jsonl_and_clf_with_hostile_addresses() {
     assert!(String::from_utf8(csv.clone())
         .expect("CSV is UTF-8")
         .contains("j\u{fffd}r\u{fffd}me@example.fr"));
+    let jsonl = bytes_out(&["--year", "2026", "--tz", "UTC", "-f", "jsonl", f]);
+    assert!(
+        String::from_utf8(jsonl)
+            .expect("JSON Lines is UTF-8")
+            .contains("j\u{fffd}r\u{fffd}me@example.fr"),
+        "replaced visibly"
+    );
+}
+
+#[test]
+fn csv_formula_characters_and_quoted_commas_are_written_unchanged_as_documented() {
+    // README "CSV": fields starting with = + - @ are data, not neutralised with a quote.
+    let f = rel_fixture(HOSTILE);
+    let f = f.as_str();
+    let csv = bytes_out(&["--year", "2026", "--tz", "UTC", "-f", "csv", f]);
     let mut rdr = csv::Reader::from_reader(csv.as_slice());
     let rows: Vec<csv::ByteRecord> = rdr.byte_records().map(|r| r.expect("csv row")).collect();
     assert_eq!(rows.len(), 5);
@@ -48,6 +74,15 @@ fn golden_csv_jsonl_and_clf_with_hostile_addresses() {
         &rows[0][7], b"\"a,b\"@example.net",
         "a quoted comma survives a CSV round trip"
     );
+    let recipients: Vec<&[u8]> = rows.iter().map(|r| &r[7]).collect();
+    for lead in [&b"=cmd|"[..], b"+plus@", b"@evil@"] {
+        assert!(
+            recipients.iter().any(|r| r.starts_with(lead)),
+            "{:?} kept as is",
+            String::from_utf8_lossy(lead)
+        );
+    }
+    assert!(rows.iter().any(|r| &r[6][..] == b"-minus@example.com"));
     let jsonl = bytes_out(&["--year", "2026", "--tz", "UTC", "-f", "jsonl", f]);
     let text = String::from_utf8(jsonl).expect("JSON Lines is UTF-8");
     assert_eq!(text.lines().count(), 5);
@@ -55,10 +90,7 @@ fn golden_csv_jsonl_and_clf_with_hostile_addresses() {
         let v: serde_json::Value = serde_json::from_str(l).expect("each line is JSON");
         assert!(v.is_object());
     }
-    assert!(
-        text.contains("j\u{fffd}r\u{fffd}me@example.fr"),
-        "replaced visibly"
-    );
+    let clf = bytes_out(&["--year", "2026", "--tz", "UTC", "-f", "clf", f]);
     assert_eq!(
         clf.split(|&b| b == b'\n').filter(|l| !l.is_empty()).count(),
         5
