@@ -1,0 +1,56 @@
+"""What the benchmark scripts share: the binary, timing with peak RSS, medians, and generated
+inputs kept between runs."""
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "target/release/maillogconv")
+GEN = os.path.join(ROOT, "scripts/gen-maillog")
+
+
+def build():
+    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+
+
+def timed(cmd, shell=False, stdin=None):
+    """Wall seconds, peak RSS (KiB) and stderr of one run, stdout discarded; exits on failure.
+    The RSS is GNU time's (%M) of the command itself: wait4's ru_maxrss would count the memory
+    of this Python process that the child shares until it execs."""
+    with tempfile.NamedTemporaryFile(prefix="bench-rss-") as rss_file:
+        argv = ["sh", "-c", cmd] if shell else list(cmd)
+        argv = ["/usr/bin/time", "-f", "%M", "-o", rss_file.name] + argv
+        t0 = time.perf_counter()
+        with open(stdin, "rb") if stdin else open(os.devnull, "rb") as fin:
+            p = subprocess.run(argv, stdin=fin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wall = time.perf_counter() - t0
+        err = p.stderr.decode(errors="replace")
+        if p.returncode != 0:
+            sys.exit("bench: %s failed: %s" % (cmd, err))
+        lines = open(rss_file.name).read().split()
+        rss = int(lines[-1]) if lines else 0
+    return wall, rss, err
+
+
+def measure(cmd, runs, shell=False, stdin=None, warm=True):
+    """Median wall seconds and the largest peak RSS (KiB) over `runs` runs (after one warm-up
+    run that fills the page cache, unless `warm` is False)."""
+    if warm:
+        timed(cmd, shell, stdin)
+    walls, rss = [], 0
+    for _ in range(runs):
+        w, r, _ = timed(cmd, shell, stdin)
+        walls.append(w)
+        rss = max(rss, r)
+    return statistics.median(walls), rss
+
+
+def generate(path, *args):
+    """Runs gen-maillog with `args` unless `path` exists (kept between runs)."""
+    if os.path.exists(path):
+        return
+    print("generating %s ..." % path, flush=True)
+    subprocess.run([GEN] + list(args), check=True)
