@@ -311,12 +311,7 @@ cat "$mnt/mail.awstats" > "{d}/after"; ls -A "$mnt" > "{d}/files"
         bin = env!("CARGO_BIN_EXE_maillogconv"),
         log = log.display(),
     );
-    let st = Command::new("unshare")
-        .args(["--map-root-user", "--mount", "sh", "-c", &script])
-        .status()
-        .expect("unshare");
-    assert!(st.success(), "the test set-up (unshare, mount) failed");
-    let read = |n: &str| std::fs::read_to_string(dir.path().join(n)).expect(n);
+    let read = in_private_mounts(&script, dir.path());
     let err = read("err");
     assert_eq!(read("rc").trim(), "1", "{err}");
     assert!(

@@ -378,12 +378,7 @@ find "$mnt/ds" | sort > "{d}/after.all"; md5sum $(cat "{d}/before.list") > "{d}/
         small = fixture("postfix/awstats-e2e.log").display(),
         big = big.display(),
     );
-    let st = Command::new("unshare")
-        .args(["--map-root-user", "--mount", "sh", "-c", &script])
-        .status()
-        .expect("unshare");
-    assert!(st.success(), "the test set-up (unshare, mount) failed");
-    let read = |n: &str| std::fs::read_to_string(dir.path().join(n)).expect(n);
+    let read = in_private_mounts(&script, dir.path());
     assert_eq!(read("rc").trim(), "1", "the run fails: {}", read("err"));
     assert!(
         read("err").contains("No space left on device"),

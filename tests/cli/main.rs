@@ -78,6 +78,18 @@ fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("tempdir")
 }
 
+/// Runs a shell `script` in a private mount namespace (unshare: as root, or as a user where user
+/// namespaces are allowed), so that it can mount a small tmpfs; returns a reader of the files
+/// the script left in `dir`.
+fn in_private_mounts<'a>(script: &str, dir: &'a Path) -> impl Fn(&str) -> String + 'a {
+    let st = Command::new("unshare")
+        .args(["--map-root-user", "--mount", "sh", "-c", script])
+        .status()
+        .expect("unshare");
+    assert!(st.success(), "the test set-up (unshare, mount) failed");
+    move |n: &str| std::fs::read_to_string(dir.join(n)).expect(n)
+}
+
 #[test]
 fn golden_awstats_output_for_every_postfix_fixture() {
     let dir = fixture("postfix");
