@@ -935,6 +935,30 @@ Mar 14 10:00:00 mx2 postfix/smtp[102]: 1111111111: to=<z@example.com>, relay=mx.
     }
 
     #[test]
+    fn a_sendmail_notification_is_from_the_null_sender() {
+        // Real lines (infohtreasure maillog): a local submission bounces, and sendmail hands
+        // its DSN to the MTA on 127.0.0.1; no from= line is ever logged for the DSN.
+        let text = "\
+Feb 26 12:27:16 server1 sendmail[6005]: 21QBRGdX006005: from=root, size=30, class=0, nrcpts=6, msgid=<202202261127.21QBRGdX006005@server1.alsoft.org>, relay=root@localhost
+Feb 26 12:27:16 server1 sendmail[6005]: 21QBRGdX006005: to=This, ctladdr=root (0/0), delay=00:00:00, xdelay=00:00:00, mailer=relay, pri=180030, relay=[127.0.0.1] [127.0.0.1], dsn=5.1.1, stat=User unknown
+Feb 26 12:27:16 server1 sendmail[6005]: 21QBRGdX006005: 21QBRGdY006005: DSN: User unknown
+Feb 26 12:27:16 server1 sendmail[6005]: 21QBRGdY006005: to=root, delay=00:00:00, xdelay=00:00:00, mailer=relay, pri=31054, relay=[127.0.0.1] [127.0.0.1], dsn=2.0.0, stat=Sent (Ok: queued as CB45F405DD15)
+";
+        let out = merge_text(text);
+        assert_eq!(out.len(), 2);
+        let (bounce, dsn) = (&out[0], &out[1]);
+        assert_eq!(bounce.sender, Some(Bytes::from_static(b"root")));
+        assert_eq!(&bounce.relay_ip[..], b"127.0.0.1");
+        assert_eq!(&dsn.queue_id[..], b"21QBRGdY006005");
+        assert_eq!(&dsn.prev_queue_id[..], b"21QBRGdX006005");
+        assert_eq!(
+            dsn.sender,
+            Some(Bytes::new()),
+            "a notification's sender is <>"
+        );
+    }
+
+    #[test]
     fn a_client_line_starts_a_new_message_under_a_reused_id() {
         // The first message's `removed` was lost; Postfix then reused its queue ID.
         let text = "\
