@@ -1,5 +1,6 @@
-"""What the benchmark scripts share: the binary, timing with peak RSS, medians, and generated
-inputs kept between runs."""
+"""What the scripts share: the project root and the release binary (under CARGO_TARGET_DIR
+when set), and for the benchmarks timing with peak RSS, medians, and generated inputs kept
+between runs."""
 import os
 import statistics
 import subprocess

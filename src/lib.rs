@@ -503,8 +503,10 @@ struct MergeStage<'a> {
     pool: input::chunk::Pool,
     /// The last stamp of the previous file, to check the set is in order.
     prev_last: Option<(Stamp, String)>,
-    /// `--strict`: the current file's unparseable lines (first line number, MTA, count).
-    strict: Option<Option<(u64, Mta, u64)>>,
+    /// `--strict`: unparseable lines fail the run.
+    strict: bool,
+    /// The current file's unparseable lines (first line number, MTA, count), under `--strict`.
+    unparsed: Option<(u64, Mta, u64)>,
 }
 
 impl<'a> MergeStage<'a> {
@@ -524,7 +526,8 @@ impl<'a> MergeStage<'a> {
             plan,
             pool: input::chunk::Pool::default(),
             prev_last: None,
-            strict: cfg.strict.then_some(None),
+            strict: cfg.strict,
+            unparsed: None,
         }
     }
 
@@ -537,7 +540,7 @@ impl<'a> MergeStage<'a> {
 
     /// `--strict`: one error for the current file's unparseable lines, if it had any.
     fn strict_error(&mut self) {
-        if let Some(Some((line, mta, count))) = self.strict.as_mut().map(Option::take) {
+        if let Some((line, mta, count)) = self.unparsed.take() {
             let input = self.name(self.file);
             self.summary.errors.push(Error::Malformed {
                 input,
@@ -638,8 +641,8 @@ impl<'a> MergeStage<'a> {
             stats.count_mta(mta);
             if matches!(event, parse::Event::Malformed) {
                 stats.malformed += 1;
-                if let Some(seen) = &mut self.strict {
-                    seen.get_or_insert((self.line_no, mta, 0)).2 += 1;
+                if self.strict {
+                    self.unparsed.get_or_insert((self.line_no, mta, 0)).2 += 1;
                 }
             }
             let ts = match self.resolver.resolve(&stamp) {
