@@ -25,7 +25,7 @@ use crate::input::Input;
 use crate::merge::{Ctx, Merger, Reorder};
 use crate::output::{RecordWriter, Sink};
 use crate::parse::{parse_line_as, Line, Mta, Span};
-use crate::record::Record;
+use crate::record::{Record, Status};
 use crate::stats::{FileStats, Stats};
 use crate::time::{chain_years, ChainFile, ChainYear, Stamp, YearResolver, YearStart};
 use anyhow::Context as _;
@@ -136,6 +136,30 @@ enum Work {
     End(Option<Error>),
 }
 
+/// A known line with its number and year: what correlation reads.
+struct Ready {
+    line: u64,
+    ts: Stamp,
+    raw: Span,
+    host: Span,
+    mta: Mta,
+    event: parse::Event<Span>,
+}
+
+/// A chunk's known lines, numbered and dated, for the merge stage.
+struct Resolved {
+    file: usize,
+    chunk: input::chunk::Chunk,
+    lines: Vec<Ready>,
+}
+
+/// Recycled [`Ready`] vectors.
+static READY: std::sync::OnceLock<input::chunk::Pool<Vec<Ready>>> = std::sync::OnceLock::new();
+
+fn ready_pool() -> &'static input::chunk::Pool<Vec<Ready>> {
+    READY.get_or_init(input::chunk::Pool::default)
+}
+
 /// Runs the pipeline into `writer`. Returns an error only if the output cannot be written.
 pub fn convert(cfg: &Config, writer: &mut dyn RecordWriter) -> Result<Summary, Error> {
     let found = discover(&cfg.inputs);
@@ -146,31 +170,34 @@ pub fn convert(cfg: &Config, writer: &mut dyn RecordWriter) -> Result<Summary, E
         .as_ref()
         .map_or("<stdout>".to_string(), |p| p.display().to_string());
     let threads = cfg.threads.max(1);
-    let notes = found.notes;
-    let missing: Vec<Error> = found
-        .missing
-        .into_iter()
-        .map(|what| Error::NoInput { what })
-        .collect();
+    let pool = input::chunk::Pool::default();
+    let mut dating = LineStage::new(cfg, &inputs, plan);
+    dating.summary.stats.notes.extend(found.notes);
+    dating.summary.errors.extend(
+        found
+            .missing
+            .into_iter()
+            .map(|what| Error::NoInput { what }),
+    );
+    let out = Out {
+        writer,
+        name: out_name,
+    };
+    let mut merging = MergeStage::new(cfg, &inputs, out, pool.clone());
     if threads == 1 {
-        let out = Out {
-            writer,
-            name: out_name,
-        };
-        let mut stage = MergeStage::new(cfg, &inputs, plan, out);
-        let pool = stage.pool.clone();
-        stage.summary.stats.notes.extend(notes);
-        stage.summary.errors.extend(missing);
-        // One thread: read, parse and merge in turn, nothing in parallel.
+        // One thread: read, parse, date and merge in turn, nothing in parallel.
         for (file, input) in inputs.iter().enumerate() {
             let mut failed = None;
-            read_input(file, input, cfg.chunk_size, &pool, &mut |feed| match stage
-                .handle(feed_to_work(feed, cfg.mta))
-            {
-                Ok(()) => true,
-                Err(e) => {
-                    failed = Some(e);
-                    false
+            read_input(file, input, cfg.chunk_size, &pool, &mut |feed| {
+                let Some(r) = dating.handle(feed_to_work(feed, cfg.mta)) else {
+                    return true;
+                };
+                match merging.handle(r) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        failed = Some(e);
+                        false
+                    }
                 }
             });
             if let Some(e) = failed {
@@ -181,21 +208,11 @@ pub fn convert(cfg: &Config, writer: &mut dyn RecordWriter) -> Result<Summary, E
         if interrupted() {
             return Err(Error::Interrupted);
         }
-        return stage.finish();
+        return merging.finish(dating.finish());
     }
     let inputs = &inputs;
     std::thread::scope(|s| {
         let spawn = |name: &str| std::thread::Builder::new().name(name.to_string());
-        // Records are formatted and written on the merge thread: made and freed on one core,
-        // they cost less than handing them to a writer thread (measured: README Performance).
-        let out = Out {
-            writer,
-            name: out_name,
-        };
-        let mut stage = MergeStage::new(cfg, inputs, plan, out);
-        let pool = stage.pool.clone();
-        stage.summary.stats.notes.extend(notes);
-        stage.summary.errors.extend(missing);
         // `threads` long-lived readers decode files, up to `threads` at once; the parse stage
         // drains them in input order. Each file gets its own bounded channel.
         let (readers_tx, readers_rx) = sync_channel::<Receiver<Feed>>(threads - 1);
@@ -204,13 +221,16 @@ pub fn convert(cfg: &Config, writer: &mut dyn RecordWriter) -> Result<Summary, E
         for _ in 0..threads.min(inputs.len().max(1)) {
             let jobs_rx = std::sync::Arc::clone(&jobs_rx);
             let pool = pool.clone();
-            let _ = spawn("mlc-reader").spawn_scoped(s, move || loop {
-                let job = jobs_rx.lock().ok().and_then(|rx| rx.recv().ok());
-                let Some((file, tx)) = job else { return };
-                if let Some(input) = inputs.get(file) {
-                    read_input(file, input, cfg.chunk_size, &pool, &mut |f| {
-                        tx.send(f).is_ok()
-                    });
+            let _ = spawn("mlc-reader").spawn_scoped(s, move || {
+                below_merge();
+                loop {
+                    let job = jobs_rx.lock().ok().and_then(|rx| rx.recv().ok());
+                    let Some((file, tx)) = job else { return };
+                    if let Some(input) = inputs.get(file) {
+                        read_input(file, input, cfg.chunk_size, &pool, &mut |f| {
+                            tx.send(f).is_ok()
+                        });
+                    }
                 }
             });
         }
@@ -222,24 +242,29 @@ pub fn convert(cfg: &Config, writer: &mut dyn RecordWriter) -> Result<Summary, E
                 }
             }
         });
-        let (work_tx, work_rx) = sync_channel::<Work>(threads * 2 + 2);
-        let merge = spawn("mlc-merge").spawn_scoped(s, move || -> Result<Summary, Error> {
+        // Records are made, formatted and written on the merge thread: made and freed on one
+        // core, they cost less than handing them to a writer thread (README Performance).
+        let (work_tx, work_rx) = sync_channel::<Resolved>(threads * 2 + 2);
+        let merge = spawn("mlc-merge").spawn_scoped(s, move || -> Result<MergeStage, Error> {
             for work in work_rx {
-                stage.handle(work)?;
+                merging.handle(work)?;
             }
-            if interrupted() {
-                return Err(Error::Interrupted);
-            }
-            stage.finish()
+            Ok(merging)
         });
-        // This thread parses: alone with two threads (a third busy thread beside the readers
-        // and the merge stage only adds hand-offs on two cores), with a rayon pool beyond.
-        parse_all(
-            readers_rx.into_iter().flatten(),
-            work_tx,
-            threads - 1,
-            cfg.mta,
-        );
+        // One thread parses (alone with two threads: a third busy thread beside the readers
+        // and the merge stage only adds hand-offs on two cores; with a rayon pool beyond), and
+        // numbers and dates the lines in order, so the merge thread only correlates and writes.
+        let parse = spawn("mlc-parse").spawn_scoped(s, move || {
+            below_merge();
+            parse_all(
+                readers_rx.into_iter().flatten(),
+                &mut dating,
+                work_tx,
+                threads - 1,
+                cfg.mta,
+            );
+            dating
+        });
         let panicked = |what: &str| Error::Write {
             output: "output".to_string(),
             source: std::io::Error::other(format!("{what} thread panicked")),
@@ -248,11 +273,37 @@ pub fn convert(cfg: &Config, writer: &mut dyn RecordWriter) -> Result<Summary, E
             output: "output".to_string(),
             source,
         };
-        match merge {
-            Ok(h) => h.join().unwrap_or_else(|_| Err(panicked("merge"))),
-            Err(e) => Err(spawn_failed(e)),
+        let dating = match parse {
+            Ok(h) => h.join().map_err(|_| panicked("parse"))?,
+            Err(e) => return Err(spawn_failed(e)),
+        };
+        let merging = match merge {
+            Ok(h) => h.join().unwrap_or_else(|_| Err(panicked("merge")))?,
+            Err(e) => return Err(spawn_failed(e)),
+        };
+        if interrupted() {
+            return Err(Error::Interrupted);
         }
+        merging.finish(dating.finish())
     })
+}
+
+/// How much nicer than the merge thread the readers and the parse thread run.
+const HELPER_NICENESS: i32 = 10;
+
+/// Lowers this thread's priority below the merge thread's. The merge stage is the one stage
+/// that cannot be split, so it must never wait for a core: readers and parsers work ahead
+/// into bounded queues and would otherwise take turns with it (measured: README Performance).
+/// Linux only (nice is per thread there); best effort, a failure changes nothing else.
+fn below_merge() {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::process::{getpriority_process, setpriority_process};
+        let tid = Some(rustix::thread::gettid());
+        if let Ok(nice) = getpriority_process(tid) {
+            let _ = setpriority_process(tid, (nice + HELPER_NICENESS).min(19));
+        }
+    }
 }
 
 /// Reads one input: `Start`, its chunks, then `End` with the error that stopped it, if any.
@@ -345,10 +396,12 @@ fn feed_to_work(f: Feed, mta: Option<Mta>) -> Work {
     }
 }
 
-/// Parse stage: batches of chunks parsed in parallel, passed on in input order.
+/// Parse stage: batches of chunks parsed in parallel, then numbered and dated in input order
+/// by `dating`, and passed on.
 fn parse_all(
     mut feeds: impl Iterator<Item = Feed>,
-    tx: SyncSender<Work>,
+    dating: &mut LineStage,
+    tx: SyncSender<Resolved>,
     threads: usize,
     mta: Option<Mta>,
 ) {
@@ -359,7 +412,7 @@ fn parse_all(
         .ok()
         .filter(|_| threads > 1);
     let mut batch: Vec<input::chunk::Chunk> = Vec::with_capacity(threads);
-    let flush = |batch: &mut Vec<input::chunk::Chunk>| -> bool {
+    let flush = |batch: &mut Vec<input::chunk::Chunk>, dating: &mut LineStage| -> bool {
         let chunks = std::mem::take(batch);
         let parsed: Vec<Parsed> = match &pool {
             Some(p) => p.install(|| {
@@ -370,17 +423,22 @@ fn parse_all(
             }),
             None => chunks.into_iter().map(|c| parse_chunk(c, mta)).collect(),
         };
-        parsed.into_iter().all(|p| tx.send(Work::Parsed(p)).is_ok())
+        parsed
+            .into_iter()
+            .all(|p| match dating.handle(Work::Parsed(p)) {
+                Some(r) => tx.send(r).is_ok(),
+                None => true,
+            })
     };
     let mut pending = feeds.next();
     while let Some(feed) = pending.take() {
-        let next = match feed {
+        let work = match feed {
             Feed::Chunk(c) => {
                 batch.push(c);
                 pending = feeds.next();
                 // Parse when the batch is full or the next message is not a chunk.
                 let full = batch.len() >= threads || !matches!(pending, Some(Feed::Chunk(_)));
-                if full && !flush(&mut batch) {
+                if full && !flush(&mut batch, dating) {
                     return;
                 }
                 continue;
@@ -388,13 +446,14 @@ fn parse_all(
             Feed::Start { file, compression } => Work::Start { file, compression },
             Feed::End(error) => Work::End(error),
         };
-        if tx.send(next).is_err() {
+        if interrupted() {
             return;
         }
+        dating.handle(work);
         pending = feeds.next();
     }
     if !batch.is_empty() {
-        flush(&mut batch);
+        flush(&mut batch, dating);
     }
 }
 
@@ -483,24 +542,17 @@ impl Out<'_> {
     }
 }
 
-/// Merge stage: years, correlation, order, writing. Runs on one thread.
-struct MergeStage<'a> {
+/// Line stage: numbers lines, resolves years and counts, in input order. Runs on the parse
+/// thread, so the merge thread only correlates and writes.
+struct LineStage<'a> {
     inputs: &'a [Input],
-    /// Input names, shared by the records that come from each.
-    names: Vec<std::sync::Arc<str>>,
-    out: Out<'a>,
     summary: Summary,
-    merger: Merger,
-    reorder: Reorder,
     resolver: YearResolver,
-    records: Vec<Box<Record>>,
     file: usize,
     line_no: u64,
     warnings: u64,
     /// How each file's first line gets its year.
     plan: Vec<ChainYear>,
-    /// Where merged chunks' buffers go back for reuse.
-    pool: input::chunk::Pool,
     /// The last stamp of the previous file, to check the set is in order.
     prev_last: Option<(Stamp, String)>,
     /// `--strict`: unparseable lines fail the run.
@@ -509,22 +561,16 @@ struct MergeStage<'a> {
     unparsed: Option<(u64, Mta, u64)>,
 }
 
-impl<'a> MergeStage<'a> {
-    fn new(cfg: &'a Config, inputs: &'a [Input], plan: Vec<ChainYear>, out: Out<'a>) -> Self {
-        MergeStage {
+impl<'a> LineStage<'a> {
+    fn new(cfg: &'a Config, inputs: &'a [Input], plan: Vec<ChainYear>) -> Self {
+        LineStage {
             inputs,
-            names: inputs.iter().map(|i| i.display().into()).collect(),
-            out,
             summary: Summary::default(),
-            merger: Merger::with_max_age(cfg.max_age_secs),
-            reorder: Reorder::new(REORDER_WINDOW_SECS),
             resolver: YearResolver::with_tz(YearStart::FirstLineIn(1970), cfg.tz.clone()),
-            records: Vec::new(),
             file: 0,
             line_no: 0,
             warnings: 0,
             plan,
-            pool: input::chunk::Pool::default(),
             prev_last: None,
             strict: cfg.strict,
             unparsed: None,
@@ -595,16 +641,20 @@ impl<'a> MergeStage<'a> {
         }
     }
 
-    fn handle(&mut self, work: Work) -> Result<(), Error> {
-        if interrupted() {
-            return Err(Error::Interrupted);
-        }
+    /// A chunk's known lines for the merge stage; file starts and ends stay here.
+    fn handle(&mut self, work: Work) -> Option<Resolved> {
         match work {
             Work::Start { file, compression } => self.start(file, compression),
             Work::Parsed(p) => {
-                self.lines(&p)?;
-                self.pool.put(p.chunk.buf);
+                let mut lines = ready_pool().take();
+                lines.clear();
+                self.lines(&p, &mut lines);
                 lines_pool().put(p.lines);
+                return Some(Resolved {
+                    file: self.file,
+                    chunk: p.chunk,
+                    lines,
+                });
             }
             Work::End(error) => {
                 if let Some(e) = error {
@@ -615,11 +665,10 @@ impl<'a> MergeStage<'a> {
                 }
             }
         }
-        Ok(())
+        None
     }
 
-    fn lines(&mut self, p: &Parsed) -> Result<(), Error> {
-        let data = p.chunk.bytes();
+    fn lines(&mut self, p: &Parsed, out: &mut Vec<Ready>) {
         for (raw, line) in &p.lines {
             self.line_no += 1;
             let stats = &mut self.summary.stats;
@@ -668,55 +717,115 @@ impl<'a> MergeStage<'a> {
             if first {
                 self.check_chain(&ts);
             }
-            let ctx = Ctx {
-                file: self.file,
+            // Lines that cannot make or change a record stop here.
+            if matches!(event, parse::Event::Ignored | parse::Event::Malformed) {
+                continue;
+            }
+            out.push(Ready {
                 line: self.line_no,
                 ts,
-                host: host.get(data),
+                raw: *raw,
+                host,
                 mta,
-                raw: raw.get(data),
+                event,
+            });
+        }
+    }
+
+    fn finish(mut self) -> Summary {
+        self.strict_error();
+        self.summary
+    }
+}
+
+/// Merge stage: correlation, order, writing. Runs on one thread.
+struct MergeStage<'a> {
+    /// Input names, shared by the records that come from each.
+    names: Vec<std::sync::Arc<str>>,
+    out: Out<'a>,
+    merger: Merger,
+    reorder: Reorder,
+    records: Vec<Box<Record>>,
+    /// Records by status.
+    counts: [u64; Status::ALL.len()],
+    /// Where merged chunks' buffers go back for reuse.
+    pool: input::chunk::Pool,
+}
+
+impl<'a> MergeStage<'a> {
+    fn new(cfg: &Config, inputs: &[Input], out: Out<'a>, pool: input::chunk::Pool) -> Self {
+        MergeStage {
+            names: inputs.iter().map(|i| i.display().into()).collect(),
+            out,
+            merger: Merger::with_max_age(cfg.max_age_secs),
+            reorder: Reorder::new(REORDER_WINDOW_SECS),
+            records: Vec::new(),
+            counts: Default::default(),
+            pool,
+        }
+    }
+
+    fn handle(&mut self, r: Resolved) -> Result<(), Error> {
+        if interrupted() {
+            return Err(Error::Interrupted);
+        }
+        let data = r.chunk.bytes();
+        for l in &r.lines {
+            let ctx = Ctx {
+                file: r.file,
+                line: l.line,
+                ts: l.ts,
+                host: l.host.get(data),
+                mta: l.mta,
+                raw: l.raw.get(data),
             };
             self.merger.event(
                 &ctx,
-                event.map(&mut |s: Span| s.get(data)),
+                l.event.map(&mut |s: Span| s.get(data)),
                 &mut self.records,
             );
             if !self.records.is_empty() {
-                self.flush_records()?;
+                self.flush_records(r.file)?;
             }
         }
+        self.pool.put(r.chunk.buf);
+        ready_pool().put(r.lines);
         Ok(())
     }
 
     /// Counts the records the merger decided and passes them through the reorder buffer.
-    fn flush_records(&mut self) -> Result<(), Error> {
+    fn flush_records(&mut self, file: usize) -> Result<(), Error> {
         let MergeStage {
             out,
             reorder,
             records,
-            summary,
+            counts,
             names,
-            file,
             ..
         } = self;
-        let source = names.get(*file).cloned().unwrap_or_else(|| "".into());
+        let source = names.get(file).cloned().unwrap_or_else(|| "".into());
         for mut r in records.drain(..) {
             r.source_file = source.clone();
-            if let Some(st) = r.status {
-                summary.stats.count(st);
+            if let Some(i) = r
+                .status
+                .and_then(|st| Status::ALL.iter().position(|&s| s == st))
+            {
+                counts[i] += 1;
             }
             reorder.push(r, &mut |r| out.emit(r))?;
         }
         Ok(())
     }
 
-    fn finish(mut self) -> Result<Summary, Error> {
-        self.strict_error();
+    /// Writes what the reorder buffer holds and completes `summary` with the merge figures.
+    fn finish(mut self, mut summary: Summary) -> Result<Summary, Error> {
         let out = &mut self.out;
         self.reorder.finish(&mut |r| out.emit(r))?;
-        self.summary.stats.open_at_end = self.merger.open_messages() as u64;
-        self.summary.stats.evicted = self.merger.evicted();
-        self.summary.stats.settled_dropped = self.merger.settled_dropped();
-        Ok(self.summary)
+        let stats = &mut summary.stats;
+        stats.records = self.counts;
+        stats.open_at_end = self.merger.open_messages() as u64;
+        stats.evicted = self.merger.evicted();
+        stats.settled_dropped = self.merger.settled_dropped();
+        Ok(summary)
     }
 }
