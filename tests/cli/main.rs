@@ -310,7 +310,7 @@ fn big_corpus_log() -> PathBuf {
 fn output_bytes_do_not_depend_on_thread_count() {
     let log = big_corpus_log();
     let dir = tempdir();
-    let mut outputs = Vec::new();
+    let (mut outputs, mut reports) = (Vec::new(), Vec::new());
     for threads in [1usize, 2, 4] {
         let cfg = maillogconv::config::Config {
             inputs: vec![
@@ -327,10 +327,17 @@ fn output_bytes_do_not_depend_on_thread_count() {
         let summary = maillogconv::run(&cfg).expect("run");
         assert!(summary.errors.is_empty());
         outputs.push(std::fs::read(dir.path().join(format!("out-{threads}"))).expect("read"));
+        let st = &summary.stats;
+        assert!(st.records_total() > 0 && st.lines > 0, "{}", st.report());
+        reports.push(summary.stats.report());
     }
     assert!(outputs[0].len() > 1000);
     assert_eq!(outputs[0], outputs[1], "--threads 1 vs 2");
     assert_eq!(outputs[0], outputs[2], "--threads 1 vs 4");
+    // The figures are kept by two stages with more than one thread (lines and years on the
+    // parse thread, records on the merge thread): `--stats` must not depend on it either.
+    assert_eq!(reports[0], reports[1], "--stats, --threads 1 vs 2");
+    assert_eq!(reports[0], reports[2], "--stats, --threads 1 vs 4");
     // And the command line agrees with the library.
     let cli = stdout(&[
         "--year",
