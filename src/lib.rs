@@ -136,28 +136,26 @@ enum Work {
     End(Option<Error>),
 }
 
-/// A known line with its number and year: what correlation reads.
-struct Ready {
+/// A line correlation reads: its index in the chunk's parsed lines, its number and its time.
+/// The parsed line itself stays where the parser put it (no copy of the event).
+struct Dated {
+    idx: u32,
     line: u64,
     ts: Stamp,
-    raw: Span,
-    host: Span,
-    mta: Mta,
-    event: parse::Event<Span>,
 }
 
-/// A chunk's known lines, numbered and dated, for the merge stage.
+/// A chunk's parsed lines and the ones correlation reads, numbered and dated.
 struct Resolved {
     file: usize,
-    chunk: input::chunk::Chunk,
-    lines: Vec<Ready>,
+    parsed: Parsed,
+    dated: Vec<Dated>,
 }
 
-/// Recycled [`Ready`] vectors.
-static READY: std::sync::OnceLock<input::chunk::Pool<Vec<Ready>>> = std::sync::OnceLock::new();
+/// Recycled [`Dated`] vectors.
+static DATED: std::sync::OnceLock<input::chunk::Pool<Vec<Dated>>> = std::sync::OnceLock::new();
 
-fn ready_pool() -> &'static input::chunk::Pool<Vec<Ready>> {
-    READY.get_or_init(input::chunk::Pool::default)
+fn dated_pool() -> &'static input::chunk::Pool<Vec<Dated>> {
+    DATED.get_or_init(input::chunk::Pool::default)
 }
 
 /// Runs the pipeline into `writer`. Returns an error only if the output cannot be written.
@@ -646,14 +644,13 @@ impl<'a> LineStage<'a> {
         match work {
             Work::Start { file, compression } => self.start(file, compression),
             Work::Parsed(p) => {
-                let mut lines = ready_pool().take();
-                lines.clear();
-                self.lines(&p, &mut lines);
-                lines_pool().put(p.lines);
+                let mut dated = dated_pool().take();
+                dated.clear();
+                self.lines(&p, &mut dated);
                 return Some(Resolved {
                     file: self.file,
-                    chunk: p.chunk,
-                    lines,
+                    parsed: p,
+                    dated,
                 });
             }
             Work::End(error) => {
@@ -668,8 +665,8 @@ impl<'a> LineStage<'a> {
         None
     }
 
-    fn lines(&mut self, p: &Parsed, out: &mut Vec<Ready>) {
-        for (raw, line) in &p.lines {
+    fn lines(&mut self, p: &Parsed, out: &mut Vec<Dated>) {
+        for (idx, (_, line)) in p.lines.iter().enumerate() {
             self.line_no += 1;
             let stats = &mut self.summary.stats;
             stats.lines += 1;
@@ -677,15 +674,13 @@ impl<'a> LineStage<'a> {
                 fs.lines += 1;
             }
             let Line::Known {
-                stamp,
-                host,
-                mta,
-                event,
-            } = *line
+                stamp, mta, event, ..
+            } = line
             else {
                 stats.unknown += 1;
                 continue;
             };
+            let mta = *mta;
             stats.recognised += 1;
             stats.count_mta(mta);
             if matches!(event, parse::Event::Malformed) {
@@ -694,7 +689,7 @@ impl<'a> LineStage<'a> {
                     self.unparsed.get_or_insert((self.line_no, mta, 0)).2 += 1;
                 }
             }
-            let ts = match self.resolver.resolve(&stamp) {
+            let ts = match self.resolver.resolve(stamp) {
                 Ok(ts) => ts,
                 Err(e) => {
                     stats.bad_timestamps += 1;
@@ -721,13 +716,10 @@ impl<'a> LineStage<'a> {
             if matches!(event, parse::Event::Ignored | parse::Event::Malformed) {
                 continue;
             }
-            out.push(Ready {
+            out.push(Dated {
+                idx: idx as u32,
                 line: self.line_no,
                 ts,
-                raw: *raw,
-                host,
-                mta,
-                event,
             });
         }
     }
@@ -769,27 +761,37 @@ impl<'a> MergeStage<'a> {
         if interrupted() {
             return Err(Error::Interrupted);
         }
-        let data = r.chunk.bytes();
-        for l in &r.lines {
+        let data = r.parsed.chunk.bytes();
+        for d in &r.dated {
+            let Some((
+                raw,
+                Line::Known {
+                    host, mta, event, ..
+                },
+            )) = r.parsed.lines.get(d.idx as usize)
+            else {
+                continue;
+            };
             let ctx = Ctx {
                 file: r.file,
-                line: l.line,
-                ts: l.ts,
-                host: l.host.get(data),
-                mta: l.mta,
-                raw: l.raw.get(data),
+                line: d.line,
+                ts: d.ts,
+                host: host.get(data),
+                mta: *mta,
+                raw: raw.get(data),
             };
             self.merger.event(
                 &ctx,
-                l.event.map(&mut |s: Span| s.get(data)),
+                event.map(&mut |s: Span| s.get(data)),
                 &mut self.records,
             );
             if !self.records.is_empty() {
                 self.flush_records(r.file)?;
             }
         }
-        self.pool.put(r.chunk.buf);
-        ready_pool().put(r.lines);
+        self.pool.put(r.parsed.chunk.buf);
+        lines_pool().put(r.parsed.lines);
+        dated_pool().put(r.dated);
         Ok(())
     }
 
