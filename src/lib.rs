@@ -532,11 +532,35 @@ struct Out<'a> {
 }
 
 impl Out<'_> {
-    fn emit(&mut self, r: Box<Record>) -> Result<(), Error> {
-        self.writer.write_record(&r).map_err(|source| Error::Write {
+    fn emit(&mut self, h: Held) -> Result<(), Error> {
+        match h {
+            Held::Record(r) => self.writer.write_record(&r),
+            Held::Line(_, line) => self.writer.write_rendered(&line),
+        }
+        .map_err(|source| self.error(source))
+    }
+
+    fn error(&self, source: std::io::Error) -> Error {
+        Error::Write {
             output: self.name.clone(),
             source,
-        })
+        }
+    }
+}
+
+/// What waits in the reorder buffer: a record, or for line formats the line it renders to
+/// (with its time), made while the record was still in cache.
+enum Held {
+    Record(Box<Record>),
+    Line(i128, Box<[u8]>),
+}
+
+impl merge::Timed for Held {
+    fn key(&self) -> i128 {
+        match self {
+            Held::Record(r) => r.key(),
+            Held::Line(key, _) => *key,
+        }
     }
 }
 
@@ -736,8 +760,12 @@ struct MergeStage<'a> {
     names: Vec<std::sync::Arc<str>>,
     out: Out<'a>,
     merger: Merger,
-    reorder: Reorder,
+    reorder: Reorder<Held>,
     records: Vec<Box<Record>>,
+    /// The writer renders lines: hold those, not records.
+    renders: bool,
+    /// A record's rendered line, before it is held.
+    line: Vec<u8>,
     /// Records by status.
     counts: [u64; Status::ALL.len()],
     /// Where merged chunks' buffers go back for reuse.
@@ -746,12 +774,15 @@ struct MergeStage<'a> {
 
 impl<'a> MergeStage<'a> {
     fn new(cfg: &Config, inputs: &[Input], out: Out<'a>, pool: input::chunk::Pool) -> Self {
+        let renders = out.writer.renders();
         MergeStage {
             names: inputs.iter().map(|i| i.display().into()).collect(),
             out,
             merger: Merger::with_max_age(cfg.max_age_secs),
             reorder: Reorder::new(REORDER_WINDOW_SECS),
             records: Vec::new(),
+            renders,
+            line: Vec::with_capacity(1024),
             counts: Default::default(),
             pool,
         }
@@ -803,6 +834,8 @@ impl<'a> MergeStage<'a> {
             records,
             counts,
             names,
+            renders,
+            line,
             ..
         } = self;
         let source = names.get(file).cloned().unwrap_or_else(|| "".into());
@@ -814,7 +847,17 @@ impl<'a> MergeStage<'a> {
             {
                 counts[i] += 1;
             }
-            reorder.push(r, &mut |r| out.emit(r))?;
+            let held = if *renders {
+                line.clear();
+                out.writer.render(&r, line).map_err(|e| out.error(e))?;
+                if line.is_empty() {
+                    continue;
+                }
+                Held::Line(merge::Timed::key(&r), line.as_slice().into())
+            } else {
+                Held::Record(r)
+            };
+            reorder.push(held, &mut |h| out.emit(h))?;
         }
         Ok(())
     }

@@ -747,13 +747,25 @@ fn base_record(ctx: &Ctx, line: &mut Owned, qid: &[u8], m: &Message) -> Box<Reco
 /// Records held at most, whatever the window: in a burst, the oldest go out early.
 const MAX_HELD: usize = 50_000;
 
-pub struct Reorder {
-    held: VecDeque<(i128, Box<Record>)>,
+pub struct Reorder<T = Box<Record>> {
+    held: VecDeque<(i128, T)>,
     newest: i128,
     window: i128,
 }
 
-impl Reorder {
+/// What the reorder buffer holds: a record, or what stands for it (its rendered line).
+pub trait Timed {
+    /// Nanoseconds since the epoch, the order key.
+    fn key(&self) -> i128;
+}
+
+impl Timed for Box<Record> {
+    fn key(&self) -> i128 {
+        self.ts.map_or(0, |t| t.instant.as_nanosecond())
+    }
+}
+
+impl<T: Timed> Reorder<T> {
     pub fn new(window_secs: i64) -> Self {
         Reorder {
             held: VecDeque::new(),
@@ -763,12 +775,8 @@ impl Reorder {
     }
 
     /// Adds a record; records now older than the window are passed to `emit` in order.
-    pub fn push<E>(
-        &mut self,
-        r: Box<Record>,
-        emit: &mut impl FnMut(Box<Record>) -> Result<(), E>,
-    ) -> Result<(), E> {
-        let key = r.ts.map_or(0, |t| t.instant.as_nanosecond());
+    pub fn push<E>(&mut self, r: T, emit: &mut impl FnMut(T) -> Result<(), E>) -> Result<(), E> {
+        let key = r.key();
         if self.held.len() >= MAX_HELD {
             if let Some((_, h)) = self.held.pop_front() {
                 emit(h)?;
@@ -801,10 +809,7 @@ impl Reorder {
     }
 
     /// Emits everything still held, in order.
-    pub fn finish<E>(
-        &mut self,
-        emit: &mut impl FnMut(Box<Record>) -> Result<(), E>,
-    ) -> Result<(), E> {
+    pub fn finish<E>(&mut self, emit: &mut impl FnMut(T) -> Result<(), E>) -> Result<(), E> {
         while let Some((_, r)) = self.held.pop_front() {
             emit(r)?;
         }

@@ -35,6 +35,22 @@ impl<W: Write + Send> RecordWriter for Awstats<W> {
         Ok(())
     }
 
+    fn renders(&self) -> bool {
+        true
+    }
+
+    fn render(&mut self, r: &Record, out: &mut Vec<u8>) -> io::Result<()> {
+        let start = out.len();
+        if !line(r, out) {
+            out.truncate(start);
+        }
+        Ok(())
+    }
+
+    fn write_rendered(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.out.write_all(bytes)
+    }
+
     fn finish(&mut self) -> io::Result<()> {
         self.out.flush()
     }

@@ -73,76 +73,93 @@ pub fn code(r: &Record) -> u16 {
 
 impl<W: Write + Send> RecordWriter for Clf<W> {
     fn write_record(&mut self, r: &Record) -> io::Result<()> {
-        let Some(ts) = r.ts else { return Ok(()) };
-        let buf = &mut self.buf;
-        buf.clear();
-        bare(
-            buf,
-            if r.client_ip.is_empty() {
-                &r.client_host
-            } else {
-                &r.client_ip
-            },
-        );
-        buf.extend_from_slice(b" - ");
-        match r.sender.as_deref() {
-            Some([]) => buf.extend_from_slice(b"<>"),
-            Some(s) => bare(buf, s),
-            None => buf.push(b'-'),
-        }
-        let t = ts.local;
-        let (sign, o) = if ts.offset < 0 {
-            ('-', -ts.offset)
-        } else {
-            ('+', ts.offset)
-        };
-        let month = MONTHS
-            .get(usize::try_from(t.month() - 1).unwrap_or(0))
-            .unwrap_or(&"Jan");
-        buf.extend_from_slice(
-            format!(
-                " [{:02}/{month}/{:04}:{:02}:{:02}:{:02} {sign}{:02}{:02}] \"SMTP ",
-                t.day(),
-                t.year(),
-                t.hour(),
-                t.minute(),
-                t.second(),
-                o / 3600,
-                o % 3600 / 60
-            )
-            .as_bytes(),
-        );
-        quoted(
-            buf,
-            if r.recipient.is_empty() {
-                b"-"
-            } else {
-                &r.recipient
-            },
-        );
-        buf.extend_from_slice(format!(" HTTP/1.0\" {} ", code(r)).as_bytes());
-        match r.size {
-            Some(s) => buf.extend_from_slice(s.to_string().as_bytes()),
-            None => buf.push(b'-'),
-        }
-        buf.extend_from_slice(b" \"");
-        quoted(buf, if r.relay.is_empty() { b"-" } else { &r.relay });
-        buf.extend_from_slice(b"\" \"");
-        quoted(buf, r.mta.map_or("-", |m| m.name()).as_bytes());
-        buf.push(b'/');
-        quoted(
-            buf,
-            if r.queue_id.is_empty() {
-                b"-"
-            } else {
-                &r.queue_id
-            },
-        );
-        buf.extend_from_slice(b"\"\n");
-        self.out.write_all(buf)
+        self.buf.clear();
+        line(r, &mut self.buf);
+        self.out.write_all(&self.buf)
+    }
+
+    fn renders(&self) -> bool {
+        true
+    }
+
+    fn render(&mut self, r: &Record, out: &mut Vec<u8>) -> io::Result<()> {
+        line(r, out);
+        Ok(())
+    }
+
+    fn write_rendered(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.out.write_all(bytes)
     }
 
     fn finish(&mut self) -> io::Result<()> {
         self.out.flush()
     }
+}
+
+/// Appends the CLF line of `r` to `buf` (nothing for a record without a time).
+fn line(r: &Record, buf: &mut Vec<u8>) {
+    let Some(ts) = r.ts else { return };
+    bare(
+        buf,
+        if r.client_ip.is_empty() {
+            &r.client_host
+        } else {
+            &r.client_ip
+        },
+    );
+    buf.extend_from_slice(b" - ");
+    match r.sender.as_deref() {
+        Some([]) => buf.extend_from_slice(b"<>"),
+        Some(s) => bare(buf, s),
+        None => buf.push(b'-'),
+    }
+    let t = ts.local;
+    let (sign, o) = if ts.offset < 0 {
+        ('-', -ts.offset)
+    } else {
+        ('+', ts.offset)
+    };
+    let month = MONTHS
+        .get(usize::try_from(t.month() - 1).unwrap_or(0))
+        .unwrap_or(&"Jan");
+    buf.extend_from_slice(
+        format!(
+            " [{:02}/{month}/{:04}:{:02}:{:02}:{:02} {sign}{:02}{:02}] \"SMTP ",
+            t.day(),
+            t.year(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            o / 3600,
+            o % 3600 / 60
+        )
+        .as_bytes(),
+    );
+    quoted(
+        buf,
+        if r.recipient.is_empty() {
+            b"-"
+        } else {
+            &r.recipient
+        },
+    );
+    buf.extend_from_slice(format!(" HTTP/1.0\" {} ", code(r)).as_bytes());
+    match r.size {
+        Some(s) => buf.extend_from_slice(s.to_string().as_bytes()),
+        None => buf.push(b'-'),
+    }
+    buf.extend_from_slice(b" \"");
+    quoted(buf, if r.relay.is_empty() { b"-" } else { &r.relay });
+    buf.extend_from_slice(b"\" \"");
+    quoted(buf, r.mta.map_or("-", |m| m.name()).as_bytes());
+    buf.push(b'/');
+    quoted(
+        buf,
+        if r.queue_id.is_empty() {
+            b"-"
+        } else {
+            &r.queue_id
+        },
+    );
+    buf.extend_from_slice(b"\"\n");
 }

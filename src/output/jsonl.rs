@@ -27,35 +27,54 @@ fn string(buf: &mut Vec<u8>, s: &str) -> io::Result<()> {
 
 impl<W: Write + Send> RecordWriter for Jsonl<W> {
     fn write_record(&mut self, r: &Record) -> io::Result<()> {
-        let buf = &mut self.buf;
+        let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
-        buf.push(b'{');
-        for (i, c) in COLUMNS.iter().enumerate() {
-            if i > 0 {
-                buf.push(b',');
-            }
-            string(buf, c.name)?;
-            buf.push(b':');
-            match (i, value(r, i)) {
-                (1, _) => match r.ts {
-                    Some(t) => string(buf, &local_text(&t))?,
-                    None => buf.extend_from_slice(b"null"),
-                },
-                (_, Value::Null) => buf.extend_from_slice(b"null"),
-                (_, Value::Text(t)) => string(buf, &String::from_utf8_lossy(t))?,
-                (_, Value::Int(n)) => buf.extend_from_slice(n.to_string().as_bytes()),
-                (_, Value::Float(f)) if f.is_finite() => {
-                    serde_json::to_writer(&mut *buf, &f).map_err(io::Error::other)?
-                }
-                (_, Value::Float(_)) => buf.extend_from_slice(b"null"),
-                (_, Value::Micros(m)) => string(buf, &utc_text(m))?,
-            }
-        }
-        buf.extend_from_slice(b"}\n");
-        self.out.write_all(buf)
+        let done = line(r, &mut buf).and_then(|()| self.out.write_all(&buf));
+        self.buf = buf;
+        done
+    }
+
+    fn renders(&self) -> bool {
+        true
+    }
+
+    fn render(&mut self, r: &Record, out: &mut Vec<u8>) -> io::Result<()> {
+        line(r, out)
+    }
+
+    fn write_rendered(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.out.write_all(bytes)
     }
 
     fn finish(&mut self) -> io::Result<()> {
         self.out.flush()
     }
+}
+
+/// Appends the JSON line of `r` to `buf`.
+fn line(r: &Record, buf: &mut Vec<u8>) -> io::Result<()> {
+    buf.push(b'{');
+    for (i, c) in COLUMNS.iter().enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        string(buf, c.name)?;
+        buf.push(b':');
+        match (i, value(r, i)) {
+            (1, _) => match r.ts {
+                Some(t) => string(buf, &local_text(&t))?,
+                None => buf.extend_from_slice(b"null"),
+            },
+            (_, Value::Null) => buf.extend_from_slice(b"null"),
+            (_, Value::Text(t)) => string(buf, &String::from_utf8_lossy(t))?,
+            (_, Value::Int(n)) => buf.extend_from_slice(n.to_string().as_bytes()),
+            (_, Value::Float(f)) if f.is_finite() => {
+                serde_json::to_writer(&mut *buf, &f).map_err(io::Error::other)?
+            }
+            (_, Value::Float(_)) => buf.extend_from_slice(b"null"),
+            (_, Value::Micros(m)) => string(buf, &utc_text(m))?,
+        }
+    }
+    buf.extend_from_slice(b"}\n");
+    Ok(())
 }
