@@ -877,3 +877,27 @@ impl<'a> MergeStage<'a> {
         Ok(summary)
     }
 }
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    /// The helper threads lower their own priority and no other thread's: nice is per thread
+    /// on Linux, and the caller's thread must keep its own.
+    #[test]
+    fn below_merge_lowers_the_calling_thread_only() {
+        use rustix::process::getpriority_process;
+        let nice = || getpriority_process(Some(rustix::thread::gettid())).ok();
+        let before = nice();
+        let helper = std::thread::spawn(move || {
+            let start = nice();
+            super::below_merge();
+            (start, nice())
+        })
+        .join();
+        let Ok((Some(start), Some(after))) = helper else {
+            panic!("no priority: {helper:?}");
+        };
+        assert_eq!(after, (start + super::HELPER_NICENESS).min(19));
+        assert!(after > start || start == 19);
+        assert_eq!(nice(), before, "the calling thread is not reniced");
+    }
+}
