@@ -160,7 +160,7 @@ pub fn queued_as(reply: &[u8]) -> Option<&[u8]> {
         return (is_queue_id(id) || crate::parse::sendmail::is_queue_id(id)).then_some(id);
     }
     // Sendmail: `j061bXn5000812 Message accepted for delivery`.
-    if let Some(i) = memchr::memmem::find(reply, b" Message accepted for delivery") {
+    if let Some(i) = crate::parse::finder!(b" Message accepted for delivery").find(reply) {
         let id = &reply[..i];
         return crate::parse::sendmail::is_queue_id(id).then_some(id);
     }

@@ -224,7 +224,7 @@ fn delivery<'a>(qid: &'a [u8], v: &'a [u8], status: DeliveryStatus) -> Event<&'a
     // Failures and deferrals end with `: reason` (deferrals: `defer (-53): reason`).
     let (fields, reason) = match status {
         DeliveryStatus::Bounced | DeliveryStatus::Deferred => {
-            match memchr::memmem::find(rest, b": ") {
+            match super::finder!(b": ").find(rest) {
                 Some(i) => (&rest[..i], Some(&rest[i + 2..])),
                 None => (rest, None),
             }
@@ -251,7 +251,7 @@ fn delivery<'a>(qid: &'a [u8], v: &'a [u8], status: DeliveryStatus) -> Event<&'a
 
 /// `H=(helo) [ip] F=<sender> rejected RCPT <rcpt>: reason` and `… rejected after DATA: reason`.
 fn reject<'a>(qid: Option<&'a [u8]>, v: &'a [u8]) -> Option<Event<&'a [u8]>> {
-    let at = memchr::memmem::find(v, b"rejected ")?;
+    let at = super::finder!(b"rejected ").find(v)?;
     let head = &v[..at];
     let tail = &v[at + 9..];
     let (stage, rest) = if let Some(r) = tail.strip_prefix(b"RCPT ") {

@@ -3,6 +3,27 @@
 //! Events are generic over the byte-slice type so the pipeline can turn borrowed slices into
 //! chunk-relative [`Span`]s and hand parsed chunks between threads without copying.
 
+/// A `memchr::memmem` finder for a constant needle, built once: building one per call (what
+/// `memmem::find` does) cost 4% of the CPU time on Sendmail logs.
+macro_rules! finder {
+    ($needle:expr) => {{
+        static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+            std::sync::LazyLock::new(|| memchr::memmem::Finder::new($needle));
+        &*FINDER
+    }};
+}
+
+/// The reverse of [`finder!`].
+macro_rules! finder_rev {
+    ($needle:expr) => {{
+        static FINDER: std::sync::LazyLock<memchr::memmem::FinderRev<'static>> =
+            std::sync::LazyLock::new(|| memchr::memmem::FinderRev::new($needle));
+        &*FINDER
+    }};
+}
+
+pub(crate) use finder;
+
 pub mod exchange;
 pub mod exim;
 pub mod mdaemon;

@@ -319,9 +319,10 @@ fn reject<'a>(qid: Option<&'a [u8]>, rest: &'a [u8]) -> Option<Event<&'a [u8]>> 
     let stage_end = memchr::memchr(b' ', text)?;
     let stage = &text[..stage_end];
     // The envelope list starts at the last "; from=" (or "; proto=" when there is no sender).
-    let tail_at = memmem::rfind(text, b"; from=")
-        .or_else(|| memmem::rfind(text, b"; to="))
-        .or_else(|| memmem::rfind(text, b"; proto="));
+    let tail_at = finder_rev!(b"; from=")
+        .rfind(text)
+        .or_else(|| finder_rev!(b"; to=").rfind(text))
+        .or_else(|| finder_rev!(b"; proto=").rfind(text));
     let (head, tail) = match tail_at {
         Some(i) => (&text[..i], &text[i + 2..]),
         None => (text, &text[text.len()..]),
@@ -340,7 +341,7 @@ fn reject<'a>(qid: Option<&'a [u8]>, rest: &'a [u8]) -> Option<Event<&'a [u8]>> 
     };
     let after_list = envelope(tail, &mut r);
     if is_content_check(stage) {
-        if let Some(i) = memmem::rfind(head, b" from ") {
+        if let Some(i) = finder_rev!(b" from ").rfind(head) {
             r.client = &head[i + 6..];
         }
         r.reply = after_list.strip_prefix(b": ").unwrap_or(after_list);

@@ -80,13 +80,13 @@ pub fn parse(body: &[u8]) -> Event<&[u8]> {
     if let Some(v) = body.strip_prefix(b"info msg ") {
         let qid = number(v);
         let rest = &v[qid.len()..];
-        let Some(b) = memchr::memmem::find(rest, b"bytes ") else {
+        let Some(b) = super::finder!(b"bytes ").find(rest) else {
             return Event::Malformed;
         };
         let size = std::str::from_utf8(number(&rest[b + 6..]))
             .ok()
             .and_then(|s| s.parse().ok());
-        let from = memchr::memmem::find(rest, b" from <").and_then(|f| {
+        let from = super::finder!(b" from <").find(rest).and_then(|f| {
             let a = &rest[f + 7..];
             memchr::memchr(b'>', a).map(|e| &a[..e])
         });

@@ -5,7 +5,6 @@
 //! reject=`; SMTP-time `<addr>... User unknown`; DSN and return-to-sender child messages.
 
 use super::{Arrival, Delivery, DeliveryStatus, Event, Reject, RejectAction};
-use memchr::memmem;
 
 /// True for Sendmail's syslog tags.
 pub fn is_program(program: &[u8]) -> bool {
@@ -36,7 +35,7 @@ fn fields(mut rest: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
             // `to=a, b, c, ctladdr=…`: the list runs to the next `, key=`.
             next_key(v).unwrap_or(v.len())
         } else {
-            memmem::find(v, b", ").unwrap_or(v.len())
+            finder!(b", ").find(v).unwrap_or(v.len())
         };
         rest = &v[end..];
         Some((key, &v[..end]))
@@ -45,7 +44,7 @@ fn fields(mut rest: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
 
 /// The first `, key=` in `v` (a lowercase word then `=`).
 fn next_key(v: &[u8]) -> Option<usize> {
-    memmem::find_iter(v, b", ").find(|&i| {
+    finder!(b", ").find_iter(v).find(|&i| {
         let w = &v[i + 2..];
         let n = w.iter().take_while(|c| c.is_ascii_lowercase()).count();
         n > 0 && w.get(n) == Some(&b'=')
@@ -72,7 +71,7 @@ fn duration(v: &[u8]) -> Option<f64> {
 
 /// Parses the message part of a Sendmail line.
 pub fn parse(msg: &[u8]) -> Event<&[u8]> {
-    let Some(colon) = memmem::find(msg, b": ") else {
+    let Some(colon) = finder!(b": ").find(msg) else {
         // `ruleset=check_relay, …, reject=…` comes without a queue ID.
         return reject(None, msg).unwrap_or(Event::Ignored);
     };
@@ -93,7 +92,7 @@ pub fn parse(msg: &[u8]) -> Event<&[u8]> {
         return ev;
     }
     // `NEWQID: DSN: …`, `NEWQID: return to sender: …`, `NEWQID: postmaster notify: …`.
-    if let Some(c) = memmem::find(rest, b": ") {
+    if let Some(c) = finder!(b": ").find(rest) {
         let child = &rest[..c];
         let what = &rest[c + 2..];
         if is_queue_id(child)
@@ -110,7 +109,7 @@ pub fn parse(msg: &[u8]) -> Event<&[u8]> {
     }
     // `<addr>... User unknown`: a recipient refused during the SMTP dialogue.
     if rest.starts_with(b"<") {
-        if let Some(i) = memmem::find(rest, b">... ") {
+        if let Some(i) = finder!(b">... ").find(rest) {
             return Event::Reject(Reject {
                 qid: Some(qid),
                 action: RejectAction::Reject,
@@ -129,7 +128,7 @@ pub fn parse(msg: &[u8]) -> Event<&[u8]> {
 }
 
 fn arrival<'a>(qid: &'a [u8], v: &'a [u8]) -> Option<Event<&'a [u8]>> {
-    let end = memmem::find(v, b", ").unwrap_or(v.len());
+    let end = finder!(b", ").find(v).unwrap_or(v.len());
     let mut a = Arrival::new(qid, strip_brackets(&v[..end]));
     for (k, val) in fields(&v[end..]) {
         match k {
@@ -210,7 +209,7 @@ fn delivery<'a>(qid: &'a [u8], rest: &'a [u8]) -> Option<Event<&'a [u8]>> {
 
 /// `ruleset=check_rcpt, arg1=<a>, relay=host [ip], reject=550 5.7.1 …` and `Milter: …, reject=…`.
 fn reject<'a>(qid: Option<&'a [u8]>, rest: &'a [u8]) -> Option<Event<&'a [u8]>> {
-    let at = memmem::find(rest, b"reject=")?;
+    let at = finder!(b"reject=").find(rest)?;
     let (stage, body) = if let Some(b) = rest.strip_prefix(b"ruleset=") {
         let end = memchr::memchr(b',', b).unwrap_or(b.len());
         (&b[..end], &b[end..])
