@@ -444,8 +444,16 @@ impl Merger {
         let (code, reply_dsn) = reply_codes(strip_host_said(d.reply));
         r.smtp_code = code;
         r.dsn = line.get(d.dsn.or(reply_dsn).unwrap_or_default());
-        let recipients: Vec<&[u8]> = if d.list { split_list(d.to) } else { vec![d.to] };
-        for to in &recipients {
+        // Most deliveries name one recipient: no list is allocated for them.
+        let (single, list);
+        let recipients: &[&[u8]] = if d.list {
+            list = split_list(d.to);
+            &list
+        } else {
+            single = [d.to];
+            &single
+        };
+        for to in recipients {
             if status == Status::Deferred {
                 if !m.deferred.iter().any(|t| t == to) {
                     m.deferred.push(kept(to));
@@ -487,7 +495,7 @@ impl Merger {
             };
             self.link(ctx, new_qid, origin);
         }
-        if let [one] = recipients.as_slice() {
+        if let [one] = recipients {
             r.recipient = line.get(one);
             out.push(r);
         } else {
