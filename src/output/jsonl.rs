@@ -66,7 +66,7 @@ fn line(r: &Record, buf: &mut Vec<u8>) -> io::Result<()> {
                 None => buf.extend_from_slice(b"null"),
             },
             (_, Value::Null) => buf.extend_from_slice(b"null"),
-            (_, Value::Text(t)) => string(buf, &String::from_utf8_lossy(t))?,
+            (_, Value::Text(t)) => string(buf, &super::columns::utf8(t))?,
             (_, Value::Int(n)) => buf.extend_from_slice(n.to_string().as_bytes()),
             (_, Value::Float(f)) if f.is_finite() => {
                 serde_json::to_writer(&mut *buf, &f).map_err(io::Error::other)?
