@@ -25,7 +25,7 @@ use crate::input::Input;
 use crate::merge::{Ctx, Merger, Reorder};
 use crate::output::{RecordWriter, Sink};
 use crate::parse::{parse_line_as, Line, Mta, Span};
-use crate::record::{Record, Status};
+use crate::record::Record;
 use crate::stats::{FileStats, Stats};
 use crate::time::{chain_years, ChainFile, ChainYear, Stamp, YearResolver, YearStart};
 use anyhow::Context as _;
@@ -769,8 +769,8 @@ struct MergeStage<'a> {
     renders: bool,
     /// A record's rendered line, before it is held.
     line: Vec<u8>,
-    /// Records by status.
-    counts: [u64; Status::ALL.len()],
+    /// Records by status (only `records` of these figures is kept here).
+    counts: Stats,
     /// Where merged chunks' buffers go back for reuse.
     pool: input::chunk::Pool,
 }
@@ -786,7 +786,7 @@ impl<'a> MergeStage<'a> {
             records: Vec::new(),
             renders,
             line: Vec::with_capacity(1024),
-            counts: Default::default(),
+            counts: Stats::default(),
             pool,
         }
     }
@@ -844,11 +844,8 @@ impl<'a> MergeStage<'a> {
         let source = names.get(file).cloned().unwrap_or_else(|| "".into());
         for mut r in records.drain(..) {
             r.source_file = source.clone();
-            if let Some(i) = r
-                .status
-                .and_then(|st| Status::ALL.iter().position(|&s| s == st))
-            {
-                counts[i] += 1;
+            if let Some(st) = r.status {
+                counts.count(st);
             }
             let held = if *renders {
                 line.clear();
@@ -870,7 +867,7 @@ impl<'a> MergeStage<'a> {
         let out = &mut self.out;
         self.reorder.finish(&mut |r| out.emit(r))?;
         let stats = &mut summary.stats;
-        stats.records = self.counts;
+        stats.records = self.counts.records;
         stats.open_at_end = self.merger.open_messages() as u64;
         stats.evicted = self.merger.evicted();
         stats.settled_dropped = self.merger.settled_dropped();

@@ -27,11 +27,9 @@ fn string(buf: &mut Vec<u8>, s: &str) -> io::Result<()> {
 
 impl<W: Write + Send> RecordWriter for Jsonl<W> {
     fn write_record(&mut self, r: &Record) -> io::Result<()> {
-        let mut buf = std::mem::take(&mut self.buf);
-        buf.clear();
-        let done = line(r, &mut buf).and_then(|()| self.out.write_all(&buf));
-        self.buf = buf;
-        done
+        self.buf.clear();
+        line(r, &mut self.buf)?;
+        self.out.write_all(&self.buf)
     }
 
     fn renders(&self) -> bool {
