@@ -76,8 +76,8 @@ fn parse(b: Bencher, mta: &str) {
 struct Collect(Vec<Record>);
 
 impl RecordWriter for Collect {
-    fn write_record(&mut self, r: &Record) -> std::io::Result<()> {
-        self.0.push(r.clone());
+    fn write_record(&mut self, r: &maillogconv::record::RecordRef) -> std::io::Result<()> {
+        self.0.push(r.to_owned_record());
         Ok(())
     }
     fn finish(&mut self) -> std::io::Result<()> {
@@ -136,7 +136,7 @@ fn write(b: Bencher, format: &str) {
     b.counter(ItemsCount::new(recs.len())).bench(|| {
         let mut w = writer(format, Box::new(std::io::sink()));
         for r in recs {
-            w.write_record(r).expect("write");
+            w.write_record(&r.view()).expect("write");
         }
         w.finish().expect("finish");
     });

@@ -25,7 +25,7 @@ use crate::input::Input;
 use crate::merge::{Ctx, Merger, Reorder};
 use crate::output::{RecordWriter, Sink};
 use crate::parse::{parse_line_as, Line, Mta, Span};
-use crate::record::Record;
+use crate::record::{Record, RecordRef};
 use crate::stats::{FileStats, Stats};
 use crate::time::{chain_years, ChainFile, ChainYear, Stamp, YearResolver, YearStart};
 use anyhow::Context as _;
@@ -537,7 +537,7 @@ struct Out<'a> {
 impl Out<'_> {
     fn emit(&mut self, h: Held) -> Result<(), Error> {
         match h {
-            Held::Record(r) => self.writer.write_record(&r),
+            Held::Record(r) => self.writer.write_record(&r.view()),
             Held::Line(_, line) => self.writer.write_rendered(&line),
         }
         .map_err(|source| self.error(source))
@@ -759,12 +759,11 @@ impl<'a> LineStage<'a> {
 
 /// Merge stage: correlation, order, writing. Runs on one thread.
 struct MergeStage<'a> {
-    /// Input names, shared by the records that come from each.
-    names: Vec<std::sync::Arc<str>>,
+    /// Input names, for the records' `source_file`.
+    names: Vec<Box<[u8]>>,
     out: Out<'a>,
     merger: Merger,
     reorder: Reorder<Held>,
-    records: Vec<Box<Record>>,
     /// The writer renders lines: hold those, not records.
     renders: bool,
     /// A record's rendered line, before it is held.
@@ -779,11 +778,13 @@ impl<'a> MergeStage<'a> {
     fn new(cfg: &Config, inputs: &[Input], out: Out<'a>, pool: input::chunk::Pool) -> Self {
         let renders = out.writer.renders();
         MergeStage {
-            names: inputs.iter().map(|i| i.display().into()).collect(),
+            names: inputs
+                .iter()
+                .map(|i| i.display().into_bytes().into())
+                .collect(),
             out,
             merger: Merger::with_max_age(cfg.max_age_secs),
             reorder: Reorder::new(REORDER_WINDOW_SECS),
-            records: Vec::new(),
             renders,
             line: Vec::with_capacity(1024),
             counts: Stats::default(),
@@ -795,10 +796,48 @@ impl<'a> MergeStage<'a> {
         if interrupted() {
             return Err(Error::Interrupted);
         }
+        let MergeStage {
+            names,
+            out,
+            merger,
+            reorder,
+            renders,
+            line,
+            counts,
+            ..
+        } = self;
+        let source = names.get(r.file).map_or(&[][..], |n| &n[..]);
         let data = r.parsed.chunk.bytes();
+        let mut failed = None;
+        // Each record is counted, then rendered (line formats) or copied (the others) while
+        // its line and message are at hand, and held for time order.
+        let mut emit = |rec: &RecordRef| {
+            if failed.is_some() {
+                return;
+            }
+            if let Some(st) = rec.status {
+                counts.count(st);
+            }
+            let held = if *renders {
+                line.clear();
+                if let Err(e) = out.writer.render(rec, line) {
+                    failed = Some(out.error(e));
+                    return;
+                }
+                if line.is_empty() {
+                    return;
+                }
+                Held::Line(rec.key(), line.as_slice().into())
+            } else {
+                Held::Record(Box::new(rec.to_owned_record()))
+            };
+            if let Err(e) = reorder.push(held, &mut |h| out.emit(h)) {
+                failed = Some(e);
+            }
+        };
         for d in &r.dated {
             let Some((
-                raw,
+                _,
                 Line::Known {
                     host, mta, event, ..
                 },
@@ -812,53 +851,16 @@ impl<'a> MergeStage<'a> {
                 ts: d.ts,
                 host: host.get(data),
                 mta: *mta,
-                raw: raw.get(data),
+                source,
             };
-            self.merger.event(
-                &ctx,
-                event.map(&mut |s: Span| s.get(data)),
-                &mut self.records,
-            );
-            if !self.records.is_empty() {
-                self.flush_records(r.file)?;
-            }
+            merger.event(&ctx, event.map(&mut |s: Span| s.get(data)), &mut emit);
+        }
+        if let Some(e) = failed {
+            return Err(e);
         }
         self.pool.put(r.parsed.chunk.buf);
         lines_pool().put(r.parsed.lines);
         dated_pool().put(r.dated);
-        Ok(())
-    }
-
-    /// Counts the records the merger decided and passes them through the reorder buffer.
-    fn flush_records(&mut self, file: usize) -> Result<(), Error> {
-        let MergeStage {
-            out,
-            reorder,
-            records,
-            counts,
-            names,
-            renders,
-            line,
-            ..
-        } = self;
-        let source = names.get(file).cloned().unwrap_or_else(|| "".into());
-        for mut r in records.drain(..) {
-            r.source_file = source.clone();
-            if let Some(st) = r.status {
-                counts.count(st);
-            }
-            let held = if *renders {
-                line.clear();
-                out.writer.render(&r, line).map_err(|e| out.error(e))?;
-                if line.is_empty() {
-                    continue;
-                }
-                Held::Line(merge::Timed::key(&r), line.as_slice().into())
-            } else {
-                Held::Record(r)
-            };
-            reorder.push(held, &mut |h| out.emit(h))?;
-        }
         Ok(())
     }
 

@@ -1,6 +1,7 @@
 //! Merge stage: correlates the events of each message by (host, queue ID) and emits one
 //! [`Record`] per recipient delivery attempt or rejection, at the line that decides it.
-//! Memory holds open messages only: a message closes on `removed`, and a queue ID seen again
+//! Records are handed to a sink as [`RecordRef`]s borrowing the line and the message, so a
+//! record written at once costs no copy. Memory holds open messages only: a message closes on `removed`, and a queue ID seen again
 //! after that is a new message. [`Reorder`] then puts records in time order.
 
 use crate::parse::postfix::is_queue_id;
@@ -8,7 +9,7 @@ use crate::parse::{
     is_loopback_ip, reply_codes, split_peer, Delivery, DeliveryStatus, Event, Mta, Reject,
     RejectAction,
 };
-use crate::record::{Record, Status};
+use crate::record::{Record, RecordRef, Status};
 use crate::time::Stamp;
 use bytes::Bytes;
 use hashbrown::HashMap;
@@ -22,32 +23,12 @@ pub struct Ctx<'a> {
     pub ts: Stamp,
     pub host: &'a [u8],
     pub mta: Mta,
-    /// The whole line; the event's slices point into it.
-    pub raw: &'a [u8],
+    /// The name of the input, for the records' `source_file`.
+    pub source: &'a [u8],
 }
 
-/// The current line, copied at most once; fields are slices of the copy.
-struct Owned<'a> {
-    raw: &'a [u8],
-    copy: Option<Bytes>,
-}
-
-impl Owned<'_> {
-    /// `part` (a slice of the line) as shared bytes.
-    fn get(&mut self, part: &[u8]) -> Bytes {
-        if part.is_empty() {
-            return Bytes::new();
-        }
-        let raw = self.raw;
-        let copy = self.copy.get_or_insert_with(|| Bytes::copy_from_slice(raw));
-        let start = (part.as_ptr() as usize).wrapping_sub(raw.as_ptr() as usize);
-        match start.checked_add(part.len()) {
-            Some(end) if end <= copy.len() => copy.slice(start..end),
-            // Not from this line (tests build events by hand): copy it alone.
-            _ => kept(part),
-        }
-    }
-}
+/// Where the merger hands each record it decides.
+pub type Emit<'e> = dyn FnMut(&RecordRef) + 'e;
 
 /// What a message inherits from the hop before it (content filter or bounce notification).
 #[derive(Debug, Clone, Default)]
@@ -256,13 +237,9 @@ impl Merger {
         m
     }
 
-    /// Merges one event; records it decides are pushed to `out`.
-    pub fn event(&mut self, ctx: &Ctx, ev: Event<&[u8]>, out: &mut Vec<Box<Record>>) {
+    /// Merges one event; records it decides are passed to `emit`.
+    pub fn event(&mut self, ctx: &Ctx, ev: Event<&[u8]>, emit: &mut Emit) {
         self.sweep(ctx.ts.instant.as_second());
-        let mut line = Owned {
-            raw: ctx.raw,
-            copy: None,
-        };
         match ev {
             Event::Client {
                 qid,
@@ -332,20 +309,18 @@ impl Merger {
                     m.sender = Some(kept(from));
                 }
                 let pending = std::mem::take(&mut m.deferred);
-                let mut base = base_record(ctx, &mut line, qid, m);
-                base.status = Some(Status::Expired);
-                base.reply = Bytes::from_static(b"expired, returned to sender");
+                let mut r = base_record(ctx, qid, m);
+                r.status = Some(Status::Expired);
+                r.reply = b"expired, returned to sender";
                 if pending.is_empty() {
-                    out.push(base);
-                } else {
-                    for to in pending {
-                        let mut r = base.clone();
-                        r.recipient = to;
-                        out.push(r);
-                    }
+                    emit(&r);
+                }
+                for to in &pending {
+                    r.recipient = to;
+                    emit(&r);
                 }
             }
-            Event::Standalone(x) => self.standalone(ctx, &mut line, x, out),
+            Event::Standalone(x) => self.standalone(ctx, x, emit),
             Event::NewMessage { qid } => {
                 set_key(&mut self.key, ctx.host, qid);
                 self.open.remove(self.key.as_slice());
@@ -371,13 +346,13 @@ impl Merger {
                 delivery,
                 status,
                 reply,
-            } => self.numbered_delivery(ctx, &mut line, delivery, status, reply, out),
+            } => self.numbered_delivery(ctx, delivery, status, reply, emit),
             Event::Removed { qid } => {
                 set_key(&mut self.key, ctx.host, qid);
                 self.open.remove(self.key.as_slice());
             }
-            Event::Delivery(d) => self.delivery(ctx, &mut line, d, out),
-            Event::Reject(r) => self.reject(ctx, &mut line, r, out),
+            Event::Delivery(d) => self.delivery(ctx, d, emit),
+            Event::Reject(r) => self.reject(ctx, r, emit),
             Event::Notification { qid, new_qid } => {
                 // The bounce daemon may log after qmgr removed the message: never reopen it.
                 set_key(&mut self.key, ctx.host, qid);
@@ -411,13 +386,7 @@ impl Merger {
         }
     }
 
-    fn delivery(
-        &mut self,
-        ctx: &Ctx,
-        line: &mut Owned,
-        d: Delivery<&[u8]>,
-        out: &mut Vec<Box<Record>>,
-    ) {
+    fn delivery(&mut self, ctx: &Ctx, d: Delivery<&[u8]>, emit: &mut Emit) {
         let status = match d.status {
             DeliveryStatus::Sent => Status::Sent,
             DeliveryStatus::Deferred => Status::Deferred,
@@ -429,21 +398,6 @@ impl Merger {
             }
         };
         let m = self.message(ctx, d.qid);
-        let mut r = base_record(ctx, line, d.qid, m);
-        r.status = Some(status);
-        r.recipient = line.get(d.to);
-        r.orig_recipient = line.get(d.orig_to.unwrap_or_default());
-        r.relay = line.get(d.relay);
-        let (rh, rip, rport) = split_peer(d.relay);
-        r.relay_host = line.get(rh);
-        r.relay_ip = line.get(rip);
-        r.relay_port = rport;
-        r.delay = d.delay;
-        r.delays = d.delays;
-        r.reply = line.get(d.reply);
-        let (code, reply_dsn) = reply_codes(strip_host_said(d.reply));
-        r.smtp_code = code;
-        r.dsn = line.get(d.dsn.or(reply_dsn).unwrap_or_default());
         // Most deliveries name one recipient: no list is allocated for them.
         let (single, list);
         let recipients: &[&[u8]] = if d.list {
@@ -466,44 +420,61 @@ impl Merger {
             m.finished += recipients.len() as u32;
         }
         let close = ctx.mta == Mta::Sendmail && m.nrcpt.is_some_and(|n| m.finished >= n);
+        let (rh, rip, rport) = split_peer(d.relay);
         let hop = (status == Status::Sent && is_loopback_ip(rip))
             .then(|| queued_as(d.reply))
             .flatten();
-        if let Some(new_qid) = hop {
-            r.next_queue_id = line.get(new_qid);
-            let origin = match &m.origin {
-                // A second filter pass keeps the first client and arrival.
-                Some(o) if o.client.is_some() => Origin {
-                    at: ctx.ts.instant.as_second(),
-                    prev_qid: r.queue_id.clone(),
-                    ..Origin::clone(o)
-                },
-                // The first hop's client, if the log showed it (it may have begun mid-flight).
-                _ => Origin {
-                    at: ctx.ts.instant.as_second(),
-                    prev_qid: r.queue_id.clone(),
-                    client: (!m.client_host.is_empty() || !m.client_ip.is_empty()).then(|| {
-                        (
-                            m.client_host.clone(),
-                            m.client_ip.clone(),
-                            m.sasl_username.clone(),
-                        )
-                    }),
-                    received: m.first_seen,
-                    notification: false,
-                },
-            };
-            self.link(ctx, new_qid, origin);
-        }
-        if let [one] = recipients {
-            r.recipient = line.get(one);
-            out.push(r);
-        } else {
-            for to in recipients {
-                let mut each = r.clone();
-                each.recipient = line.get(to);
-                out.push(each);
+        let m: &Message = match hop {
+            Some(new_qid) => {
+                let origin = match &m.origin {
+                    // A second filter pass keeps the first client and arrival.
+                    Some(o) if o.client.is_some() => Origin {
+                        at: ctx.ts.instant.as_second(),
+                        prev_qid: kept(d.qid),
+                        ..Origin::clone(o)
+                    },
+                    // The first hop's client, if the log showed it (it may have begun
+                    // mid-flight).
+                    _ => Origin {
+                        at: ctx.ts.instant.as_second(),
+                        prev_qid: kept(d.qid),
+                        client: (!m.client_host.is_empty() || !m.client_ip.is_empty()).then(|| {
+                            (
+                                m.client_host.clone(),
+                                m.client_ip.clone(),
+                                m.sasl_username.clone(),
+                            )
+                        }),
+                        received: m.first_seen,
+                        notification: false,
+                    },
+                };
+                self.link(ctx, new_qid, origin);
+                set_key(&mut self.key, ctx.host, d.qid);
+                match self.open.get(self.key.as_slice()) {
+                    Some(m) => m,
+                    None => return,
+                }
             }
+            None => m,
+        };
+        let mut r = base_record(ctx, d.qid, m);
+        r.status = Some(status);
+        r.orig_recipient = d.orig_to.unwrap_or_default();
+        r.relay = d.relay;
+        r.relay_host = rh;
+        r.relay_ip = rip;
+        r.relay_port = rport;
+        r.delay = d.delay;
+        r.delays = d.delays;
+        r.reply = d.reply;
+        let (code, reply_dsn) = reply_codes(strip_host_said(d.reply));
+        r.smtp_code = code;
+        r.dsn = d.dsn.or(reply_dsn).unwrap_or_default();
+        r.next_queue_id = hop.unwrap_or_default();
+        for to in recipients {
+            r.recipient = to;
+            emit(&r);
         }
         if close {
             set_key(&mut self.key, ctx.host, d.qid);
@@ -513,13 +484,7 @@ impl Merger {
 
     /// MDaemon and Exchange lines: a record each, as maillogconvert.pl writes them (an Exchange
     /// message is counted once: its first delivering event).
-    fn standalone(
-        &mut self,
-        ctx: &Ctx,
-        line: &mut Owned,
-        x: crate::parse::Standalone<&[u8]>,
-        out: &mut Vec<Box<Record>>,
-    ) {
+    fn standalone(&mut self, ctx: &Ctx, x: crate::parse::Standalone<&[u8]>, emit: &mut Emit) {
         if ctx.mta == Mta::Exchange {
             set_key(&mut self.key, x.qid, x.from);
             self.key.push(0);
@@ -533,32 +498,35 @@ impl Merger {
             });
             self.open.insert(self.key.clone(), seen);
         }
-        let mut r = Box::new(Record {
+        let mut extinfo = Vec::new();
+        let mut r = RecordRef {
             ts: Some(ctx.ts),
             received_ts: Some(ctx.ts),
-            host: line.get(ctx.host),
+            host: ctx.host,
             mta: Some(ctx.mta),
-            queue_id: line.get(x.qid),
-            sender: Some(line.get(x.from)),
-            recipient: line.get(x.to),
-            client_host: line.get(x.client_host.unwrap_or_default()),
-            client_ip: line.get(x.client_ip.unwrap_or_default()),
-            relay: line.get(x.relay.unwrap_or_default()),
+            queue_id: x.qid,
+            sender: Some(x.from),
+            recipient: x.to,
+            client_host: x.client_host.unwrap_or_default(),
+            client_ip: x.client_ip.unwrap_or_default(),
+            relay: x.relay.unwrap_or_default(),
             size: x.size,
             status: Some(if x.code == 1 {
                 Status::Sent
             } else {
                 Status::Bounced
             }),
+            source_file: ctx.source,
             source_line: ctx.line,
-            ..Record::default()
-        });
+            ..RecordRef::default()
+        };
         if x.outbound {
             std::mem::swap(&mut r.client_host, &mut r.relay);
-            r.client_ip = Bytes::new();
+            r.client_ip = b"";
         }
         if let (Some(v), Some(b), Some(s), Some(t)) = (x.virus, x.rbl, x.spam, x.ssl) {
-            let mut e = b"?virus=".to_vec();
+            let e = &mut extinfo;
+            e.extend_from_slice(b"?virus=");
             e.extend_from_slice(v);
             e.extend_from_slice(b"&rbl=");
             e.extend_from_slice(b);
@@ -571,20 +539,19 @@ impl Merger {
                     *c = b'_';
                 }
             }
-            r.extinfo = Bytes::from(e);
+            r.extinfo = e;
         }
-        out.push(r);
+        emit(&r);
     }
 
     /// A qmail `delivery D: …` line: the record of the delivery `starting delivery D` began.
     fn numbered_delivery(
         &mut self,
         ctx: &Ctx,
-        line: &mut Owned,
         delivery: &[u8],
         status: DeliveryStatus,
         reply: &[u8],
-        out: &mut Vec<Box<Record>>,
+        emit: &mut Emit,
     ) {
         set_key(&mut self.key, ctx.host, delivery);
         let Some(p) = self.deliveries.remove(self.key.as_slice()) else {
@@ -596,31 +563,25 @@ impl Merger {
             _ => Status::Bounced,
         };
         let m = self.message(ctx, &p.qid);
-        let mut r = base_record(ctx, line, &p.qid, m);
-        r.status = Some(status);
-        r.recipient = p.to.clone();
-        // maillogconvert.pl: a local delivery goes to localhost, a remote one names no relay.
-        if p.local {
-            r.relay = Bytes::from_static(b"local");
-        }
-        r.reply = line.get(reply);
         if status == Status::Deferred {
             if !m.deferred.contains(&p.to) {
-                m.deferred.push(p.to);
+                m.deferred.push(p.to.clone());
             }
         } else {
             m.deferred.retain(|t| *t != p.to);
         }
-        out.push(r);
+        let mut r = base_record(ctx, &p.qid, m);
+        r.status = Some(status);
+        r.recipient = &p.to;
+        // maillogconvert.pl: a local delivery goes to localhost, a remote one names no relay.
+        if p.local {
+            r.relay = b"local";
+        }
+        r.reply = reply;
+        emit(&r);
     }
 
-    fn reject(
-        &mut self,
-        ctx: &Ctx,
-        line: &mut Owned,
-        rj: Reject<&[u8]>,
-        out: &mut Vec<Box<Record>>,
-    ) {
+    fn reject(&mut self, ctx: &Ctx, rj: Reject<&[u8]>, emit: &mut Emit) {
         let status = match rj.action {
             RejectAction::Reject => Status::Rejected,
             RejectAction::Discard => Status::Discarded,
@@ -631,38 +592,39 @@ impl Merger {
             Some(qid) => {
                 let m = self.message(ctx, qid);
                 if let (Some(from), None) = (rj.from, &m.sender) {
-                    m.sender = Some(line.get(from));
+                    m.sender = Some(kept(from));
                 }
-                base_record(ctx, line, qid, m)
+                base_record(ctx, qid, m)
             }
-            None => Box::new(Record {
+            None => RecordRef {
                 ts: Some(ctx.ts),
                 received_ts: Some(ctx.ts),
-                host: line.get(ctx.host),
+                host: ctx.host,
                 mta: Some(ctx.mta),
+                source_file: ctx.source,
                 source_line: ctx.line,
-                ..Record::default()
-            }),
+                ..RecordRef::default()
+            },
         };
         r.status = Some(status);
         if !rj.client.is_empty() {
             let (h, ip, _) = split_peer(rj.client);
             if r.client_host.is_empty() && r.client_ip.is_empty() || rj.qid.is_none() {
-                r.client_host = line.get(h);
-                r.client_ip = line.get(ip);
+                r.client_host = h;
+                r.client_ip = ip;
             }
         }
         if let Some(from) = rj.from {
-            r.sender = Some(line.get(from));
+            r.sender = Some(from);
         }
-        r.recipient = line.get(rj.to.unwrap_or_default());
-        r.proto = line.get(rj.proto.unwrap_or_default());
-        r.helo = line.get(rj.helo.unwrap_or_default());
-        r.reply = line.get(rj.reply);
+        r.recipient = rj.to.unwrap_or_default();
+        r.proto = rj.proto.unwrap_or_default();
+        r.helo = rj.helo.unwrap_or_default();
+        r.reply = rj.reply;
         let (code, dsn) = reply_codes(rj.reply);
         r.smtp_code = code;
-        r.dsn = line.get(dsn.unwrap_or_default());
-        out.push(r);
+        r.dsn = dsn.unwrap_or_default();
+        emit(&r);
     }
 }
 
@@ -714,35 +676,36 @@ fn kept(part: &[u8]) -> Bytes {
 }
 
 /// The fields every record of message `qid` shares.
-fn base_record(ctx: &Ctx, line: &mut Owned, qid: &[u8], m: &Message) -> Box<Record> {
-    let mut r = Box::new(Record {
+fn base_record<'a>(ctx: &Ctx<'a>, qid: &'a [u8], m: &'a Message) -> RecordRef<'a> {
+    let mut r = RecordRef {
         ts: Some(ctx.ts),
-        host: line.get(ctx.host),
+        host: ctx.host,
         mta: Some(ctx.mta),
-        queue_id: line.get(qid),
-        message_id: m.message_id.clone(),
-        sender: m.sender.clone(),
-        client_host: m.client_host.clone(),
-        client_ip: m.client_ip.clone(),
-        sasl_username: m.sasl_username.clone(),
-        helo: m.helo.clone(),
-        proto: m.proto.clone(),
+        queue_id: qid,
+        message_id: &m.message_id,
+        sender: m.sender.as_deref(),
+        client_host: &m.client_host,
+        client_ip: &m.client_ip,
+        sasl_username: &m.sasl_username,
+        helo: &m.helo,
+        proto: &m.proto,
         size: m.size,
         nrcpt: m.nrcpt,
         received_ts: m.first_seen,
+        source_file: ctx.source,
         source_line: ctx.line,
-        ..Record::default()
-    });
+        ..RecordRef::default()
+    };
     if let Some(o) = &m.origin {
-        r.prev_queue_id = o.prev_qid.clone();
+        r.prev_queue_id = &o.prev_qid;
         r.received_ts = o.received.or(m.first_seen);
         if o.notification && r.sender.is_none() {
-            r.sender = Some(Bytes::new());
+            r.sender = Some(b"");
         }
         if let Some((h, ip, sasl)) = &o.client {
-            r.client_host = h.clone();
-            r.client_ip = ip.clone();
-            r.sasl_username = sasl.clone();
+            r.client_host = h;
+            r.client_ip = ip;
+            r.sasl_username = sasl;
         }
     }
     r
@@ -858,9 +821,11 @@ mod tests {
                     ts,
                     host,
                     mta,
-                    raw: line.as_bytes(),
+                    source: b"test",
                 };
-                m.event(&ctx, event, &mut out);
+                m.event(&ctx, event, &mut |r| {
+                    out.push(Box::new(r.to_owned_record()))
+                });
             }
         }
         out

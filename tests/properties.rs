@@ -8,7 +8,7 @@ use maillogconv::input::chunk::Chunker;
 use maillogconv::input::Input;
 use maillogconv::output::RecordWriter;
 use maillogconv::parse::{parse_line_as, Mta};
-use maillogconv::record::Record;
+use maillogconv::record::RecordRef;
 use proptest::prelude::*;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -111,7 +111,7 @@ fn mutate(lines: &[Vec<u8>], mut line: Vec<u8>, m: &Mutation) -> Vec<u8> {
 struct Collect(Vec<String>);
 
 impl RecordWriter for Collect {
-    fn write_record(&mut self, r: &Record) -> io::Result<()> {
+    fn write_record(&mut self, r: &RecordRef) -> io::Result<()> {
         self.0.push(format!("{r:?}"));
         Ok(())
     }

@@ -38,9 +38,11 @@ fuzz_target!(|data: &[u8]| {
             ts,
             host,
             mta,
-            raw,
+            source: b"fuzz",
         };
-        merger.event(&ctx, event, &mut records);
+        merger.event(&ctx, event, &mut |r| {
+            records.push(Box::new(r.to_owned_record()))
+        });
         for r in records.drain(..) {
             let _ = reorder.push(r, &mut |r| -> Result<(), ()> {
                 held.push(r);
@@ -54,7 +56,7 @@ fuzz_target!(|data: &[u8]| {
     });
     for w in &mut writers {
         for r in &held {
-            let _ = w.write_record(r);
+            let _ = w.write_record(&r.view());
         }
         let _ = w.finish();
     }
@@ -68,9 +70,9 @@ fuzz_target!(|data: &[u8]| {
             if let Ok(mut w) = written.0.lock() {
                 w.clear();
             }
-            let _ = direct.write_record(r);
+            let _ = direct.write_record(&r.view());
             line.clear();
-            let _ = rendering.render(r, &mut line);
+            let _ = rendering.render(&r.view(), &mut line);
             let w = written.0.lock().map(|w| w.clone()).unwrap_or_default();
             assert_eq!(line, w, "{f:?}");
         }

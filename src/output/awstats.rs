@@ -7,7 +7,7 @@
 //! written, as maillogconvert.pl does not count them. Spaces in a field become `%20`.
 
 use super::RecordWriter;
-use crate::record::{Record, Status};
+use crate::record::{RecordRef, Status};
 use std::io::{self, Write};
 
 // The format is plain ASCII apart from the log's own bytes; no `write!` in the hot path.
@@ -27,7 +27,7 @@ impl<W: Write> Awstats<W> {
 }
 
 impl<W: Write + Send> RecordWriter for Awstats<W> {
-    fn write_record(&mut self, r: &Record) -> io::Result<()> {
+    fn write_record(&mut self, r: &RecordRef) -> io::Result<()> {
         self.buf.clear();
         if line(r, &mut self.buf) {
             self.out.write_all(&self.buf)?;
@@ -39,7 +39,7 @@ impl<W: Write + Send> RecordWriter for Awstats<W> {
         true
     }
 
-    fn render(&mut self, r: &Record, out: &mut Vec<u8>) -> io::Result<()> {
+    fn render(&mut self, r: &RecordRef, out: &mut Vec<u8>) -> io::Result<()> {
         let start = out.len();
         if !line(r, out) {
             out.truncate(start);
@@ -57,7 +57,7 @@ impl<W: Write + Send> RecordWriter for Awstats<W> {
 }
 
 /// The AWStats code for a record, `None` if the record is not written.
-pub fn code(r: &Record) -> Option<u16> {
+pub fn code(r: &RecordRef) -> Option<u16> {
     match r.status? {
         Status::Sent if r.is_hop() => None,
         Status::Sent => Some(1),
@@ -198,7 +198,7 @@ fn number(buf: &mut Vec<u8>, n: u64) {
 }
 
 /// Writes the AWStats line for `r` into `buf`; false if the record has no line.
-pub fn line(r: &Record, buf: &mut Vec<u8>) -> bool {
+pub fn line(r: &RecordRef, buf: &mut Vec<u8>) -> bool {
     let (Some(code), Some(ts)) = (code(r), r.ts) else {
         return false;
     };
@@ -216,29 +216,29 @@ pub fn line(r: &Record, buf: &mut Vec<u8>) -> bool {
     digits(buf, t.second() as u32, 2);
     buf.push(b' ');
 
-    let from = email(buf, r.sender.as_deref().unwrap_or_default());
+    let from = email(buf, r.sender.unwrap_or_default());
     buf.push(b' ');
 
     let to: &[u8] = if r.status == Some(Status::Sent) && !r.orig_recipient.is_empty() {
-        &r.orig_recipient
+        r.orig_recipient
     } else if r.recipient.is_empty() && r.status == Some(Status::Rejected) {
         // maillogconvert.pl takes the <…> of the reject text when there is no to=.
-        let open = memchr::memchr(b'<', &r.reply);
-        let close = memchr::memrchr(b'>', &r.reply);
+        let open = memchr::memchr(b'<', r.reply);
+        let close = memchr::memrchr(b'>', r.reply);
         match (open, close) {
             (Some(o), Some(c)) if c > o => &r.reply[o + 1..c],
             _ => b"",
         }
     } else {
-        &r.recipient
+        r.recipient
     };
     email(buf, to);
     buf.push(b' ');
 
-    let client: &[u8] = if !r.client_host.is_empty() && r.client_host.as_ref() != b"unknown" {
-        clean_host(&r.client_host)
+    let client: &[u8] = if !r.client_host.is_empty() && r.client_host != b"unknown" {
+        clean_host(r.client_host)
     } else {
-        &r.client_ip
+        r.client_ip
     };
     if client.is_empty() {
         // CleanDomain of the cleaned sender: its domain, or localhost for <>.
@@ -259,7 +259,7 @@ pub fn line(r: &Record, buf: &mut Vec<u8>) -> bool {
         .relay
         .iter()
         .position(|&c| c == b' ' || c == b',')
-        .map_or(&r.relay[..], |i| &r.relay[..i]);
+        .map_or(r.relay, |i| &r.relay[..i]);
     let relay_r = finish_host(clean_host(relay_word));
     field(buf, if relay_r.is_empty() { b"-" } else { relay_r });
     buf.extend_from_slice(b" SMTP ");
@@ -268,7 +268,7 @@ pub fn line(r: &Record, buf: &mut Vec<u8>) -> bool {
         if r.extinfo.is_empty() {
             b"-"
         } else {
-            &r.extinfo
+            r.extinfo
         },
     );
     buf.push(b' ');

@@ -13,7 +13,7 @@
 //! with `\`; control bytes become `\xHH`, so no address can break a line or a field.
 
 use super::RecordWriter;
-use crate::record::{Record, Status};
+use crate::record::{RecordRef, Status};
 use std::io::{self, Write};
 
 const MONTHS: [&str; 12] = [
@@ -63,7 +63,7 @@ fn quoted(buf: &mut Vec<u8>, v: &[u8]) {
 }
 
 /// The status code of the CLF line.
-pub fn code(r: &Record) -> u16 {
+pub fn code(r: &RecordRef) -> u16 {
     r.smtp_code.unwrap_or(match r.status {
         Some(Status::Sent) => 250,
         Some(Status::Deferred) => 450,
@@ -72,7 +72,7 @@ pub fn code(r: &Record) -> u16 {
 }
 
 impl<W: Write + Send> RecordWriter for Clf<W> {
-    fn write_record(&mut self, r: &Record) -> io::Result<()> {
+    fn write_record(&mut self, r: &RecordRef) -> io::Result<()> {
         self.buf.clear();
         line(r, &mut self.buf);
         self.out.write_all(&self.buf)
@@ -82,7 +82,7 @@ impl<W: Write + Send> RecordWriter for Clf<W> {
         true
     }
 
-    fn render(&mut self, r: &Record, out: &mut Vec<u8>) -> io::Result<()> {
+    fn render(&mut self, r: &RecordRef, out: &mut Vec<u8>) -> io::Result<()> {
         line(r, out);
         Ok(())
     }
@@ -97,18 +97,18 @@ impl<W: Write + Send> RecordWriter for Clf<W> {
 }
 
 /// Appends the CLF line of `r` to `buf` (nothing for a record without a time).
-fn line(r: &Record, buf: &mut Vec<u8>) {
+fn line(r: &RecordRef, buf: &mut Vec<u8>) {
     let Some(ts) = r.ts else { return };
     bare(
         buf,
         if r.client_ip.is_empty() {
-            &r.client_host
+            r.client_host
         } else {
-            &r.client_ip
+            r.client_ip
         },
     );
     buf.extend_from_slice(b" - ");
-    match r.sender.as_deref() {
+    match r.sender {
         Some([]) => buf.extend_from_slice(b"<>"),
         Some(s) => bare(buf, s),
         None => buf.push(b'-'),
@@ -140,7 +140,7 @@ fn line(r: &Record, buf: &mut Vec<u8>) {
         if r.recipient.is_empty() {
             b"-"
         } else {
-            &r.recipient
+            r.recipient
         },
     );
     buf.extend_from_slice(format!(" HTTP/1.0\" {} ", code(r)).as_bytes());
@@ -149,7 +149,7 @@ fn line(r: &Record, buf: &mut Vec<u8>) {
         None => buf.push(b'-'),
     }
     buf.extend_from_slice(b" \"");
-    quoted(buf, if r.relay.is_empty() { b"-" } else { &r.relay });
+    quoted(buf, if r.relay.is_empty() { b"-" } else { r.relay });
     buf.extend_from_slice(b"\" \"");
     quoted(buf, r.mta.map_or("-", |m| m.name()).as_bytes());
     buf.push(b'/');
@@ -158,7 +158,7 @@ fn line(r: &Record, buf: &mut Vec<u8>) {
         if r.queue_id.is_empty() {
             b"-"
         } else {
-            &r.queue_id
+            r.queue_id
         },
     );
     buf.extend_from_slice(b"\"\n");

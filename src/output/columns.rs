@@ -1,7 +1,7 @@
 //! The columns of the structured formats (CSV, JSON Lines, Parquet): one list, one accessor,
 //! so every format has the same names, order and meaning (README's schema table).
 
-use crate::record::{Record, Status};
+use crate::record::{RecordRef, Status};
 use crate::time::Stamp;
 
 /// A column's type.
@@ -160,29 +160,29 @@ pub fn utc_text(micros: i64) -> String {
 
 /// Column `i` of `r` (`i` < `COLUMNS.len()`; `ts_local` is built by the caller, see
 /// [`local_text`], to keep this free of allocation).
-pub fn value(r: &Record, i: usize) -> Value<'_> {
+pub fn value<'a>(r: &'a RecordRef<'a>, i: usize) -> Value<'a> {
     let delays = |k: usize| opt_float(r.delays.map(|d| d[k]));
     match i {
         0 => micros(r.ts),
         1 => Value::Null,
-        2 => text(&r.host),
+        2 => text(r.host),
         3 => Value::Text(r.mta.map_or("", |m| m.name()).as_bytes()),
-        4 => text(&r.queue_id),
-        5 => text(&r.message_id),
-        6 => r.sender.as_deref().map_or(Value::Null, Value::Text),
-        7 => text(&r.recipient),
-        8 => text(&r.orig_recipient),
-        9 => text(&r.client_host),
-        10 => text(&r.client_ip),
-        11 => text(&r.sasl_username),
-        12 => text(&r.relay),
-        13 => text(&r.relay_host),
-        14 => text(&r.relay_ip),
+        4 => text(r.queue_id),
+        5 => text(r.message_id),
+        6 => r.sender.map_or(Value::Null, Value::Text),
+        7 => text(r.recipient),
+        8 => text(r.orig_recipient),
+        9 => text(r.client_host),
+        10 => text(r.client_ip),
+        11 => text(r.sasl_username),
+        12 => text(r.relay),
+        13 => text(r.relay_host),
+        14 => text(r.relay_ip),
         15 => opt_int(r.relay_port),
         16 => Value::Text(r.status.map_or("", Status::name).as_bytes()),
-        17 => text(&r.dsn),
+        17 => text(r.dsn),
         18 => opt_int(r.smtp_code),
-        19 => text(&r.reply),
+        19 => text(r.reply),
         20 => r.size.map_or(Value::Null, |s| {
             Value::Int(i64::try_from(s).unwrap_or(i64::MAX))
         }),
@@ -192,12 +192,12 @@ pub fn value(r: &Record, i: usize) -> Value<'_> {
         24 => delays(1),
         25 => delays(2),
         26 => delays(3),
-        27 => text(&r.proto),
-        28 => text(&r.helo),
+        27 => text(r.proto),
+        28 => text(r.helo),
         29 => micros(r.received_ts),
-        30 => text(&r.next_queue_id),
-        31 => text(&r.prev_queue_id),
-        32 => Value::Text(r.source_file.as_bytes()),
+        30 => text(r.next_queue_id),
+        31 => text(r.prev_queue_id),
+        32 => Value::Text(r.source_file),
         33 => Value::Int(i64::try_from(r.source_line).unwrap_or(i64::MAX)),
         _ => Value::Null,
     }

@@ -8,7 +8,7 @@
 
 use super::columns::{local_text, utc_text, value, Value, COLUMNS};
 use super::RecordWriter;
-use crate::record::Record;
+use crate::record::RecordRef;
 use std::io::{self, Write};
 
 pub struct Csv<W: Write> {
@@ -35,7 +35,7 @@ fn to_io(e: csv::Error) -> io::Error {
 }
 
 impl<W: Write + Send> RecordWriter for Csv<W> {
-    fn write_record(&mut self, r: &Record) -> io::Result<()> {
+    fn write_record(&mut self, r: &RecordRef) -> io::Result<()> {
         if !self.header {
             self.out
                 .write_record(COLUMNS.iter().map(|c| c.name))

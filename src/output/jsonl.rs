@@ -4,7 +4,7 @@
 
 use super::columns::{local_text, utc_text, value, Value, COLUMNS};
 use super::RecordWriter;
-use crate::record::Record;
+use crate::record::RecordRef;
 use std::io::{self, Write};
 
 pub struct Jsonl<W: Write> {
@@ -26,7 +26,7 @@ fn string(buf: &mut Vec<u8>, s: &str) -> io::Result<()> {
 }
 
 impl<W: Write + Send> RecordWriter for Jsonl<W> {
-    fn write_record(&mut self, r: &Record) -> io::Result<()> {
+    fn write_record(&mut self, r: &RecordRef) -> io::Result<()> {
         self.buf.clear();
         line(r, &mut self.buf)?;
         self.out.write_all(&self.buf)
@@ -36,7 +36,7 @@ impl<W: Write + Send> RecordWriter for Jsonl<W> {
         true
     }
 
-    fn render(&mut self, r: &Record, out: &mut Vec<u8>) -> io::Result<()> {
+    fn render(&mut self, r: &RecordRef, out: &mut Vec<u8>) -> io::Result<()> {
         line(r, out)
     }
 
@@ -50,7 +50,7 @@ impl<W: Write + Send> RecordWriter for Jsonl<W> {
 }
 
 /// Appends the JSON line of `r` to `buf`.
-fn line(r: &Record, buf: &mut Vec<u8>) -> io::Result<()> {
+fn line(r: &RecordRef, buf: &mut Vec<u8>) -> io::Result<()> {
     buf.push(b'{');
     for (i, c) in COLUMNS.iter().enumerate() {
         if i > 0 {

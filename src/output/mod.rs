@@ -10,14 +10,14 @@ pub mod jsonl;
 pub mod parquet;
 
 use crate::config::Format;
-use crate::record::Record;
+use crate::record::RecordRef;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 /// A record writer for one format.
 pub trait RecordWriter: Send {
     /// Writes one record (a writer may skip records its format has no place for).
-    fn write_record(&mut self, r: &Record) -> io::Result<()>;
+    fn write_record(&mut self, r: &RecordRef) -> io::Result<()>;
     /// True for a line format: one that can render a record to the bytes it writes, so that
     /// the merge stage holds ~100 bytes of line while it waits for time order instead of the
     /// record (~1 KB, and cold by the time it is written). Parquet and CSV (whose writer keeps
@@ -26,7 +26,7 @@ pub trait RecordWriter: Send {
         false
     }
     /// Appends the bytes `r` is written as to `out` (nothing for a record the format skips).
-    fn render(&mut self, _r: &Record, _out: &mut Vec<u8>) -> io::Result<()> {
+    fn render(&mut self, _r: &RecordRef, _out: &mut Vec<u8>) -> io::Result<()> {
         Err(io::Error::other(
             "this format writes records, not rendered lines",
         ))
@@ -59,14 +59,14 @@ pub fn writer(format: Format, out: Box<dyn Write + Send>) -> Box<dyn RecordWrite
 struct Failed(Option<io::Error>);
 
 impl RecordWriter for Failed {
-    fn write_record(&mut self, _: &Record) -> io::Result<()> {
+    fn write_record(&mut self, _: &RecordRef) -> io::Result<()> {
         Err(self
             .0
             .take()
             .unwrap_or_else(|| io::Error::other("writer failed")))
     }
     fn finish(&mut self) -> io::Result<()> {
-        self.write_record(&Record::default())
+        self.write_record(&RecordRef::default())
     }
 }
 
@@ -151,7 +151,6 @@ mod tests {
     use super::*;
     use crate::record::Status;
     use crate::time::Stamp;
-    use bytes::Bytes;
 
     /// A shared buffer, to read back what a writer wrote.
     #[derive(Clone, Default)]
@@ -170,10 +169,10 @@ mod tests {
         }
     }
 
-    fn records() -> Vec<Record> {
+    fn records() -> Vec<RecordRef<'static>> {
         let ts = Some(Stamp::utc(jiff::civil::date(2026, 11, 20).at(7, 44, 21, 0)));
-        let b = |s: &'static str| Bytes::from_static(s.as_bytes());
-        let sent = Record {
+        let b = |s: &'static str| s.as_bytes();
+        let sent = RecordRef {
             ts,
             status: Some(Status::Sent),
             sender: Some(b("a b@example.com")),
@@ -183,16 +182,16 @@ mod tests {
             relay: b("mx.example.org[198.51.100.7]:25"),
             size: Some(800),
             queue_id: b("C7640280020"),
-            ..Record::default()
+            ..RecordRef::default()
         };
         vec![
             sent.clone(),
             // Skipped by AWStats (deferred), written by the others.
-            Record {
+            RecordRef {
                 status: Some(Status::Deferred),
                 ..sent.clone()
             },
-            Record {
+            RecordRef {
                 status: Some(Status::Rejected),
                 sender: None,
                 smtp_code: Some(554),
@@ -200,8 +199,8 @@ mod tests {
                 ..sent.clone()
             },
             // No time: skipped by AWStats and CLF.
-            Record { ts: None, ..sent },
-            Record::default(),
+            RecordRef { ts: None, ..sent },
+            RecordRef::default(),
         ]
     }
 

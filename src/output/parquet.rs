@@ -7,7 +7,7 @@
 
 use super::columns::{local_text, value, Kind, Value, COLUMNS};
 use super::RecordWriter;
-use crate::record::Record;
+use crate::record::RecordRef;
 use arrow_array::builder::{
     Float64Builder, Int32Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
 };
@@ -136,7 +136,7 @@ impl<W: Write + Send> ParquetFile<W> {
         })
     }
 
-    fn append(&mut self, r: &Record) -> io::Result<()> {
+    fn append(&mut self, r: &RecordRef) -> io::Result<()> {
         let ts = match value(r, 0) {
             Value::Micros(m) => m,
             _ => 0,
@@ -199,7 +199,7 @@ impl ParquetFile<io::BufWriter<std::fs::File>> {
 }
 
 impl<W: Write + Send> RecordWriter for ParquetFile<W> {
-    fn write_record(&mut self, r: &Record) -> io::Result<()> {
+    fn write_record(&mut self, r: &RecordRef) -> io::Result<()> {
         self.append(r)
     }
 
@@ -264,7 +264,7 @@ impl Partitioned {
         })
     }
 
-    fn partition_of(&self, r: &Record) -> String {
+    fn partition_of(&self, r: &RecordRef) -> String {
         let mut p = String::new();
         for k in &self.keys {
             if !p.is_empty() {
@@ -275,7 +275,7 @@ impl Partitioned {
                     let d = r.ts.map(|t| t.local.date()).unwrap_or_default();
                     p.push_str(&format!("date={d}"));
                 }
-                PartitionKey::Host => p.push_str(&format!("host={}", partition_value(&r.host))),
+                PartitionKey::Host => p.push_str(&format!("host={}", partition_value(r.host))),
             }
         }
         p
@@ -330,7 +330,7 @@ impl Partitioned {
 }
 
 impl RecordWriter for Partitioned {
-    fn write_record(&mut self, r: &Record) -> io::Result<()> {
+    fn write_record(&mut self, r: &RecordRef) -> io::Result<()> {
         let part = self.partition_of(r);
         if !self.open.contains_key(&part) {
             // Records come in time order: partitions of dates two days back are complete.
