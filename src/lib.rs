@@ -846,7 +846,6 @@ impl<'a> MergeStage<'a> {
                 continue;
             };
             let ctx = Ctx {
-                file: r.file,
                 line: d.line,
                 ts: d.ts,
                 host: host.get(data),

@@ -1,8 +1,9 @@
 //! Merge stage: correlates the events of each message by (host, queue ID) and emits one
 //! [`Record`] per recipient delivery attempt or rejection, at the line that decides it.
 //! Records are handed to a sink as [`RecordRef`]s borrowing the line and the message, so a
-//! record written at once costs no copy. Memory holds open messages only: a message closes on `removed`, and a queue ID seen again
-//! after that is a new message. [`Reorder`] then puts records in time order.
+//! record written at once costs no copy. Memory holds open messages only: a message closes on
+//! `removed`, and a queue ID seen again after that is a new message. [`Reorder`] then puts
+//! records in time order.
 
 use crate::parse::postfix::is_queue_id;
 use crate::parse::{
@@ -18,7 +19,6 @@ use std::collections::VecDeque;
 /// Where and when the line being merged was written.
 #[derive(Debug, Clone, Copy)]
 pub struct Ctx<'a> {
-    pub file: usize,
     pub line: u64,
     pub ts: Stamp,
     pub host: &'a [u8],
@@ -732,7 +732,7 @@ pub trait Timed {
 
 impl Timed for Box<Record> {
     fn key(&self) -> i128 {
-        self.ts.map_or(0, |t| t.instant.as_nanosecond())
+        Record::key(self)
     }
 }
 
@@ -816,7 +816,6 @@ mod tests {
                     continue;
                 };
                 let ctx = Ctx {
-                    file: 0,
                     line: n as u64 + 1,
                     ts,
                     host,

@@ -33,7 +33,6 @@ fuzz_target!(|data: &[u8]| {
             continue;
         };
         let ctx = Ctx {
-            file: 0,
             line: n as u64 + 1,
             ts,
             host,
