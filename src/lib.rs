@@ -39,9 +39,11 @@ const REORDER_WINDOW_SECS: i64 = 300;
 const MAX_WARNINGS: u64 = 10;
 
 /// Chunks each reader may decode ahead of the parser (memory: this × chunk size × readers).
-/// Small: deeper queues gained nothing, and every buffer in flight is memory first touched
-/// (page faults, zeroing) — measured at 5% of the CPU time of a two-thread run with 8.
-const READ_AHEAD_CHUNKS: usize = 2;
+const READ_AHEAD_CHUNKS: usize = 4;
+/// Parsed chunks that may wait for the merge thread (each ~2.6 MiB with its parsed lines).
+/// Three threads share two cores here: the slack lets each wait for a core without starving
+/// the next stage (README Performance: 90% of two cores busy against 80% with 3 and nice).
+const WORK_QUEUE_CHUNKS: usize = 8;
 
 /// Set by SIGINT/SIGTERM (see `main.rs`): the run stops at the next chunk, and its temporary
 /// output is removed, so nothing partial appears under the output's name.
@@ -221,16 +223,13 @@ pub fn convert(cfg: &Config, writer: &mut dyn RecordWriter) -> Result<Summary, E
         for _ in 0..threads.min(inputs.len().max(1)) {
             let jobs_rx = std::sync::Arc::clone(&jobs_rx);
             let pool = pool.clone();
-            let _ = spawn("mlc-reader").spawn_scoped(s, move || {
-                below_merge();
-                loop {
-                    let job = jobs_rx.lock().ok().and_then(|rx| rx.recv().ok());
-                    let Some((file, tx)) = job else { return };
-                    if let Some(input) = inputs.get(file) {
-                        read_input(file, input, cfg.chunk_size, &pool, &mut |f| {
-                            tx.send(f).is_ok()
-                        });
-                    }
+            let _ = spawn("mlc-reader").spawn_scoped(s, move || loop {
+                let job = jobs_rx.lock().ok().and_then(|rx| rx.recv().ok());
+                let Some((file, tx)) = job else { return };
+                if let Some(input) = inputs.get(file) {
+                    read_input(file, input, cfg.chunk_size, &pool, &mut |f| {
+                        tx.send(f).is_ok()
+                    });
                 }
             });
         }
@@ -244,8 +243,7 @@ pub fn convert(cfg: &Config, writer: &mut dyn RecordWriter) -> Result<Summary, E
         });
         // Records are made, formatted and written on the merge thread: made and freed on one
         // core, they cost less than handing them to a writer thread (README Performance).
-        // A short queue also keeps short the tail the merge thread works through alone.
-        let (work_tx, work_rx) = sync_channel::<Resolved>(threads + 1);
+        let (work_tx, work_rx) = sync_channel::<Resolved>(WORK_QUEUE_CHUNKS.max(threads + 1));
         let merge = spawn("mlc-merge").spawn_scoped(s, move || -> Result<MergeStage, Error> {
             for work in work_rx {
                 merging.handle(work)?;
@@ -256,7 +254,6 @@ pub fn convert(cfg: &Config, writer: &mut dyn RecordWriter) -> Result<Summary, E
         // and the merge stage only adds hand-offs on two cores; with a rayon pool beyond), and
         // numbers and dates the lines in order, so the merge thread only correlates and writes.
         let parse = spawn("mlc-parse").spawn_scoped(s, move || {
-            below_merge();
             parse_all(
                 readers_rx.into_iter().flatten(),
                 &mut dating,
@@ -287,24 +284,6 @@ pub fn convert(cfg: &Config, writer: &mut dyn RecordWriter) -> Result<Summary, E
         }
         merging.finish(dating.finish())
     })
-}
-
-/// How much nicer than the merge thread the readers and the parse thread run.
-const HELPER_NICENESS: i32 = 10;
-
-/// Lowers this thread's priority below the merge thread's. The merge stage is the one stage
-/// that cannot be split, so it must never wait for a core: readers and parsers work ahead
-/// into bounded queues and would otherwise take turns with it (measured: README Performance).
-/// Linux only (nice is per thread there); best effort, a failure changes nothing else.
-fn below_merge() {
-    #[cfg(target_os = "linux")]
-    {
-        use rustix::process::{getpriority_process, setpriority_process};
-        let tid = Some(rustix::thread::gettid());
-        if let Ok(nice) = getpriority_process(tid) {
-            let _ = setpriority_process(tid, (nice + HELPER_NICENESS).min(19));
-        }
-    }
 }
 
 /// Reads one input: `Start`, its chunks, then `End` with the error that stopped it, if any.
@@ -873,29 +852,5 @@ impl<'a> MergeStage<'a> {
         stats.evicted = self.merger.evicted();
         stats.settled_dropped = self.merger.settled_dropped();
         Ok(summary)
-    }
-}
-
-#[cfg(all(test, target_os = "linux"))]
-mod tests {
-    /// The helper threads lower their own priority and no other thread's: nice is per thread
-    /// on Linux, and the caller's thread must keep its own.
-    #[test]
-    fn below_merge_lowers_the_calling_thread_only() {
-        use rustix::process::getpriority_process;
-        let nice = || getpriority_process(Some(rustix::thread::gettid())).ok();
-        let before = nice();
-        let helper = std::thread::spawn(move || {
-            let start = nice();
-            super::below_merge();
-            (start, nice())
-        })
-        .join();
-        let Ok((Some(start), Some(after))) = helper else {
-            panic!("no priority: {helper:?}");
-        };
-        assert_eq!(after, (start + super::HELPER_NICENESS).min(19));
-        assert!(after > start || start == 19);
-        assert_eq!(nice(), before, "the calling thread is not reniced");
     }
 }
