@@ -66,7 +66,8 @@ pub struct Summary {
 pub fn run(cfg: &Config) -> anyhow::Result<Summary> {
     if let (false, Some(dir)) = (cfg.partition_by.is_empty(), cfg.output.as_ref()) {
         let mut dataset = output::parquet::Partitioned::create(dir, cfg.partition_by.clone())
-            .with_context(|| format!("cannot create the dataset directory {}", dir.display()))?;
+            .with_context(|| format!("cannot create the dataset directory {}", dir.display()))?
+            .encode_apart(cfg.threads > 1);
         let summary = convert(cfg, &mut dataset)?;
         let name = dir.display().to_string();
         let write_err = |source| Error::Write {
@@ -82,7 +83,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<Summary> {
     let handle = sink
         .handle()
         .with_context(|| format!("cannot open {}", sink.name()))?;
-    let mut writer = output::writer(cfg.format, handle);
+    let mut writer = output::writer_with(cfg.format, handle, cfg.threads > 1);
     let summary = convert(cfg, writer.as_mut())?;
     writer.finish().map_err(|source| Error::Write {
         output: sink.name(),

@@ -41,14 +41,24 @@ pub trait RecordWriter: Send {
     fn finish(&mut self) -> io::Result<()>;
 }
 
-/// Makes the writer for `format` over `out`.
+/// Makes the writer for `format` over `out`; everything runs on the calling thread.
 pub fn writer(format: Format, out: Box<dyn Write + Send>) -> Box<dyn RecordWriter> {
+    writer_with(format, out, false)
+}
+
+/// As [`writer`]; `encode_apart`: Parquet row groups are encoded and compressed on a thread
+/// of their own.
+pub fn writer_with(
+    format: Format,
+    out: Box<dyn Write + Send>,
+    encode_apart: bool,
+) -> Box<dyn RecordWriter> {
     match format {
         Format::Awstats => Box::new(awstats::Awstats::new(out)),
         Format::Csv => Box::new(csv::Csv::new(out)),
         Format::Jsonl => Box::new(jsonl::Jsonl::new(out)),
         Format::Clf => Box::new(clf::Clf::new(out)),
-        Format::Parquet => match parquet::ParquetFile::new(out) {
+        Format::Parquet => match parquet::ParquetFile::with_encoder(out, encode_apart) {
             Ok(p) => Box::new(p),
             Err(e) => Box::new(Failed(Some(e))),
         },

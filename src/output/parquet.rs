@@ -1,7 +1,7 @@
 //! Parquet: one row per record, typed (`ts`/`received_ts` as `Timestamp(Microsecond, "UTC")`,
-//! never INT96), low-cardinality text dictionary-encoded, ZSTD, page statistics, rows in `ts`
-//! order inside each row group (declared as the sorting column). Memory is bounded by one row
-//! group of column builders per open file. [`Partitioned`] writes a Hive layout
+//! never INT96), low-cardinality text dictionary-encoded, ZSTD (level 1), page statistics,
+//! rows in `ts` order inside each row group (declared as the sorting column). Memory is bounded
+//! by two row groups per open file: the builders, and the one being encoded. [`Partitioned`] writes a Hive layout
 //! `DIR/date=YYYY-MM-DD[/host=H]/part-NNNNN.parquet` under a temporary directory and swaps each
 //! partition into place only when the run completes; other partitions are not touched.
 
@@ -11,7 +11,7 @@ use crate::record::RecordRef;
 use arrow_array::builder::{
     Float64Builder, Int32Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
 };
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -21,10 +21,13 @@ use parquet::schema::types::ColumnPath;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::Arc;
+use std::thread::JoinHandle;
 
-/// Rows per row group: the unit of memory (column builders) and of sorting.
-pub const ROW_GROUP_ROWS: usize = 65_536;
+/// Rows per row group: the unit of memory (column builders) and of sorting. Two are in memory
+/// at once with a separate encoder (README: Parquet).
+pub const ROW_GROUP_ROWS: usize = 32_768;
 
 /// The Arrow schema of the columns.
 pub fn schema() -> SchemaRef {
@@ -46,7 +49,7 @@ pub fn schema() -> SchemaRef {
 
 fn properties() -> WriterProperties {
     let mut b = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_sorting_columns(Some(vec![SortingColumn {
@@ -98,13 +101,35 @@ impl Builder {
         }
     }
 
+    /// The column so far; the builder starts over with room for as many values (row groups
+    /// are alike: growing from empty again would reallocate and copy each buffer ~20 times).
     fn finish(&mut self) -> ArrayRef {
         match self {
-            Builder::Ts(b) => Arc::new(b.finish()),
-            Builder::Text(b) => Arc::new(b.finish()),
-            Builder::I32(b) => Arc::new(b.finish()),
-            Builder::I64(b) => Arc::new(b.finish()),
-            Builder::F64(b) => Arc::new(b.finish()),
+            Builder::Ts(b) => {
+                let a = b.finish();
+                *b = TimestampMicrosecondBuilder::with_capacity(a.len()).with_timezone("UTC");
+                Arc::new(a)
+            }
+            Builder::Text(b) => {
+                let a = b.finish();
+                *b = StringBuilder::with_capacity(a.len(), a.values().len());
+                Arc::new(a)
+            }
+            Builder::I32(b) => {
+                let a = b.finish();
+                *b = Int32Builder::with_capacity(a.len());
+                Arc::new(a)
+            }
+            Builder::I64(b) => {
+                let a = b.finish();
+                *b = Int64Builder::with_capacity(a.len());
+                Arc::new(a)
+            }
+            Builder::F64(b) => {
+                let a = b.finish();
+                *b = Float64Builder::with_capacity(a.len());
+                Arc::new(a)
+            }
         }
     }
 }
@@ -113,26 +138,128 @@ fn to_io(e: impl std::fmt::Display) -> io::Error {
     io::Error::other(e.to_string())
 }
 
+/// Where finished row groups are encoded and compressed: on the calling thread, or on a
+/// thread of the file's own, so that the merge thread only fills the builders. Row groups are
+/// handed over one at a time (a rendezvous channel) and written in order: the same bytes
+/// either way.
+enum Encoder<W: Write + Send + 'static> {
+    Inline(Option<Box<ArrowWriter<W>>>),
+    Apart {
+        tx: Option<SyncSender<RecordBatch>>,
+        worker: Option<JoinHandle<parquet::errors::Result<ArrowWriter<W>>>>,
+    },
+}
+
+impl<W: Write + Send + 'static> Encoder<W> {
+    fn new(writer: ArrowWriter<W>, apart: bool) -> io::Result<Self> {
+        if !apart {
+            return Ok(Encoder::Inline(Some(Box::new(writer))));
+        }
+        let (tx, rx) = sync_channel::<RecordBatch>(0);
+        let worker = std::thread::Builder::new()
+            .name("mlc-parquet".to_string())
+            .spawn(move || {
+                let mut writer = writer;
+                for batch in rx {
+                    writer.write(&batch)?;
+                    writer.flush()?;
+                }
+                Ok(writer)
+            })?;
+        Ok(Encoder::Apart {
+            tx: Some(tx),
+            worker: Some(worker),
+        })
+    }
+
+    /// Ends the worker, if any, and returns its error.
+    fn join(
+        worker: &mut Option<JoinHandle<parquet::errors::Result<ArrowWriter<W>>>>,
+    ) -> io::Result<ArrowWriter<W>> {
+        match worker.take().map(JoinHandle::join) {
+            Some(Ok(Ok(w))) => Ok(w),
+            Some(Ok(Err(e))) => Err(to_io(e)),
+            Some(Err(_)) => Err(io::Error::other("Parquet encoder thread panicked")),
+            None => Err(io::Error::other("Parquet file already closed")),
+        }
+    }
+
+    fn write(&mut self, batch: RecordBatch) -> io::Result<()> {
+        match self {
+            Encoder::Inline(Some(w)) => {
+                w.write(&batch).map_err(to_io)?;
+                w.flush().map_err(to_io)
+            }
+            Encoder::Inline(None) => Err(io::Error::other("Parquet file already closed")),
+            Encoder::Apart { tx, worker } => {
+                let sent = tx.as_ref().is_some_and(|t| t.send(batch).is_ok());
+                if sent {
+                    return Ok(());
+                }
+                // The worker stopped: its error says why.
+                tx.take();
+                Self::join(worker).and_then(|_| Err(io::Error::other("Parquet encoder stopped")))
+            }
+        }
+    }
+
+    /// The writer back, every row group written.
+    fn take(&mut self) -> io::Result<Option<ArrowWriter<W>>> {
+        match self {
+            Encoder::Inline(w) => Ok(w.take().map(|w| *w)),
+            Encoder::Apart { tx, worker } => {
+                if worker.is_none() {
+                    return Ok(None);
+                }
+                tx.take();
+                Self::join(worker).map(Some)
+            }
+        }
+    }
+}
+
+impl<W: Write + Send + 'static> Drop for Encoder<W> {
+    fn drop(&mut self) {
+        // No encoder outlives its file (a run that failed elsewhere, or was interrupted).
+        if let Encoder::Apart { tx, worker } = self {
+            tx.take();
+            if let Some(h) = worker.take() {
+                let _ = h.join();
+            }
+        }
+    }
+}
+
 /// One Parquet file being written: a row group of builders in front of an `ArrowWriter`.
-pub struct ParquetFile<W: Write + Send> {
-    writer: Option<ArrowWriter<W>>,
+pub struct ParquetFile<W: Write + Send + 'static> {
+    encoder: Encoder<W>,
     schema: SchemaRef,
     builders: Vec<Builder>,
     rows: usize,
     last_ts: i64,
+    /// The last `ts_local` text and the wall time and offset it is for: records come in time
+    /// order, many in the same second, and formatting it was ~5% of the merge thread.
+    local: Option<(jiff::civil::DateTime, i32, String)>,
 }
 
-impl<W: Write + Send> ParquetFile<W> {
+impl<W: Write + Send + 'static> ParquetFile<W> {
+    /// A file whose row groups are encoded on the calling thread.
     pub fn new(out: W) -> io::Result<Self> {
+        Self::with_encoder(out, false)
+    }
+
+    /// `apart`: row groups are encoded and compressed on a thread of their own.
+    pub fn with_encoder(out: W, apart: bool) -> io::Result<Self> {
         let schema = schema();
         let writer =
             ArrowWriter::try_new(out, Arc::clone(&schema), Some(properties())).map_err(to_io)?;
         Ok(ParquetFile {
-            writer: Some(writer),
+            encoder: Encoder::new(writer, apart)?,
             schema,
             builders: COLUMNS.iter().map(|c| Builder::new(c.kind)).collect(),
             rows: 0,
             last_ts: i64::MIN,
+            local: None,
         })
     }
 
@@ -146,11 +273,16 @@ impl<W: Write + Send> ParquetFile<W> {
             self.flush_group()?;
         }
         self.last_ts = ts;
+        if let Some(s) = &r.ts {
+            if !matches!(&self.local, Some((t, o, _)) if *t == s.local && *o == s.offset) {
+                self.local = Some((s.local, s.offset, local_text(s)));
+            }
+        }
         for (i, b) in self.builders.iter_mut().enumerate() {
             if i == 1 {
-                match &r.ts {
-                    Some(s) => b.append(Value::Text(local_text(s).as_bytes())),
-                    None => b.append(Value::Null),
+                match (&r.ts, &self.local) {
+                    (Some(_), Some((_, _, text))) => b.append(Value::Text(text.as_bytes())),
+                    _ => b.append(Value::Null),
                 }
             } else {
                 b.append(value(r, i));
@@ -166,13 +298,9 @@ impl<W: Write + Send> ParquetFile<W> {
         }
         let arrays: Vec<ArrayRef> = self.builders.iter_mut().map(Builder::finish).collect();
         let batch = RecordBatch::try_new(Arc::clone(&self.schema), arrays).map_err(to_io)?;
-        if let Some(w) = self.writer.as_mut() {
-            w.write(&batch).map_err(to_io)?;
-            w.flush().map_err(to_io)?;
-        }
         self.rows = 0;
         self.last_ts = i64::MIN;
-        Ok(())
+        self.encoder.write(batch)
     }
 
     /// Writes the last row group and the footer, and flushes the writer underneath.
@@ -182,7 +310,7 @@ impl<W: Write + Send> ParquetFile<W> {
 
     fn close_with(&mut self, sync: impl FnOnce(&mut W) -> io::Result<()>) -> io::Result<()> {
         self.flush_group()?;
-        if let Some(mut w) = self.writer.take() {
+        if let Some(mut w) = self.encoder.take()? {
             w.finish().map_err(to_io)?;
             w.inner_mut().flush()?;
             sync(w.inner_mut())?;
@@ -198,7 +326,7 @@ impl ParquetFile<io::BufWriter<std::fs::File>> {
     }
 }
 
-impl<W: Write + Send> RecordWriter for ParquetFile<W> {
+impl<W: Write + Send + 'static> RecordWriter for ParquetFile<W> {
     fn write_record(&mut self, r: &RecordRef) -> io::Result<()> {
         self.append(r)
     }
@@ -226,6 +354,11 @@ pub struct Partitioned {
     /// Files written per partition (a partition reopened after it was closed gets a new part).
     parts: BTreeMap<String, usize>,
     committed: bool,
+    /// Each open file encodes its row groups on a thread of its own.
+    encode_apart: bool,
+    /// The last record's date and host and its partition: consecutive records nearly always
+    /// share it, and building the name was an allocation and a date format per record.
+    last: Option<(jiff::civil::Date, Vec<u8>, String)>,
 }
 
 /// Partition values may not contain a path separator or start with a dot.
@@ -261,7 +394,16 @@ impl Partitioned {
             open: BTreeMap::new(),
             parts: BTreeMap::new(),
             committed: false,
+            encode_apart: false,
+            last: None,
         })
+    }
+
+    /// Encodes and compresses each file's row groups on a thread of its own (more than one
+    /// thread: the merge thread then only fills the column builders).
+    pub fn encode_apart(mut self, apart: bool) -> Self {
+        self.encode_apart = apart;
+        self
     }
 
     fn partition_of(&self, r: &RecordRef) -> String {
@@ -331,8 +473,29 @@ impl Partitioned {
 
 impl RecordWriter for Partitioned {
     fn write_record(&mut self, r: &RecordRef) -> io::Result<()> {
-        let part = self.partition_of(r);
-        if !self.open.contains_key(&part) {
+        let date = r.ts.map(|t| t.local.date()).unwrap_or_default();
+        let by_host = self.keys.contains(&PartitionKey::Host);
+        let last = match self.last.take() {
+            Some(l) if l.0 == date && (!by_host || l.1[..] == *r.host) => l,
+            _ => (date, r.host.to_vec(), self.partition_of(r)),
+        };
+        let written = self.write_in(&last.2, r);
+        self.last = Some(last);
+        written
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        for (_, mut f) in std::mem::take(&mut self.open) {
+            f.close_file()?;
+        }
+        Ok(())
+    }
+}
+
+impl Partitioned {
+    /// Writes `r` into partition `part`, opening its file if need be.
+    fn write_in(&mut self, part: &str, r: &RecordRef) -> io::Result<()> {
+        if !self.open.contains_key(part) {
             // Records come in time order: partitions of dates two days back are complete.
             if let Some(day) = r.ts.map(|t| t.local.date()) {
                 let done: Vec<String> = self
@@ -352,27 +515,23 @@ impl RecordWriter for Partitioned {
                     }
                 }
             }
-            let n = self.parts.entry(part.clone()).or_insert(0);
-            let dir = self.tmp.join(&part);
+            let n = self.parts.entry(part.to_string()).or_insert(0);
+            let dir = self.tmp.join(part);
             std::fs::create_dir_all(&dir)?;
             let file = std::fs::File::create(dir.join(format!("part-{:05}.parquet", *n)))?;
             *n += 1;
             self.open.insert(
-                part.clone(),
-                ParquetFile::new(io::BufWriter::with_capacity(1 << 20, file))?,
+                part.to_string(),
+                ParquetFile::with_encoder(
+                    io::BufWriter::with_capacity(1 << 20, file),
+                    self.encode_apart,
+                )?,
             );
         }
-        match self.open.get_mut(&part) {
+        match self.open.get_mut(part) {
             Some(f) => f.append(r),
             None => Ok(()),
         }
-    }
-
-    fn finish(&mut self) -> io::Result<()> {
-        for (_, mut f) in std::mem::take(&mut self.open) {
-            f.close_file()?;
-        }
-        Ok(())
     }
 }
 

@@ -321,3 +321,77 @@ cat "$mnt/mail.awstats" > "{d}/after"; ls -A "$mnt" > "{d}/files"
     assert_eq!(read("after"), "previous\n", "the previous output is intact");
     assert_eq!(read("files"), "mail.awstats\n", "no temporary file left");
 }
+
+#[test]
+fn parquet_bytes_are_the_same_whether_row_groups_are_encoded_apart_or_not() {
+    // With more than one thread each Parquet file encodes its row groups on a thread of its
+    // own; 80,000 records make several row groups.
+    let dir = tempdir();
+    let log = dir.path().join("maillog");
+    big_log(&log, 80_000);
+    let log = log.to_str().expect("p");
+    let run = |args: &[&str]| {
+        let out = bin().args(args).output().expect("run");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let mut files = Vec::new();
+    for j in ["1", "2"] {
+        let one = dir.path().join(format!("one-{j}.parquet"));
+        let ds = dir.path().join(format!("ds-{j}"));
+        let base = ["--year", "2026", "--tz", "UTC", "-j", j];
+        run(&[&base[..], &["-o", one.to_str().expect("p"), log]].concat());
+        run(&[
+            &base[..],
+            &[
+                "--partition-by",
+                "date,host",
+                "-o",
+                ds.to_str().expect("p"),
+                log,
+            ],
+        ]
+        .concat());
+        let part = ds.join("date=2026-03-14/host=mx1/part-00000.parquet");
+        files.push((
+            std::fs::read(&one).expect("single file"),
+            std::fs::read(&part).expect("partition"),
+        ));
+    }
+    assert!(files[0].0.len() > 100_000 && files[0].0.starts_with(b"PAR1"));
+    assert!(files[0].0 == files[1].0, "single file: -j1 and -j2 differ");
+    assert!(files[0].1 == files[1].1, "partition: -j1 and -j2 differ");
+}
+
+#[test]
+fn a_parquet_encoder_thread_that_cannot_write_fails_the_run_once() {
+    let dir = tempdir();
+    let log = dir.path().join("maillog");
+    big_log(&log, 80_000);
+    for j in ["1", "2"] {
+        let out = bin()
+            .args([
+                "--year",
+                "2026",
+                "-f",
+                "parquet",
+                "-j",
+                j,
+                "-o",
+                "/dev/full",
+            ])
+            .arg(&log)
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(1), "-j{j}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            err.matches("No space left on device").count(),
+            1,
+            "-j{j}: the cause is printed once: {err}"
+        );
+    }
+}
