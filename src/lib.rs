@@ -788,11 +788,12 @@ impl<'a> MergeStage<'a> {
         } = self;
         let source = names.get(r.file).map_or(&[][..], |n| &n[..]);
         let data = r.parsed.chunk.bytes();
-        let mut failed = None;
+        // The first write error: correlation stops at the line that met it.
+        let failed = std::cell::RefCell::new(None);
         // Each record is counted, then rendered (line formats) or copied (the others) while
         // its line and message are at hand, and held for time order.
         let mut emit = |rec: &RecordRef| {
-            if failed.is_some() {
+            if failed.borrow().is_some() {
                 return;
             }
             if let Some(st) = rec.status {
@@ -801,7 +802,7 @@ impl<'a> MergeStage<'a> {
             let held = if *renders {
                 line.clear();
                 if let Err(e) = out.writer.render(rec, line) {
-                    failed = Some(out.error(e));
+                    *failed.borrow_mut() = Some(out.error(e));
                     return;
                 }
                 if line.is_empty() {
@@ -812,10 +813,13 @@ impl<'a> MergeStage<'a> {
                 Held::Record(Box::new(rec.to_owned_record()))
             };
             if let Err(e) = reorder.push(held, &mut |h| out.emit(h)) {
-                failed = Some(e);
+                *failed.borrow_mut() = Some(e);
             }
         };
         for d in &r.dated {
+            if failed.borrow().is_some() {
+                break;
+            }
             let Some((
                 _,
                 Line::Known {
@@ -834,7 +838,7 @@ impl<'a> MergeStage<'a> {
             };
             merger.event(&ctx, event.map(&mut |s: Span| s.get(data)), &mut emit);
         }
-        if let Some(e) = failed {
+        if let Some(e) = failed.into_inner() {
             return Err(e);
         }
         self.pool.put(r.parsed.chunk.buf);
