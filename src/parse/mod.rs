@@ -24,6 +24,13 @@ macro_rules! finder_rev {
 
 pub(crate) use finder;
 
+/// The first `a` followed by `b` (`", "`, `": "`): two bytes do not need a substring searcher
+/// (its set-up costs more than these short searches), and these separators are found many
+/// times a line.
+pub fn find_pair(hay: &[u8], a: u8, b: u8) -> Option<usize> {
+    memchr::memchr_iter(a, hay).find(|&i| hay.get(i + 1) == Some(&b))
+}
+
 pub mod exchange;
 pub mod exim;
 pub mod mdaemon;

@@ -82,12 +82,6 @@ pub fn parse<'a>(daemon: &[u8], msg: &'a [u8]) -> Event<&'a [u8]> {
     event.unwrap_or(Event::Malformed)
 }
 
-/// The first `a` followed by `b` (`", "`, `": "`): two bytes do not need a substring searcher,
-/// and these separators are found many times a line.
-fn find2(hay: &[u8], a: u8, b: u8) -> Option<usize> {
-    memchr::memchr_iter(a, hay).find(|&i| hay.get(i + 1) == Some(&b))
-}
-
 /// Searchers built once for the longer separators.
 static FROM_SPACE: std::sync::LazyLock<memmem::Finder<'static>> =
     std::sync::LazyLock::new(|| memmem::Finder::new(b" from "));
@@ -145,7 +139,7 @@ impl<'a> Iterator for Fields<'a> {
             return None;
         }
         let v = &r[eq + 1..];
-        let end = find2(v, b',', b' ').unwrap_or(v.len());
+        let end = super::find_pair(v, b',', b' ').unwrap_or(v.len());
         self.rest = &v[end..];
         Some((key, &v[..end]))
     }
@@ -228,7 +222,7 @@ fn delivery<'a>(qid: &'a [u8], v: &'a [u8]) -> Option<Event<&'a [u8]>> {
         let (val, next) = if key == b"orig_to" {
             address(val)
         } else {
-            let end = find2(val, b',', b' ').unwrap_or(val.len());
+            let end = super::find_pair(val, b',', b' ').unwrap_or(val.len());
             (&val[..end], &val[end..])
         };
         match key {
@@ -272,7 +266,7 @@ fn queued<'a>(qid: &'a [u8], v: &'a [u8]) -> Option<Event<&'a [u8]>> {
 
 /// smtpd: `client=host[ip]:port, sasl_method=PLAIN, sasl_username=user`.
 fn client<'a>(qid: &'a [u8], v: &'a [u8]) -> Option<Event<&'a [u8]>> {
-    let end = find2(v, b',', b' ').unwrap_or(v.len());
+    let end = super::find_pair(v, b',', b' ').unwrap_or(v.len());
     let client = trim_end(&v[..end]);
     if client.is_empty() {
         return None;
@@ -356,7 +350,7 @@ fn reject<'a>(qid: Option<&'a [u8]>, rest: &'a [u8]) -> Option<Event<&'a [u8]>> 
         r.reply = after_list.strip_prefix(b": ").unwrap_or(after_list);
     } else if let Some(i) = FROM_SPACE.find(head) {
         let c = &head[i + 6..];
-        let end = find2(c, b':', b' ').unwrap_or(c.len());
+        let end = super::find_pair(c, b':', b' ').unwrap_or(c.len());
         r.client = &c[..end];
         r.reply = c.get(end + 2..).unwrap_or_default();
     }

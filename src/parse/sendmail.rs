@@ -35,7 +35,7 @@ fn fields(mut rest: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
             // `to=a, b, c, ctladdr=…`: the list runs to the next `, key=`.
             next_key(v).unwrap_or(v.len())
         } else {
-            finder!(b", ").find(v).unwrap_or(v.len())
+            super::find_pair(v, b',', b' ').unwrap_or(v.len())
         };
         rest = &v[end..];
         Some((key, &v[..end]))
@@ -44,11 +44,17 @@ fn fields(mut rest: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
 
 /// The first `, key=` in `v` (a lowercase word then `=`).
 fn next_key(v: &[u8]) -> Option<usize> {
-    finder!(b", ").find_iter(v).find(|&i| {
-        let w = &v[i + 2..];
+    let mut from = 0;
+    while let Some(i) = super::find_pair(&v[from..], b',', b' ') {
+        let at = from + i;
+        let w = &v[at + 2..];
         let n = w.iter().take_while(|c| c.is_ascii_lowercase()).count();
-        n > 0 && w.get(n) == Some(&b'=')
-    })
+        if n > 0 && w.get(n) == Some(&b'=') {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 fn strip_brackets(v: &[u8]) -> &[u8] {
@@ -59,13 +65,41 @@ fn strip_brackets(v: &[u8]) -> &[u8] {
 
 /// `00:00:01`, `1+00:00:15` → seconds.
 fn duration(v: &[u8]) -> Option<f64> {
-    let s = std::str::from_utf8(v).ok()?;
-    let (days, hms) = match s.split_once('+') {
-        Some((d, rest)) => (d.parse::<f64>().ok()?, rest),
-        None => (0.0, s),
+    quick_duration(v).or_else(|| {
+        let s = std::str::from_utf8(v).ok()?;
+        let (days, hms) = match s.split_once('+') {
+            Some((d, rest)) => (d.parse::<f64>().ok()?, rest),
+            None => (0.0, s),
+        };
+        let mut parts = hms.split(':').map(|p| p.parse::<f64>().ok());
+        let (h, m, sec) = (parts.next()??, parts.next()??, parts.next()??);
+        Some(days * 86_400.0 + h * 3600.0 + m * 60.0 + sec)
+    })
+}
+
+/// [`duration`] of whole numbers (as Sendmail writes them), read as bytes: the general parse
+/// through `str` and `f64` was ~2% of the instructions of a Sendmail conversion.
+fn quick_duration(v: &[u8]) -> Option<f64> {
+    fn number(p: &[u8]) -> Option<f64> {
+        if p.is_empty() || p.len() > 9 || !p.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        Some(
+            p.iter()
+                .fold(0u32, |n, &c| n * 10 + u32::from(c - b'0'))
+                .into(),
+        )
+    }
+    let (days, hms) = match v.iter().position(|&c| c == b'+') {
+        Some(i) => (number(&v[..i])?, &v[i + 1..]),
+        None => (0.0, v),
     };
-    let mut parts = hms.split(':').map(|p| p.parse::<f64>().ok());
-    let (h, m, sec) = (parts.next()??, parts.next()??, parts.next()??);
+    let mut parts = hms.split(|&c| c == b':');
+    let (h, m, sec) = (
+        number(parts.next()?)?,
+        number(parts.next()?)?,
+        number(parts.next()?)?,
+    );
     Some(days * 86_400.0 + h * 3600.0 + m * 60.0 + sec)
 }
 
@@ -407,5 +441,19 @@ mod tests {
         );
         assert_eq!(event("Oct 23 21:01:20 technoids.org sm-mta[13891]: h9NL1K9M013890: h9NL1K9M013891: clone: owner=Postmaster"), Event::Ignored);
         assert_eq!(event("Jan  4 20:47:07 Jupiter sendmail[415]: starting daemon (8.12.9): SMTP+queueing@01:00:00"), Event::Ignored);
+    }
+
+    #[test]
+    fn durations_whole_and_otherwise() {
+        for (text, want) in [
+            ("00:00:01", Some(1.0)),
+            ("1+00:00:15", Some(86_415.0)),
+            ("12:34:56", Some(45_296.0)),
+            ("00:00:01.5", Some(1.5)),
+            ("00:01", None),
+            ("x", None),
+        ] {
+            assert_eq!(duration(text.as_bytes()), want, "{text}");
+        }
     }
 }
