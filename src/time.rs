@@ -414,6 +414,10 @@ pub struct YearResolver {
     /// The last stamp as written and as resolved: busy logs repeat a second many times, and
     /// the same written stamp right after itself always resolves the same way.
     memo: Option<(RawStamp, Stamp)>,
+    /// The month and day of the last BSD stamp, with the year and date it resolved to: a line
+    /// of the same day as the line before it is in the same year (the other candidates are a
+    /// year away), so the year need not be chosen again (a third of the resolver's work).
+    day: Option<(u8, u8, i32, Date)>,
 }
 
 /// Lines this far behind the previous one in the repeated hour are still its first occurrence.
@@ -433,6 +437,7 @@ impl YearResolver {
             last_instant: None,
             hour_cache: None,
             memo: None,
+            day: None,
         }
     }
 
@@ -443,6 +448,7 @@ impl YearResolver {
         self.last_year = 0;
         self.last_instant = None;
         self.memo = None;
+        self.day = None;
     }
 
     /// True once a stamp has been resolved (later stamps chain from it).
@@ -516,6 +522,8 @@ impl YearResolver {
         }
         let stamp = match *raw {
             RawStamp::Epoch { secs, nanos } => {
+                // Not a BSD stamp: the next one chooses its year again.
+                self.day = None;
                 let instant = Timestamp::new(secs, nanos as i32).unwrap_or_default();
                 let zoned = instant.to_zoned(self.tz.clone());
                 let local = zoned.datetime();
@@ -528,6 +536,7 @@ impl YearResolver {
                 }
             }
             RawStamp::Iso { local, offset } => {
+                self.day = None;
                 self.last = Some(approx_secs_of(local));
                 self.last_year = i32::from(local.year());
                 match offset {
@@ -560,25 +569,42 @@ impl YearResolver {
                 micros,
             } => {
                 let at = |y: i32| approx_secs(y, month, day, hour, minute, second);
-                let year = match self.last {
-                    Some(last) => {
-                        let y0 = self.last_year;
-                        [y0 - 1, y0, y0 + 1]
-                            .into_iter()
-                            .min_by_key(|&y| (at(y) - last).abs())
-                            .unwrap_or(y0)
+                let (year, date) = match self.day {
+                    Some((m, d, y, date)) if m == month && d == day && self.last.is_some() => {
+                        self.last = Some(at(y));
+                        (y, date)
                     }
-                    None => self.start.first_year(month, day, hour, minute, second),
+                    _ => {
+                        let year = match self.last {
+                            Some(last) => {
+                                let y0 = self.last_year;
+                                [y0 - 1, y0, y0 + 1]
+                                    .into_iter()
+                                    .min_by_key(|&y| (at(y) - last).abs())
+                                    .unwrap_or(y0)
+                            }
+                            None => self.start.first_year(month, day, hour, minute, second),
+                        };
+                        self.last = Some(at(year));
+                        self.last_year = year;
+                        let y16 = i16::try_from(year).unwrap_or(i16::MAX);
+                        let date = Date::new(y16, month as i8, day as i8).map_err(|_| {
+                            TimeError::NoSuchDate {
+                                year: y16,
+                                month,
+                                day,
+                            }
+                        })?;
+                        self.day = Some((month, day, year, date));
+                        (year, date)
+                    }
                 };
-                self.last = Some(at(year));
-                self.last_year = year;
                 let y16 = i16::try_from(year).unwrap_or(i16::MAX);
                 let bad = || TimeError::NoSuchDate {
                     year: y16,
                     month,
                     day,
                 };
-                let date = Date::new(y16, month as i8, day as i8).map_err(|_| bad())?;
                 let time = Time::new(
                     hour as i8,
                     minute as i8,
@@ -679,6 +705,24 @@ mod tests {
         .map(|s| r.resolve(&bsd(s)).map(|t| t.local.year()).unwrap_or(0))
         .collect();
         assert_eq!(years, vec![2025, 2026, 2025, 2026]);
+    }
+
+    #[test]
+    fn a_day_seen_again_keeps_its_year_until_restart_or_another_kind_of_stamp() {
+        let mut r = YearResolver::new(YearStart::FirstLineIn(2025));
+        let mut year = |r: &mut YearResolver, raw: &RawStamp| {
+            r.resolve(raw).map(|t| t.local.year()).unwrap_or(0)
+        };
+        assert_eq!(year(&mut r, &bsd("Dec 31 23:59:58")), 2025);
+        assert_eq!(year(&mut r, &bsd("Jan  1 00:00:01")), 2026);
+        assert_eq!(year(&mut r, &bsd("Jan  1 00:00:02")), 2026);
+        // The next file starts over: its rule, not the day remembered from the last file.
+        r.restart(YearStart::FirstLineIn(2020));
+        assert_eq!(year(&mut r, &bsd("Jan  1 00:00:03")), 2020);
+        // An ISO stamp moves the chain: the same BSD day after it is chosen again.
+        let (iso, _) = parse_iso(b"2030-01-01T00:00:04 x").unwrap_or_else(|| panic!());
+        assert_eq!(year(&mut r, &iso), 2030);
+        assert_eq!(year(&mut r, &bsd("Jan  1 00:00:05")), 2030);
     }
 
     #[test]
