@@ -710,7 +710,7 @@ mod tests {
     #[test]
     fn a_day_seen_again_keeps_its_year_until_restart_or_another_kind_of_stamp() {
         let mut r = YearResolver::new(YearStart::FirstLineIn(2025));
-        let mut year = |r: &mut YearResolver, raw: &RawStamp| {
+        let year = |r: &mut YearResolver, raw: &RawStamp| {
             r.resolve(raw).map(|t| t.local.year()).unwrap_or(0)
         };
         assert_eq!(year(&mut r, &bsd("Dec 31 23:59:58")), 2025);
