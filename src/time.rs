@@ -59,15 +59,27 @@ pub enum TimeError {
     NoSuchDate { year: i16, month: u8, day: u8 },
 }
 
-const MONTHS: [&[u8; 3]; 12] = [
-    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
-];
-
+/// `Jan` → 1 … `Dec` → 12. A match on the three bytes: a search of a table of names compared
+/// each as a slice (a `memcmp` call per name), ~90 instructions a line.
 fn month_number(name: &[u8]) -> Option<u8> {
-    MONTHS
-        .iter()
-        .position(|m| m.as_slice() == name)
-        .and_then(|i| u8::try_from(i + 1).ok())
+    let &[a, b, c] = name else {
+        return None;
+    };
+    Some(match [a, b, c] {
+        [b'J', b'a', b'n'] => 1,
+        [b'F', b'e', b'b'] => 2,
+        [b'M', b'a', b'r'] => 3,
+        [b'A', b'p', b'r'] => 4,
+        [b'M', b'a', b'y'] => 5,
+        [b'J', b'u', b'n'] => 6,
+        [b'J', b'u', b'l'] => 7,
+        [b'A', b'u', b'g'] => 8,
+        [b'S', b'e', b'p'] => 9,
+        [b'O', b'c', b't'] => 10,
+        [b'N', b'o', b'v'] => 11,
+        [b'D', b'e', b'c'] => 12,
+        _ => return None,
+    })
 }
 
 fn digits<const N: usize>(b: &[u8]) -> Option<u32> {
