@@ -661,9 +661,11 @@ pub fn reply_codes(reply: &[u8]) -> (Option<u16>, Option<&[u8]>) {
         && rest[..3].iter().all(u8::is_ascii_digit)
         && matches!(rest.get(3), None | Some(b' ' | b'-'))
     {
-        code = std::str::from_utf8(&rest[..3])
-            .ok()
-            .and_then(|s| s.parse().ok());
+        code = Some(
+            rest[..3]
+                .iter()
+                .fold(0u16, |n, &d| n * 10 + u16::from(d - b'0')),
+        );
         rest = rest.get(4..).unwrap_or_default();
     }
     let end = memchr::memchr(b' ', rest).unwrap_or(rest.len());
@@ -674,15 +676,18 @@ pub fn reply_codes(reply: &[u8]) -> (Option<u16>, Option<&[u8]>) {
 
 /// `2.0.0`, `5.1.1`, `4.7.25`: class digit, dot, 1–3 digits, dot, 1–3 digits.
 pub fn is_dsn(w: &[u8]) -> bool {
-    let mut parts = w.split(|&c| c == b'.');
-    let ok = |p: Option<&[u8]>, max: usize| {
-        p.is_some_and(|p| !p.is_empty() && p.len() <= max && p.iter().all(u8::is_ascii_digit))
+    // Read as bytes: this runs for every delivery and reject.
+    let digits = |p: &[u8]| p.iter().take_while(|c| c.is_ascii_digit()).count();
+    let [b'2' | b'4' | b'5', b'.', rest @ ..] = w else {
+        return false;
     };
-    matches!(w.first(), Some(b'2' | b'4' | b'5'))
-        && ok(parts.next(), 1)
-        && ok(parts.next(), 3)
-        && ok(parts.next(), 3)
-        && parts.next().is_none()
+    let n = digits(rest);
+    if !(1..=3).contains(&n) || rest.get(n) != Some(&b'.') {
+        return false;
+    }
+    let last = &rest[n + 1..];
+    let m = digits(last);
+    (1..=3).contains(&m) && m == last.len()
 }
 
 #[cfg(test)]
@@ -718,6 +723,21 @@ mod tests {
         );
         assert_eq!(reply_codes(b"5.7.1 Blocked"), (None, Some(&b"5.7.1"[..])));
         assert_eq!(reply_codes(b"Service unavailable"), (None, None));
+        assert_eq!(
+            reply_codes(b"250-2.0.0 Ok"),
+            (Some(250), Some(&b"2.0.0"[..]))
+        );
+        assert_eq!(reply_codes(b"421"), (Some(421), None));
+        assert_eq!(reply_codes(b"4211 x"), (None, None));
+        for dsn in ["2.0.0", "5.1.1", "4.7.25", "5.123.456"] {
+            assert!(is_dsn(dsn.as_bytes()), "{dsn}");
+        }
+        for not in [
+            "", "2", "2.", "2.0", "2.0.", "3.0.0", "2.0.0.", "2.0.0.0", "2.1234.0", "2.0.1234",
+            "2..0", "2.0.x", "x.0.0", "25.0.0",
+        ] {
+            assert!(!is_dsn(not.as_bytes()), "{not}");
+        }
         assert!(is_loopback_ip(b"127.0.0.1") && is_loopback_ip(b"::1"));
         assert!(!is_loopback_ip(b"10.0.0.1"));
     }
