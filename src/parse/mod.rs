@@ -630,8 +630,7 @@ pub fn split_peer(raw: &[u8]) -> (&[u8], &[u8], Option<u16>) {
     let port = raw
         .get(close + 1..)
         .and_then(|r| r.strip_prefix(b":"))
-        .and_then(|p| std::str::from_utf8(p).ok())
-        .and_then(|p| p.parse().ok());
+        .and_then(port_number);
     // Exim writes `host [ip]` with a space, and `name (helo) [ip]`: the helo is not the host.
     let mut host = raw[..open].trim_ascii_end();
     if host.ends_with(b")") {
@@ -640,6 +639,21 @@ pub fn split_peer(raw: &[u8]) -> (&[u8], &[u8], Option<u16>) {
         }
     }
     (host, &raw[open + 1..close], port)
+}
+
+/// A TCP port, read as `str::parse::<u16>` reads it (an optional `+`, digits, at most 65535),
+/// without going through `str`.
+fn port_number(p: &[u8]) -> Option<u16> {
+    let p = p.strip_prefix(b"+").unwrap_or(p);
+    if p.is_empty() {
+        return None;
+    }
+    p.iter().try_fold(0u16, |n, &d| {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        n.checked_mul(10)?.checked_add(u16::from(d - b'0'))
+    })
 }
 
 /// True for 127.0.0.0/8, ::1 and ::ffff:127.x: a relay on this machine (a content filter).
@@ -708,6 +722,20 @@ mod tests {
         );
         let (h, i, p) = split_peer(b"[1.2.3.4]:51234");
         assert_eq!((h, i, p), (&b""[..], &b"1.2.3.4"[..], Some(51234)));
+        for (text, want) in [
+            ("25", Some(25)),
+            ("+25", Some(25)),
+            ("0000025", Some(25)),
+            ("65535", Some(65535)),
+            ("65536", None),
+            ("", None),
+            ("+", None),
+            ("2a", None),
+            ("-1", None),
+        ] {
+            assert_eq!(port_number(text.as_bytes()), want, "{text}");
+            assert_eq!(text.parse::<u16>().ok(), want, "{text}: as str::parse");
+        }
         let (h, i, p) = split_peer(b"local");
         assert_eq!((h, i, p), (&b"local"[..], &b""[..], None));
         // Sendmail's MSP hand-off (infohtreasure maillog): the address is the last pair.
