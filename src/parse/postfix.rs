@@ -705,4 +705,30 @@ mod tests {
         }
         assert!(matches!(parse_line(b"madeup: Gobbely Gook"), Line::Unknown));
     }
+
+    #[test]
+    fn sizes_and_counts_read_as_str_parse_would() {
+        for text in [
+            "800",
+            "800, nrcpt=1",
+            "0",
+            "",
+            "x1",
+            "18446744073709551615",
+            "18446744073709551616",
+            "4294967296",
+        ] {
+            let digits: String = text.chars().take_while(char::is_ascii_digit).collect();
+            assert_eq!(
+                int::<u64>(text.as_bytes()),
+                digits.parse::<u64>().ok(),
+                "{text}"
+            );
+            assert_eq!(
+                int::<u32>(text.as_bytes()),
+                digits.parse::<u32>().ok(),
+                "{text}"
+            );
+        }
+    }
 }
