@@ -1,9 +1,10 @@
 //! Parquet: one row per record, typed (`ts`/`received_ts` as `Timestamp(Microsecond, "UTC")`,
 //! never INT96), low-cardinality text dictionary-encoded, ZSTD (level 1), page statistics,
 //! rows in `ts` order inside each row group (declared as the sorting column). Memory is bounded
-//! by two row groups per open file: the builders, and the one being encoded. [`Partitioned`] writes a Hive layout
-//! `DIR/date=YYYY-MM-DD[/host=H]/part-NNNNN.parquet` under a temporary directory and swaps each
-//! partition into place only when the run completes; other partitions are not touched.
+//! by two row groups per open file: the builders, and the one being encoded. [`Partitioned`]
+//! writes a Hive layout `DIR/date=YYYY-MM-DD[/host=H]/part-NNNNN.parquet` under a temporary
+//! directory and swaps each partition into place only when the run completes; other
+//! partitions are not touched.
 
 use super::columns::{local_text, value, Kind, Value, COLUMNS};
 use super::RecordWriter;

@@ -1,9 +1,10 @@
 //! qmail (qmail-send): multilog lines with a raw TAI64N label (`@4000000063c1f2a21c4b3e8c …`,
 //! decoded exactly: they carry their own year), `tai64nlocal` output (`2016-03-15
 //! 10:54:07.474204500 …`), and splogger through syslog (`qmail: 1063526289.292776 …`: the
-//! syslog stamp is the wall time as logged, as maillogconvert.pl reads it). Knows `new msg N` (qmail reuses numbers: a new message), `info msg N:
-//! bytes B from <a>`, `starting delivery D: msg N to local|remote addr`, `delivery D:
-//! success|failure|deferral: text`, `end msg N`; deliveries are keyed by delivery number.
+//! syslog stamp is the wall time as logged, as maillogconvert.pl reads it). Knows `new msg N`
+//! (qmail reuses numbers: a new message), `info msg N: bytes B from <a>`, `starting delivery
+//! D: msg N to local|remote addr`, `delivery D: success|failure|deferral: text`, `end msg N`;
+//! deliveries are keyed by delivery number.
 
 use super::{Arrival, DeliveryStatus, Event};
 use crate::time::RawStamp;
