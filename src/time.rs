@@ -581,6 +581,11 @@ impl YearResolver {
                 micros,
             } => {
                 let at = |y: i32| approx_secs(y, month, day, hour, minute, second);
+                let bad = |year: i32| TimeError::NoSuchDate {
+                    year: i16::try_from(year).unwrap_or(i16::MAX),
+                    month,
+                    day,
+                };
                 let (year, date) = match self.day {
                     Some((m, d, y, date)) if m == month && d == day && self.last.is_some() => {
                         self.last = Some(at(y));
@@ -600,22 +605,10 @@ impl YearResolver {
                         self.last = Some(at(year));
                         self.last_year = year;
                         let y16 = i16::try_from(year).unwrap_or(i16::MAX);
-                        let date = Date::new(y16, month as i8, day as i8).map_err(|_| {
-                            TimeError::NoSuchDate {
-                                year: y16,
-                                month,
-                                day,
-                            }
-                        })?;
+                        let date = Date::new(y16, month as i8, day as i8).map_err(|_| bad(year))?;
                         self.day = Some((month, day, year, date));
                         (year, date)
                     }
-                };
-                let y16 = i16::try_from(year).unwrap_or(i16::MAX);
-                let bad = || TimeError::NoSuchDate {
-                    year: y16,
-                    month,
-                    day,
                 };
                 let time = Time::new(
                     hour as i8,
@@ -623,7 +616,7 @@ impl YearResolver {
                     second as i8,
                     (micros * 1000) as i32,
                 )
-                .map_err(|_| bad())?;
+                .map_err(|_| bad(year))?;
                 let local = DateTime::from_parts(date, time);
                 let (instant, offset) = self.place(local);
                 Stamp {
