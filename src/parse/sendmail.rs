@@ -44,17 +44,13 @@ fn fields(mut rest: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
 
 /// The first `, key=` in `v` (a lowercase word then `=`).
 fn next_key(v: &[u8]) -> Option<usize> {
-    let mut from = 0;
-    while let Some(i) = super::find_pair(&v[from..], b',', b' ') {
-        let at = from + i;
-        let w = &v[at + 2..];
+    memchr::memchr_iter(b',', v).find(|&i| {
+        let Some(w) = v.get(i + 1..).and_then(|w| w.strip_prefix(b" ")) else {
+            return false;
+        };
         let n = w.iter().take_while(|c| c.is_ascii_lowercase()).count();
-        if n > 0 && w.get(n) == Some(&b'=') {
-            return Some(at);
-        }
-        from = at + 1;
-    }
-    None
+        n > 0 && w.get(n) == Some(&b'=')
+    })
 }
 
 fn strip_brackets(v: &[u8]) -> &[u8] {
