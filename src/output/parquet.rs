@@ -10,8 +10,10 @@ use super::columns::{local_text, value, Kind, Value, COLUMNS};
 use super::RecordWriter;
 use crate::record::RecordRef;
 use arrow_array::builder::{
-    Float64Builder, Int32Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
+    Float64Builder, Int32Builder, Int64Builder, PrimitiveBuilder, StringBuilder,
+    TimestampMicrosecondBuilder,
 };
+use arrow_array::types::ArrowPrimitiveType;
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use parquet::arrow::ArrowWriter;
@@ -106,33 +108,24 @@ impl Builder {
     /// are alike: growing from empty again would reallocate and copy each buffer ~20 times).
     fn finish(&mut self) -> ArrayRef {
         match self {
-            Builder::Ts(b) => {
-                let a = b.finish();
-                *b = TimestampMicrosecondBuilder::with_capacity(a.len()).with_timezone("UTC");
-                Arc::new(a)
-            }
+            Builder::Ts(b) => restart(b),
             Builder::Text(b) => {
                 let a = b.finish();
                 *b = StringBuilder::with_capacity(a.len(), a.values().len());
                 Arc::new(a)
             }
-            Builder::I32(b) => {
-                let a = b.finish();
-                *b = Int32Builder::with_capacity(a.len());
-                Arc::new(a)
-            }
-            Builder::I64(b) => {
-                let a = b.finish();
-                *b = Int64Builder::with_capacity(a.len());
-                Arc::new(a)
-            }
-            Builder::F64(b) => {
-                let a = b.finish();
-                *b = Float64Builder::with_capacity(a.len());
-                Arc::new(a)
-            }
+            Builder::I32(b) => restart(b),
+            Builder::I64(b) => restart(b),
+            Builder::F64(b) => restart(b),
         }
     }
+}
+
+/// [`Builder::finish`] for a primitive column: its data type (the time zone of `ts`) is kept.
+fn restart<T: ArrowPrimitiveType>(b: &mut PrimitiveBuilder<T>) -> ArrayRef {
+    let a = b.finish();
+    *b = PrimitiveBuilder::with_capacity(a.len()).with_data_type(a.data_type().clone());
+    Arc::new(a)
 }
 
 fn to_io(e: impl std::fmt::Display) -> io::Error {
