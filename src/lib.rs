@@ -11,6 +11,7 @@ pub mod error;
 pub mod input;
 pub mod merge;
 pub mod output;
+mod parallel;
 pub mod parse;
 pub mod record;
 pub mod stats;
@@ -29,21 +30,12 @@ use crate::record::{Record, RecordRef};
 use crate::stats::{FileStats, Stats};
 use crate::time::{chain_years, ChainFile, ChainYear, Stamp, YearResolver, YearStart};
 use anyhow::Context as _;
-use rayon::prelude::*;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::time::SystemTime;
 
 /// How far (seconds of log time) records may be out of order and still be sorted.
 const REORDER_WINDOW_SECS: i64 = 300;
 /// Bad-timestamp warnings printed before going quiet (all are counted in `--stats`).
 const MAX_WARNINGS: u64 = 10;
-
-/// Chunks each reader may decode ahead of the parser (memory: this × chunk size × readers).
-const READ_AHEAD_CHUNKS: usize = 4;
-/// Parsed chunks that may wait for the merge thread (each ~2.6 MiB with its parsed lines).
-/// Three threads share two cores here: the slack lets each wait for a core without starving
-/// the next stage (README Performance: 90% of two cores busy against 80% with 3 and nice).
-const WORK_QUEUE_CHUNKS: usize = 8;
 
 /// Set by SIGINT/SIGTERM (see `main.rs`): the run stops at the next chunk, and its temporary
 /// output is removed, so nothing partial appears under the output's name.
@@ -104,16 +96,6 @@ impl Sink {
             .as_ref()
             .map_or("<stdout>".to_string(), |p| p.display().to_string())
     }
-}
-
-/// Messages from a reader.
-enum Feed {
-    Start {
-        file: usize,
-        compression: &'static str,
-    },
-    Chunk(input::chunk::Chunk),
-    End(Option<Error>),
 }
 
 /// Parsed lines of a chunk: each line's span and its parse.
@@ -187,166 +169,66 @@ pub fn convert(cfg: &Config, writer: &mut dyn RecordWriter) -> Result<Summary, E
         name: out_name,
     };
     let mut merging = MergeStage::new(cfg, &inputs, out, pool.clone());
-    if threads == 1 {
-        // One thread: read, parse, date and merge in turn, nothing in parallel.
-        for (file, input) in inputs.iter().enumerate() {
-            let mut failed = None;
-            read_input(file, input, cfg.chunk_size, &pool, &mut |feed| {
-                let Some(r) = dating.handle(feed_to_work(feed, cfg.mta)) else {
-                    return true;
-                };
-                match merging.handle(r) {
-                    Ok(()) => true,
-                    Err(e) => {
-                        failed = Some(e);
-                        false
+    if threads > 1 {
+        return parallel::run(cfg, &inputs, &pool, dating, merging, threads);
+    }
+    // One thread: read, parse, date and merge in turn, nothing in parallel.
+    for (file, input) in inputs.iter().enumerate() {
+        let mut reading = match Reading::open(input, cfg.chunk_size, &pool) {
+            Ok(r) => r,
+            Err(e) => {
+                let compression = "unreadable";
+                dating.handle(Work::Start { file, compression });
+                dating.handle(Work::End(Some(e)));
+                continue;
+            }
+        };
+        let compression = reading.compression.name();
+        dating.handle(Work::Start { file, compression });
+        let error = loop {
+            if interrupted() {
+                return Err(Error::Interrupted);
+            }
+            match reading.next(input) {
+                Ok(Some(chunk)) => {
+                    if let Some(r) = dating.handle(Work::Parsed(parse_chunk(chunk, cfg.mta))) {
+                        merging.handle(r)?;
                     }
                 }
-            });
-            if let Some(e) = failed {
-                return Err(e);
+                Ok(None) => break None,
+                Err(e) => break Some(e),
             }
-        }
-        // A reader that saw the signal stops quietly; the run must not look complete.
-        if interrupted() {
-            return Err(Error::Interrupted);
-        }
-        return merging.finish(dating.finish());
+        };
+        dating.handle(Work::End(error));
     }
-    let inputs = &inputs;
-    std::thread::scope(|s| {
-        let spawn = |name: &str| std::thread::Builder::new().name(name.to_string());
-        // `threads` long-lived readers decode files, up to `threads` at once; the parse stage
-        // drains them in input order. Each file gets its own bounded channel.
-        let (readers_tx, readers_rx) = sync_channel::<Receiver<Feed>>(threads - 1);
-        let (jobs_tx, jobs_rx) = std::sync::mpsc::channel::<(usize, SyncSender<Feed>)>();
-        let jobs_rx = std::sync::Arc::new(std::sync::Mutex::new(jobs_rx));
-        for _ in 0..threads.min(inputs.len().max(1)) {
-            let jobs_rx = std::sync::Arc::clone(&jobs_rx);
-            let pool = pool.clone();
-            let _ = spawn("mlc-reader").spawn_scoped(s, move || loop {
-                let job = jobs_rx.lock().ok().and_then(|rx| rx.recv().ok());
-                let Some((file, tx)) = job else { return };
-                if let Some(input) = inputs.get(file) {
-                    read_input(file, input, cfg.chunk_size, &pool, &mut |f| {
-                        tx.send(f).is_ok()
-                    });
-                }
-            });
-        }
-        s.spawn(move || {
-            for file in 0..inputs.len() {
-                let (tx, rx) = sync_channel::<Feed>(READ_AHEAD_CHUNKS);
-                if readers_tx.send(rx).is_err() || jobs_tx.send((file, tx)).is_err() {
-                    return;
-                }
-            }
-        });
-        // Records are made, formatted and written on the merge thread: made and freed on one
-        // core, they cost less than handing them to a writer thread (README Performance).
-        let (work_tx, work_rx) = sync_channel::<Resolved>(WORK_QUEUE_CHUNKS.max(threads + 1));
-        let merge = spawn("mlc-merge").spawn_scoped(s, move || -> Result<MergeStage, Error> {
-            for work in work_rx {
-                merging.handle(work)?;
-            }
-            Ok(merging)
-        });
-        // One thread parses (alone with two threads: a third busy thread beside the readers
-        // and the merge stage only adds hand-offs on two cores; with a rayon pool beyond), and
-        // numbers and dates the lines in order, so the merge thread only correlates and writes.
-        let parse = spawn("mlc-parse").spawn_scoped(s, move || {
-            parse_all(
-                readers_rx.into_iter().flatten(),
-                &mut dating,
-                work_tx,
-                threads - 1,
-                cfg.mta,
-            );
-            dating
-        });
-        let panicked = |what: &str| Error::Write {
-            output: "output".to_string(),
-            source: std::io::Error::other(format!("{what} thread panicked")),
-        };
-        let spawn_failed = |source| Error::Write {
-            output: "output".to_string(),
-            source,
-        };
-        let dating = match parse {
-            Ok(h) => h.join().map_err(|_| panicked("parse"))?,
-            Err(e) => return Err(spawn_failed(e)),
-        };
-        let merging = match merge {
-            Ok(h) => h.join().unwrap_or_else(|_| Err(panicked("merge")))?,
-            Err(e) => return Err(spawn_failed(e)),
-        };
-        if interrupted() {
-            return Err(Error::Interrupted);
-        }
-        merging.finish(dating.finish())
-    })
+    merging.finish(dating.finish())
 }
 
-/// Reads one input: `Start`, its chunks, then `End` with the error that stopped it, if any.
-/// Stops early when `send` returns false (the run is ending).
-fn read_input(
-    file: usize,
-    input: &Input,
-    chunk_size: usize,
-    pool: &input::chunk::Pool,
-    send: &mut dyn FnMut(Feed) -> bool,
-) {
-    let opened = match input::decompress::open(input) {
-        Ok(o) => o,
-        Err(e) => {
-            let start = Feed::Start {
-                file,
-                compression: "unreadable",
-            };
-            let _ = send(start) && send(Feed::End(Some(e)));
-            return;
-        }
-    };
-    let start = Feed::Start {
-        file,
-        compression: opened.compression.name(),
-    };
-    if !send(start) {
-        return;
+/// An input being read in line-aligned chunks, with what its errors need to say.
+struct Reading {
+    chunker: Chunker<Box<dyn std::io::Read + Send>>,
+    compression: input::decompress::Compression,
+    /// Raw bytes consumed, for the offset of an error.
+    consumed: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Reading {
+    fn open(input: &Input, chunk_size: usize, pool: &input::chunk::Pool) -> Result<Self, Error> {
+        let opened = input::decompress::open(input)?;
+        Ok(Reading {
+            chunker: Chunker::with_pool(opened.reader, chunk_size, pool.clone()),
+            compression: opened.compression,
+            consumed: opened.consumed,
+        })
     }
-    let consumed = std::sync::Arc::clone(&opened.consumed);
-    let compression = opened.compression;
-    let mut chunker = Chunker::with_pool(opened.reader, chunk_size, pool.clone());
-    let error = loop {
-        if interrupted() {
-            return;
-        }
-        match chunker.next_chunk() {
-            Ok(Some(c)) => {
-                if !send(Feed::Chunk(c)) {
-                    return;
-                }
-            }
-            Ok(None) => break None,
-            Err(e) => {
-                let offset = consumed.load(std::sync::atomic::Ordering::Relaxed);
-                break Some(match compression {
-                    input::decompress::Compression::Plain => Error::Read {
-                        input: input.display(),
-                        offset,
-                        source: e,
-                    },
-                    c => Error::Corrupt {
-                        input: input.display(),
-                        format: c.name(),
-                        offset,
-                        source: e,
-                    },
-                });
-            }
-        }
-    };
-    send(Feed::End(error));
+
+    /// The next chunk, `None` at the end; an error names `input` and the offset reached.
+    fn next(&mut self, input: &Input) -> Result<Option<input::chunk::Chunk>, Error> {
+        self.chunker.next_chunk().map_err(|source| {
+            let offset = self.consumed.load(std::sync::atomic::Ordering::Relaxed);
+            input::decompress::read_error(input, self.compression, offset, source)
+        })
+    }
 }
 
 /// Parses one chunk: a [`Line`] per line, slices turned into spans.
@@ -366,76 +248,6 @@ fn parse_chunk(chunk: input::chunk::Chunk, mta: Option<Mta>) -> Parsed {
         start = end + 1;
     }
     Parsed { chunk, lines }
-}
-
-/// A reader's message as merge-stage work: chunks are parsed on the reader's thread.
-fn feed_to_work(f: Feed, mta: Option<Mta>) -> Work {
-    match f {
-        Feed::Start { file, compression } => Work::Start { file, compression },
-        Feed::Chunk(c) => Work::Parsed(parse_chunk(c, mta)),
-        Feed::End(e) => Work::End(e),
-    }
-}
-
-/// Parse stage: batches of chunks parsed in parallel, then numbered and dated in input order
-/// by `dating`, and passed on.
-fn parse_all(
-    mut feeds: impl Iterator<Item = Feed>,
-    dating: &mut LineStage,
-    tx: SyncSender<Resolved>,
-    threads: usize,
-    mta: Option<Mta>,
-) {
-    let threads = threads.max(1);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .ok()
-        .filter(|_| threads > 1);
-    let mut batch: Vec<input::chunk::Chunk> = Vec::with_capacity(threads);
-    let flush = |batch: &mut Vec<input::chunk::Chunk>, dating: &mut LineStage| -> bool {
-        let chunks = std::mem::take(batch);
-        let parsed: Vec<Parsed> = match &pool {
-            Some(p) => p.install(|| {
-                chunks
-                    .into_par_iter()
-                    .map(|c| parse_chunk(c, mta))
-                    .collect()
-            }),
-            None => chunks.into_iter().map(|c| parse_chunk(c, mta)).collect(),
-        };
-        parsed
-            .into_iter()
-            .all(|p| match dating.handle(Work::Parsed(p)) {
-                Some(r) => tx.send(r).is_ok(),
-                None => true,
-            })
-    };
-    let mut pending = feeds.next();
-    while let Some(feed) = pending.take() {
-        let work = match feed {
-            Feed::Chunk(c) => {
-                batch.push(c);
-                pending = feeds.next();
-                // Parse when the batch is full or the next message is not a chunk.
-                let full = batch.len() >= threads || !matches!(pending, Some(Feed::Chunk(_)));
-                if full && !flush(&mut batch, dating) {
-                    return;
-                }
-                continue;
-            }
-            Feed::Start { file, compression } => Work::Start { file, compression },
-            Feed::End(error) => Work::End(error),
-        };
-        if interrupted() {
-            return;
-        }
-        dating.handle(work);
-        pending = feeds.next();
-    }
-    if !batch.is_empty() {
-        flush(&mut batch, dating);
-    }
 }
 
 /// The local date and time of `t` in `tz`.

@@ -81,23 +81,26 @@ pub struct Opened {
     pub gzip_mtime: Option<std::time::SystemTime>,
 }
 
-impl Opened {
-    /// Turns a read error into an [`Error`] naming the input and the offset reached.
-    pub fn error(&self, input: &Input, source: io::Error) -> Error {
-        let offset = self.consumed.load(Ordering::Relaxed);
-        match self.compression {
-            Compression::Plain => Error::Read {
-                input: input.display(),
-                offset,
-                source,
-            },
-            c => Error::Corrupt {
-                input: input.display(),
-                format: c.name(),
-                offset,
-                source,
-            },
-        }
+/// A read error of `input` as an [`Error`] naming the input and the offset reached (of the
+/// compressed stream when compressed: a corrupt archive).
+pub fn read_error(
+    input: &Input,
+    compression: Compression,
+    offset: u64,
+    source: io::Error,
+) -> Error {
+    match compression {
+        Compression::Plain => Error::Read {
+            input: input.display(),
+            offset,
+            source,
+        },
+        c => Error::Corrupt {
+            input: input.display(),
+            format: c.name(),
+            offset,
+            source,
+        },
     }
 }
 

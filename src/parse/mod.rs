@@ -528,6 +528,7 @@ impl<S> Reject<S> {
 
 impl<S> Event<S> {
     /// Converts every slice of the event with `f` (borrowed slice ⇄ span).
+    #[inline]
     pub fn map<T>(self, f: &mut impl FnMut(S) -> T) -> Event<T> {
         match self {
             Event::Client {
@@ -599,6 +600,7 @@ impl<S> Event<S> {
 }
 
 impl<S> Line<S> {
+    #[inline]
     pub fn map<T>(self, mut f: impl FnMut(S) -> T) -> Line<T> {
         match self {
             Line::Unknown => Line::Unknown,

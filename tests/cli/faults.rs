@@ -24,13 +24,13 @@ fn sigint_and_sigterm_mid_run_leave_the_previous_output_and_no_partial_file() {
     let dir = tempdir();
     let log = dir.path().join("maillog");
     big_log(&log, 600_000); // ~190 MB: well over a second of work
-    for sig in ["-INT", "-TERM"] {
+    for (sig, j) in [("-INT", "1"), ("-TERM", "1"), ("-INT", "2"), ("-TERM", "2")] {
         let out = dir.path().join("mail.awstats");
         std::fs::write(&out, "previous\n").expect("write");
         let child = bin()
             .args([
                 "-j",
-                "1",
+                j,
                 "--year",
                 "2026",
                 "-o",
@@ -50,14 +50,14 @@ fn sigint_and_sigterm_mid_run_leave_the_previous_output_and_no_partial_file() {
         assert_eq!(
             res.status.code(),
             Some(130),
-            "{sig}: {}",
+            "{sig} -j{j}: {}",
             String::from_utf8_lossy(&res.stderr)
         );
         assert!(String::from_utf8_lossy(&res.stderr).contains("interrupted"));
         assert_eq!(
             std::fs::read_to_string(&out).expect("read"),
             "previous\n",
-            "{sig}"
+            "{sig} -j{j}"
         );
         let left: Vec<String> = std::fs::read_dir(dir.path())
             .expect("dir")
@@ -65,7 +65,10 @@ fn sigint_and_sigterm_mid_run_leave_the_previous_output_and_no_partial_file() {
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .filter(|n| n.starts_with(".maillogconv"))
             .collect();
-        assert!(left.is_empty(), "{sig}: temporary files left: {left:?}");
+        assert!(
+            left.is_empty(),
+            "{sig} -j{j}: temporary files left: {left:?}"
+        );
     }
 }
 

@@ -433,30 +433,38 @@ fn truncated_archives_report_file_and_offset_and_keep_the_intact_part() {
         data.truncate(data.len() * 2 / 3);
         let p = dir.path().join(format!("maillog.2.{kind}"));
         std::fs::write(&p, &data).expect("write");
-        let out = run(&[
-            "--tz",
-            "UTC",
-            "--year",
-            "2026",
-            p.to_str().expect("p"),
-            good.to_str().expect("p"),
-        ]);
-        let (stdout, err) = (
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr),
-        );
-        assert_eq!(out.status.code(), Some(1), "{kind}: {err}");
-        assert!(
-            err.contains(&format!("maillog.2.{kind}: corrupt")) && err.contains("near byte offset"),
-            "{kind}: {err}"
-        );
-        // Records of the intact part (a good share of the 3000) and all of the good file.
-        let n = stdout.lines().filter(|l| l.contains("perl.org")).count();
-        assert!(
-            n > 1000 && n < 3000,
-            "{kind}: {n} records from the intact part"
-        );
-        assert!(stdout.contains("nosuchuser@example.com"), "{kind}");
+        let mut outputs = Vec::new();
+        for j in ["1", "2"] {
+            let out = run(&[
+                "--tz",
+                "UTC",
+                "--year",
+                "2026",
+                "-j",
+                j,
+                p.to_str().expect("p"),
+                good.to_str().expect("p"),
+            ]);
+            let (stdout, err) = (
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr),
+            );
+            assert_eq!(out.status.code(), Some(1), "{kind} -j{j}: {err}");
+            assert!(
+                err.contains(&format!("maillog.2.{kind}: corrupt"))
+                    && err.contains("near byte offset"),
+                "{kind} -j{j}: {err}"
+            );
+            // Records of the intact part (a good share of the 3000) and all of the good file.
+            let n = stdout.lines().filter(|l| l.contains("perl.org")).count();
+            assert!(
+                n > 1000 && n < 3000,
+                "{kind} -j{j}: {n} records from the intact part"
+            );
+            assert!(stdout.contains("nosuchuser@example.com"), "{kind} -j{j}");
+            outputs.push((out.stdout, err.into_owned()));
+        }
+        assert_eq!(outputs[0], outputs[1], "{kind}: -j1 and -j2 differ");
     }
 }
 
@@ -481,4 +489,58 @@ fn output_bytes_are_the_same_for_1_2_and_8_threads_on_a_rotated_set() {
     assert!(outs[0].lines().count() > 10);
     assert_eq!(outs[0], outs[1]);
     assert_eq!(outs[0], outs[2]);
+}
+
+#[test]
+fn many_chunks_over_several_files_neither_hang_nor_depend_on_the_thread_count() {
+    // A line a chunk, far more chunks per file than the pipeline holds at once: files read
+    // ahead must never take all the room the earliest file needs (that hangs), and the bytes
+    // must not depend on the thread count.
+    let dir = tempdir();
+    for (day, name) in [
+        (1u32, "maillog.3"),
+        (2, "maillog.2"),
+        (3, "maillog.1"),
+        (4, "maillog"),
+    ] {
+        let mut text = String::new();
+        for i in 0..300u32 {
+            let t = format!(
+                "Jan  {day} {:02}:{:02}:{:02}",
+                i / 3600,
+                i / 60 % 60,
+                i % 60
+            );
+            let q = format!("{:X}", 0xA0_0000 + day * 1000 + i);
+            text.push_str(&format!("{t} mx postfix/qmgr[1]: {q}: from=<a{i}@example.org>, size={i}, nrcpt=1 (queue active)\n"));
+            text.push_str(&format!("{t} mx postfix/smtp[2]: {q}: to=<r{day}-{i}@example.net>, relay=mx.example.net[192.0.2.7]:25, delay=1, dsn=2.0.0, status=sent (250 ok)\n"));
+            text.push_str(&format!("{t} mx postfix/qmgr[1]: {q}: removed\n"));
+        }
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).expect("write");
+        set_mtime(&p, at(&format!("2026-01-{day:02} 23:00:00")));
+    }
+    let mut outs = Vec::new();
+    for threads in [1usize, 2, 3, 8] {
+        let out = dir.path().join(format!("out-{threads}"));
+        let cfg = maillogconv::config::Config {
+            inputs: vec![maillogconv::input::Input::Path(dir.path().to_path_buf())],
+            output: Some(out.clone()),
+            tz: jiff::tz::TimeZone::UTC,
+            threads,
+            chunk_size: 64,
+            ..maillogconv::config::Config::default()
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(maillogconv::run(&cfg).map(|s| s.errors.len()));
+        });
+        let done = rx.recv_timeout(Duration::from_secs(120));
+        assert!(matches!(done, Ok(Ok(0))), "-j{threads}: {done:?}");
+        outs.push(std::fs::read_to_string(&out).expect("read"));
+    }
+    assert_eq!(outs[0].lines().count(), 1200, "{}", outs[0]);
+    for (o, threads) in outs.iter().zip([1, 2, 3, 8]) {
+        assert_eq!(&outs[0], o, "-j1 vs -j{threads}");
+    }
 }
