@@ -3,7 +3,8 @@
 //! The pipeline runs one way: [`input`] (open, decompress, line-aligned chunks) → [`parse`]
 //! (parallel, zero-copy, one event per line) → [`time`] (year resolution, in log order) →
 //! [`merge`] (queue-ID correlation, time order) → [`output`] (one writer per format).
-//! Output bytes never depend on the thread count: chunks are merged in input order.
+//! With more than one thread, a pool of workers runs the steps ([`parallel`]). Output bytes
+//! never depend on the thread count: chunks are dated and merged in input order.
 
 pub mod cli;
 pub mod config;
@@ -359,8 +360,8 @@ impl merge::Timed for Held {
     }
 }
 
-/// Line stage: numbers lines, resolves years and counts, in input order. Runs on the parse
-/// thread, so the merge thread only correlates and writes.
+/// Line stage: numbers lines, resolves years and counts, in input order; a step of its own
+/// apart from merging, so two workers can run the two serial steps at once.
 struct LineStage<'a> {
     inputs: &'a [Input],
     summary: Summary,

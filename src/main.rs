@@ -2,8 +2,9 @@
 
 use maillogconv::error::Exit;
 
-// Records are allocated on the merge thread and freed on the writer thread; mimalloc handles
-// that cross-thread traffic without the lock contention of the system allocator.
+// Buffers and records are often allocated by one worker and freed by another (and Parquet's
+// by its encoder thread); mimalloc handles that cross-thread traffic without the lock
+// contention of the system allocator.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;

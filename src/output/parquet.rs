@@ -133,7 +133,7 @@ fn to_io(e: impl std::fmt::Display) -> io::Error {
 }
 
 /// Where finished row groups are encoded and compressed: on the calling thread, or on a
-/// thread of the file's own, so that the merge thread only fills the builders. Row groups are
+/// thread of the file's own, so that the merge step only fills the builders. Row groups are
 /// handed over one at a time (a rendezvous channel) and written in order: the same bytes
 /// either way.
 enum Encoder<W: Write + Send + 'static> {
@@ -232,7 +232,7 @@ pub struct ParquetFile<W: Write + Send + 'static> {
     rows: usize,
     last_ts: i64,
     /// The last `ts_local` text and the wall time and offset it is for: records come in time
-    /// order, many in the same second, and formatting it was ~5% of the merge thread.
+    /// order, many in the same second, and formatting it was ~5% of the merge step.
     local: Option<(jiff::civil::DateTime, i32, String)>,
 }
 
@@ -394,7 +394,7 @@ impl Partitioned {
     }
 
     /// Encodes and compresses each file's row groups on a thread of its own (more than one
-    /// thread: the merge thread then only fills the column builders).
+    /// thread: the merge step then only fills the column builders).
     pub fn encode_apart(mut self, apart: bool) -> Self {
         self.encode_apart = apart;
         self
