@@ -11,6 +11,10 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 /// Chunks read and not yet merged (memory: this × the chunk size, plus their parsed lines).
 const IN_FLIGHT_CHUNKS: usize = 16;
+/// Chunks waiting to be merged before a worker other than the last one to merge takes over.
+/// Merging stays on one worker while it keeps up: the message table it works on then stays in
+/// that core's cache instead of moving between cores at every chunk.
+const MERGE_HANDOVER_CHUNKS: usize = 4;
 
 /// A place in input order: the file, then the item's number in it (0 is the file's start).
 type Key = (usize, u64);
@@ -37,6 +41,8 @@ struct State<'a> {
     dating: Option<LineStage<'a>>,
     to_merge: VecDeque<Resolved>,
     merging: Option<MergeStage<'a>>,
+    /// The worker that merged last.
+    merger: usize,
     /// Chunks read and not yet merged.
     in_flight: usize,
     /// Workers running a step.
@@ -106,6 +112,7 @@ pub(crate) fn run<'a>(
             dating: Some(dating),
             to_merge: VecDeque::new(),
             merging: Some(merging),
+            merger: 0,
             in_flight: 0,
             busy: 0,
             stop: false,
@@ -114,16 +121,17 @@ pub(crate) fn run<'a>(
         ready: Condvar::new(),
     };
     let panicked = std::thread::scope(|s| {
+        let shared = &shared;
         let helpers: Vec<_> = (1..threads)
-            .filter_map(|_| {
+            .filter_map(|id| {
                 std::thread::Builder::new()
                     .name("mlc-worker".to_string())
-                    .spawn_scoped(s, || work(&shared, cfg, inputs, pool, threads))
+                    .spawn_scoped(s, move || work(id, shared, cfg, inputs, pool, threads))
                     .ok()
             })
             .collect();
         let mine = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            work(&shared, cfg, inputs, pool, threads)
+            work(0, shared, cfg, inputs, pool, threads)
         }))
         .is_err();
         helpers
@@ -157,6 +165,7 @@ pub(crate) fn run<'a>(
 
 /// One worker: take a step, run it, give back its result, until all is done or stopped.
 fn work<'a>(
+    id: usize,
     shared: &Shared<'a>,
     cfg: &Config,
     inputs: &'a [Input],
@@ -171,7 +180,7 @@ fn work<'a>(
                 shared.ready.notify_all();
                 return;
             }
-            if let Some(step) = state.next_step(inputs, open_max) {
+            if let Some(step) = state.next_step(id, inputs, open_max) {
                 break step;
             }
             state = shared
@@ -221,10 +230,12 @@ impl<'a> State<'a> {
 
     /// The most urgent step that can run now: the serial stages first (they bound the run),
     /// then parsing the earliest chunk, then reading, earliest file first.
-    fn next_step(&mut self, inputs: &'a [Input], open_max: usize) -> Option<Step<'a>> {
-        if !self.to_merge.is_empty() {
+    fn next_step(&mut self, id: usize, inputs: &'a [Input], open_max: usize) -> Option<Step<'a>> {
+        let backlog = self.to_merge.len();
+        if backlog > 0 && (id == self.merger || backlog >= MERGE_HANDOVER_CHUNKS) {
             if let Some(stage) = self.merging.take() {
                 if let Some(r) = self.to_merge.pop_front() {
+                    self.merger = id;
                     return Some(Step::Merge(stage, r));
                 }
                 self.merging = Some(stage);
