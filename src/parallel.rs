@@ -45,6 +45,8 @@ struct State<'a> {
     merging: Option<MergeStage<'a>>,
     /// The worker that merged last.
     merger: usize,
+    /// Which workers are running a step.
+    running: Vec<bool>,
     /// Chunks read and not yet merged.
     in_flight: usize,
     /// Workers running a step.
@@ -115,6 +117,7 @@ pub(crate) fn run<'a>(
             to_merge: VecDeque::new(),
             merging: Some(merging),
             merger: 0,
+            running: vec![false; threads],
             in_flight: 0,
             busy: 0,
             stop: false,
@@ -191,10 +194,16 @@ fn work<'a>(
                 .unwrap_or_else(PoisonError::into_inner);
         };
         state.busy += 1;
+        if let Some(r) = state.running.get_mut(id) {
+            *r = true;
+        }
         drop(state);
         let done = run_step(step, cfg, pool);
         state = shared.lock();
         state.busy -= 1;
+        if let Some(r) = state.running.get_mut(id) {
+            *r = false;
+        }
         state.put(done);
         shared.ready.notify_all();
     }
@@ -231,18 +240,37 @@ impl<'a> State<'a> {
     }
 
     /// The most urgent step that can run now: the serial stages first (they bound the run),
-    /// then parsing the earliest chunk, then reading, earliest file first.
+    /// then parsing the earliest chunk, then reading, earliest file first. Merging goes to the
+    /// worker that merged last; another takes it when the backlog grows, or when it has
+    /// nothing else to do while that worker runs another step (waiting would idle a core).
     fn next_step(&mut self, id: usize, inputs: &'a [Input], workers: usize) -> Option<Step<'a>> {
         let backlog = self.to_merge.len();
         if backlog > 0 && (id == self.merger || backlog >= MERGE_HANDOVER_CHUNKS) {
-            if let Some(stage) = self.merging.take() {
-                if let Some(r) = self.to_merge.pop_front() {
-                    self.merger = id;
-                    return Some(Step::Merge(stage, r));
-                }
-                self.merging = Some(stage);
+            if let Some(step) = self.merge(id) {
+                return Some(step);
             }
         }
+        if let Some(step) = self.other_step(inputs, workers) {
+            return Some(step);
+        }
+        if self.running.get(self.merger).copied().unwrap_or(false) {
+            return self.merge(id);
+        }
+        None
+    }
+
+    fn merge(&mut self, id: usize) -> Option<Step<'a>> {
+        let stage = self.merging.take()?;
+        let Some(r) = self.to_merge.pop_front() else {
+            self.merging = Some(stage);
+            return None;
+        };
+        self.merger = id;
+        Some(Step::Merge(stage, r))
+    }
+
+    /// Dating, parsing, reading or opening, whichever comes first.
+    fn other_step(&mut self, inputs: &'a [Input], workers: usize) -> Option<Step<'a>> {
         if let Some(stage) = self.dating.take() {
             if let Some(w) = self.to_date.remove(&self.date_at) {
                 return Some(Step::Date(stage, self.date_at, w));
