@@ -124,6 +124,15 @@ enum Work {
     End(Option<Error>),
 }
 
+impl Work {
+    /// What the dating stage gets for a file that cannot be opened: its start, then its end
+    /// with the error.
+    fn unopened(file: usize, error: Error) -> [Work; 2] {
+        let compression = "unreadable";
+        [Work::Start { file, compression }, Work::End(Some(error))]
+    }
+}
+
 /// A line correlation reads: its index in the chunk's parsed lines, its number and its time.
 /// The parsed line itself stays where the parser put it (no copy of the event).
 struct Dated {
@@ -178,9 +187,9 @@ pub fn convert(cfg: &Config, writer: &mut dyn RecordWriter) -> Result<Summary, E
         let mut reading = match Reading::open(input, cfg.chunk_size, &pool) {
             Ok(r) => r,
             Err(e) => {
-                let compression = "unreadable";
-                dating.handle(Work::Start { file, compression });
-                dating.handle(Work::End(Some(e)));
+                for w in Work::unopened(file, e) {
+                    dating.handle(w);
+                }
                 continue;
             }
         };

@@ -45,12 +45,10 @@ struct State<'a> {
     merging: Option<MergeStage<'a>>,
     /// The worker that merged last.
     merger: usize,
-    /// Which workers are running a step.
+    /// Which workers are running a step (by worker number).
     running: Vec<bool>,
     /// Chunks read and not yet merged.
     in_flight: usize,
-    /// Workers running a step.
-    busy: usize,
     /// Set on a write error, an interrupt or a panic: workers stop.
     stop: bool,
     error: Option<Error>,
@@ -119,7 +117,6 @@ pub(crate) fn run<'a>(
             merger: 0,
             running: vec![false; threads],
             in_flight: 0,
-            busy: 0,
             stop: false,
             error: None,
         }),
@@ -193,14 +190,12 @@ fn work<'a>(
                 .wait(state)
                 .unwrap_or_else(PoisonError::into_inner);
         };
-        state.busy += 1;
         if let Some(r) = state.running.get_mut(id) {
             *r = true;
         }
         drop(state);
         let done = run_step(step, cfg, pool);
         state = shared.lock();
-        state.busy -= 1;
         if let Some(r) = state.running.get_mut(id) {
             *r = false;
         }
@@ -236,7 +231,7 @@ impl<'a> State<'a> {
             && self.unparsed.is_empty()
             && self.to_date.is_empty()
             && self.to_merge.is_empty()
-            && self.busy == 0
+            && !self.running.contains(&true)
     }
 
     /// The most urgent step that can run now: the serial stages first (they bound the run),
@@ -364,10 +359,9 @@ impl<'a> State<'a> {
                         }
                     }
                     Err(e) => {
-                        let compression = "unreadable";
-                        self.to_date
-                            .insert((file, 0), Work::Start { file, compression });
-                        self.to_date.insert((file, 1), Work::End(Some(e)));
+                        let [start, end] = Work::unopened(file, e);
+                        self.to_date.insert((file, 0), start);
+                        self.to_date.insert((file, 1), end);
                         self.slots.remove(at);
                     }
                 }
