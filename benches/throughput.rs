@@ -107,7 +107,7 @@ fn pipeline_postfix(b: Bencher) {
     let cfg = config();
     b.counter(BytesCount::new(log_bytes())).bench(|| {
         let mut out = Collect::default();
-        maillogconv::convert(&cfg, &mut out).expect("convert");
+        maillogconv::convert(&cfg, &mut out, &maillogconv::Cancel::new()).expect("convert");
         out.0.len()
     });
 }
@@ -117,7 +117,7 @@ fn records() -> &'static [Record] {
     static RECORDS: OnceLock<Vec<Record>> = OnceLock::new();
     RECORDS.get_or_init(|| {
         let mut out = Collect::default();
-        maillogconv::convert(&config(), &mut out).expect("convert");
+        maillogconv::convert(&config(), &mut out, &maillogconv::Cancel::new()).expect("convert");
         out.0
     })
 }

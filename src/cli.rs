@@ -1,26 +1,35 @@
 //! The command line (clap derive only), turned into a plain [`Config`]. Also accepts
 //! maillogconvert.pl's call, `maillogconv standard [YEAR] < maillog`.
 
-use crate::config::{Config, Format};
+use crate::config::{Config, Format, Mta, PartitionKey};
 use crate::input::Input;
+use clap::builder::PossibleValue;
 use clap::{Parser, ValueEnum};
 use std::path::PathBuf;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum FormatArg {
-    /// maillogconvert.pl's line for AWStats (LogType=M)
-    Awstats,
-    /// CSV with a header, every column
-    Csv,
-    /// JSON Lines, every column
-    Jsonl,
-    /// NCSA Combined Log Format
-    Clf,
-    /// Apache Parquet (with --partition-by: a Hive-partitioned directory)
-    Parquet,
+// The library's own enums are the values of `--format` and `--mta`: no mirror enums here.
+impl ValueEnum for Format {
+    fn value_variants<'a>() -> &'a [Self] {
+        Format::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.name()).help(self.help()))
+    }
 }
 
-/// Convert mail server logs (Postfix) into AWStats lines.
+impl ValueEnum for Mta {
+    fn value_variants<'a>() -> &'a [Self] {
+        Mta::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.name()))
+    }
+}
+
+/// Convert mail server logs (Postfix, Sendmail, Exim, qmail, OpenSMTPD, ...) into AWStats lines
+/// or analysable data.
 #[derive(Debug, Parser)]
 #[command(name = "maillogconv", version, about)]
 struct Cli {
@@ -30,7 +39,7 @@ struct Cli {
     inputs: Vec<PathBuf>,
     /// Output format [default: from -o's extension (.parquet, .csv, .jsonl, .clf), else awstats].
     #[arg(short, long, value_enum)]
-    format: Option<FormatArg>,
+    format: Option<Format>,
     /// Write to FILE (atomically: temporary file, then rename) instead of stdout; with
     /// --partition-by, the dataset directory.
     #[arg(short, long, value_name = "FILE")]
@@ -53,7 +62,7 @@ struct Cli {
     /// Read every line as this MTA's, whatever its syslog tag (e.g. a Postfix whose
     /// syslog_name does not start with "postfix") [default: recognised per line].
     #[arg(long, value_enum)]
-    mta: Option<MtaArg>,
+    mta: Option<Mta>,
     /// Print a summary (lines, records by status, open messages) on stderr.
     #[arg(long)]
     stats: bool,
@@ -93,30 +102,24 @@ pub fn parse(args: Vec<std::ffi::OsString>) -> Result<Config, clap::Error> {
         .as_ref()
         .and_then(|p| p.extension())
         .and_then(|e| e.to_str())
-        .and_then(|e| match e {
-            "parquet" => Some(FormatArg::Parquet),
-            "csv" => Some(FormatArg::Csv),
-            "jsonl" | "ndjson" => Some(FormatArg::Jsonl),
-            "clf" => Some(FormatArg::Clf),
-            _ => None,
-        });
-    let implied = (!partition_by.is_empty()).then_some(FormatArg::Parquet);
+        .and_then(Format::from_extension);
+    let implied = (!partition_by.is_empty()).then_some(Format::Parquet);
     let format = cli
         .format
         .or(by_extension)
         .or(implied)
-        .unwrap_or(FormatArg::Awstats);
+        .unwrap_or(Format::Awstats);
     let usage =
         |msg: &str| clap::Error::raw(clap::error::ErrorKind::ArgumentConflict, format!("{msg}\n"));
     if !partition_by.is_empty() {
-        if format != FormatArg::Parquet {
+        if format != Format::Parquet {
             return Err(usage("--partition-by writes Parquet: use --format parquet"));
         }
         if cli.output.is_none() {
             return Err(usage("--partition-by needs -o DIR"));
         }
     }
-    if format == FormatArg::Parquet
+    if format == Format::Parquet
         && cli.output.is_none()
         && std::io::IsTerminal::is_terminal(&std::io::stdout())
     {
@@ -126,13 +129,7 @@ pub fn parse(args: Vec<std::ffi::OsString>) -> Result<Config, clap::Error> {
     }
     Ok(Config {
         inputs,
-        format: match format {
-            FormatArg::Awstats => Format::Awstats,
-            FormatArg::Csv => Format::Csv,
-            FormatArg::Jsonl => Format::Jsonl,
-            FormatArg::Clf => Format::Clf,
-            FormatArg::Parquet => Format::Parquet,
-        },
+        format,
         partition_by,
         output: cli.output,
         year: cli.year,
@@ -140,35 +137,17 @@ pub fn parse(args: Vec<std::ffi::OsString>) -> Result<Config, clap::Error> {
         stats: cli.stats,
         strict: cli.strict,
         max_age_secs: i64::from(cli.evict_after_days) * 86_400,
-        mta: cli.mta.map(|m| match m {
-            MtaArg::Postfix => crate::parse::Mta::Postfix,
-            MtaArg::Sendmail => crate::parse::Mta::Sendmail,
-            MtaArg::Exim => crate::parse::Mta::Exim,
-            MtaArg::Qmail => crate::parse::Mta::Qmail,
-            MtaArg::Mdaemon => crate::parse::Mta::Mdaemon,
-            MtaArg::Exchange => crate::parse::Mta::Exchange,
-        }),
+        mta: cli.mta,
         tz: cli.tz.unwrap_or_else(jiff::tz::TimeZone::system),
         ..Config::default()
     })
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum MtaArg {
-    Postfix,
-    Sendmail,
-    Exim,
-    Qmail,
-    Mdaemon,
-    Exchange,
-}
-
 /// `--partition-by` keys (one argument, comma-separated).
 #[derive(Debug, Clone)]
-struct Keys(Vec<crate::output::parquet::PartitionKey>);
+struct Keys(Vec<PartitionKey>);
 
 fn parse_partition(s: &str) -> Result<Keys, String> {
-    use crate::output::parquet::PartitionKey;
     let keys: Result<Vec<PartitionKey>, String> = s
         .split(',')
         .map(|k| match k.trim() {

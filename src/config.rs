@@ -1,22 +1,12 @@
-//! The plain run configuration that the library sees; built from the command line in `cli.rs`.
+//! The plain run configuration, built from the command line in `cli.rs` (or by a library
+//! caller) out of the stages' own vocabulary types. Only `lib.rs` and `pipeline/` read it: the
+//! pipeline builds each stage from it once.
+
+pub use crate::output::{Format, PartitionKey};
+pub use crate::record::Mta;
 
 use crate::input::Input;
 use std::path::PathBuf;
-
-/// Output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// maillogconvert.pl's line, for AWStats `LogType=M`.
-    Awstats,
-    /// RFC 4180 CSV with a header, every column.
-    Csv,
-    /// One JSON object per line, every column.
-    Jsonl,
-    /// NCSA Combined Log Format.
-    Clf,
-    /// Apache Parquet, every column, typed.
-    Parquet,
-}
 
 /// Everything a run needs to know.
 #[derive(Debug, Clone)]
@@ -30,7 +20,7 @@ pub struct Config {
     pub output: Option<PathBuf>,
     /// Year of the first line of the first input; `None` infers it from each file's end time.
     pub year: Option<i16>,
-    /// Parser threads.
+    /// Workers (1: every step on the calling thread).
     pub threads: usize,
     /// Print a summary on stderr.
     pub stats: bool,
@@ -39,13 +29,13 @@ pub struct Config {
     /// Time zone of stamps without an offset (`--tz`; default the system zone).
     pub tz: jiff::tz::TimeZone,
     /// Read every line as this MTA's (`--mta`); `None` recognises the MTA per line.
-    pub mta: Option<crate::parse::Mta>,
+    pub mta: Option<Mta>,
     /// Messages with no line for this long (log time, seconds) are dropped from memory.
     pub max_age_secs: i64,
     /// Unparseable lines of a recognised MTA fail the run (exit 1) instead of being counted.
     pub strict: bool,
     /// Hive partition keys: `output` is then a directory (Parquet only).
-    pub partition_by: Vec<crate::output::parquet::PartitionKey>,
+    pub partition_by: Vec<PartitionKey>,
 }
 
 impl Default for Config {

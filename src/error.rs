@@ -33,6 +33,11 @@ pub enum Error {
     },
     #[error("interrupted by a signal; the output was not written")]
     Interrupted,
+    /// A bug: a step panicked, or a stage was lost; names the step.
+    #[error(
+        "internal error in the {stage} step (a bug; please report it); the output was not written"
+    )]
+    Internal { stage: &'static str },
     #[error("cannot write {output}")]
     Write { output: String, source: io::Error },
 }
@@ -64,6 +69,7 @@ pub enum Exit {
     Failure = 1,
     /// The command line was wrong.
     Usage = 2,
-    /// SIGINT or SIGTERM stopped the run (nothing was written under the output's name).
+    /// Cancelled without a signal (nothing was written under the output's name); a signal
+    /// ends the process by that signal instead, once the run has cleaned up.
     Interrupted = 130,
 }

@@ -1,29 +1,34 @@
-//! The `maillogconv` command: parse the command line, run, map the result to an exit code.
+//! The `maillogconv` command: signals become a cancel token; parse the command line, run,
+//! print what the run reports, map the result to an exit code. A signal that stopped the run
+//! is raised again once the run has cleaned up, so a calling shell loop stops too.
 
-use maillogconv::error::Exit;
+use maillogconv::error::{Error, Exit};
+use maillogconv::Cancel;
+use std::process::ExitCode;
 
 // Buffers and records are often allocated by one worker and freed by another (and Parquet's
 // by its encoder thread); mimalloc handles that cross-thread traffic without the lock
 // contention of the system allocator.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use std::process::ExitCode;
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
             || matches!(
-                c.downcast_ref::<maillogconv::error::Error>(),
-                Some(maillogconv::error::Error::Write { source, .. })
+                c.downcast_ref::<Error>(),
+                Some(Error::Write { source, .. })
                     if source.kind() == std::io::ErrorKind::BrokenPipe
             )
     })
 }
 
 fn main() -> ExitCode {
+    let cancel = Cancel::new();
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        let _ = signal_hook::flag::register(sig, std::sync::Arc::clone(&maillogconv::INTERRUPTED));
+        // The flag holds the signal's number, for raising it again at the end.
+        let _ = signal_hook::flag::register_usize(sig, cancel.flag(), sig as usize);
     }
     let cfg = match maillogconv::cli::parse(std::env::args_os().collect()) {
         Ok(cfg) => cfg,
@@ -32,8 +37,11 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { Exit::Usage as u8 } else { 0 });
         }
     };
-    match maillogconv::run(&cfg) {
+    match maillogconv::run(&cfg, &cancel) {
         Ok(summary) => {
+            for w in &summary.warnings {
+                eprintln!("maillogconv: warning: {w}");
+            }
             if cfg.stats {
                 eprint!("{}", summary.stats.report());
             }
@@ -49,13 +57,12 @@ fn main() -> ExitCode {
         }
         // `maillogconv … | head` closes the pipe early: not an error.
         Err(e) if is_broken_pipe(&e) => ExitCode::from(Exit::Success as u8),
-        Err(e)
-            if matches!(
-                e.downcast_ref(),
-                Some(maillogconv::error::Error::Interrupted)
-            ) =>
-        {
+        Err(e) if matches!(e.downcast_ref(), Some(Error::Interrupted)) => {
             eprintln!("maillogconv: {e}");
+            if let Some(sig) = cancel.signal() {
+                // The temporary output is gone (dropped with the run): die of the signal.
+                let _ = signal_hook::low_level::emulate_default_handler(sig);
+            }
             ExitCode::from(Exit::Interrupted as u8)
         }
         Err(e) => {

@@ -5,9 +5,40 @@
 //! record that is written at once is never copied; [`Record::to_owned_record`] makes one that
 //! can be held (one buffer for all its text).
 
-use crate::parse::Mta;
 use crate::time::Stamp;
 use bytes::Bytes;
+
+/// Declares [`Mta`] from one table: each MTA's variant and its name (on the command line, in
+/// `--stats` and in the `mta` column). Adding an MTA is one row here.
+macro_rules! mtas {
+    ($($variant:ident => $name:literal,)+) => {
+        /// The mail transfer agent that wrote a line.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Mta {
+            $($variant,)+
+        }
+
+        impl Mta {
+            /// Every MTA, in declaration order (`Mta as usize` indexes it).
+            pub const ALL: &'static [Mta] = &[$(Mta::$variant,)+];
+
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Mta::$variant => $name,)+
+                }
+            }
+        }
+    };
+}
+
+mtas! {
+    Postfix => "postfix",
+    Exim => "exim",
+    Sendmail => "sendmail",
+    Qmail => "qmail",
+    Mdaemon => "mdaemon",
+    Exchange => "exchange",
+}
 
 /// What happened to one recipient.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -84,9 +115,9 @@ pub struct Record<T = Bytes> {
     pub next_queue_id: T,
     /// The queue ID of the hop before this message (content filter, bounce notification).
     pub prev_queue_id: T,
-    /// AWStats' `%url` field as maillogconvert.pl fills it (MDaemon's `?virus=…&rbl=…`);
-    /// not a column of the structured formats, which have the fields themselves.
-    pub extinfo: T,
+    /// MDaemon's content checks as logged: virus, RBL, heuristic spam, SSL (AWStats shows them
+    /// in its `%url` field); not a column of the structured formats.
+    pub checks: Option<[T; 4]>,
     /// The input holding the deciding line.
     pub source_file: T,
     /// 1-based line number of the deciding line.
@@ -143,7 +174,7 @@ impl<T> Record<T> {
             received_ts: self.received_ts,
             next_queue_id: f(&self.next_queue_id),
             prev_queue_id: f(&self.prev_queue_id),
-            extinfo: f(&self.extinfo),
+            checks: self.checks.as_ref().map(|c| c.each_ref().map(&mut f)),
             source_file: f(&self.source_file),
             source_line: self.source_line,
         }

@@ -1,8 +1,20 @@
-//! Run statistics for `--stats`: what was read, what was recognised, what was written.
+//! What a run reports: its [`Summary`], and the figures `--stats` prints (what was read, what
+//! was recognised, what was written).
 
-use crate::record::Status;
+use crate::error::Error;
+use crate::record::{Mta, Status};
 use crate::time::Stamp;
 use std::fmt::Write as _;
+
+/// What a run did: its figures, its warnings (the library prints nothing; `main` does), and
+/// the inputs that failed (the rest were converted).
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub stats: Stats,
+    /// Warnings worth a line on stderr (bad timestamps, the first few of them).
+    pub warnings: Vec<String>,
+    pub errors: Vec<Error>,
+}
 
 /// Per-input figures.
 #[derive(Debug, Clone, Default)]
@@ -33,7 +45,7 @@ pub struct Stats {
     pub settled_dropped: u64,
     pub files: Vec<FileStats>,
     /// Recognised lines by MTA (indexed by `Mta::ALL`).
-    pub by_mta: [u64; crate::parse::Mta::ALL.len()],
+    pub by_mta: [u64; Mta::ALL.len()],
     /// What discovery and year inference have to say (skipped files, anchors overruled).
     pub notes: Vec<String>,
 }
@@ -45,7 +57,7 @@ impl Stats {
         }
     }
 
-    pub fn count_mta(&mut self, m: crate::parse::Mta) {
+    pub fn count_mta(&mut self, m: Mta) {
         self.by_mta[m as usize] += 1;
     }
 
@@ -85,7 +97,7 @@ impl Stats {
             self.lines, self.recognised, self.unknown, self.malformed, self.bad_timestamps
         );
         if self.by_mta.iter().any(|&n| n > 0) {
-            let m: Vec<String> = crate::parse::Mta::ALL
+            let m: Vec<String> = Mta::ALL
                 .iter()
                 .zip(self.by_mta)
                 .filter(|(_, n)| *n > 0)

@@ -54,7 +54,7 @@ fn real_lines() -> &'static [Vec<u8>] {
 fn parse_every_way(line: &[u8]) {
     let _ = parse_line_as(line, None);
     for mta in Mta::ALL {
-        let _ = parse_line_as(line, Some(mta));
+        let _ = parse_line_as(line, Some(*mta));
     }
 }
 
@@ -131,7 +131,7 @@ fn convert(path: &Path, chunk_size: usize, threads: usize) -> Vec<String> {
         ..Config::default()
     };
     let mut out = Collect::default();
-    maillogconv::convert(&cfg, &mut out).unwrap();
+    maillogconv::convert(&cfg, &mut out, &maillogconv::Cancel::new()).unwrap();
     out.0
 }
 

@@ -5,7 +5,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use maillogconv::config::Format;
-use maillogconv::merge::{Ctx, Merger, Reorder};
+use maillogconv::merge::{Ctx, Merger};
+use maillogconv::order::Reorder;
 use maillogconv::parse::{parse_line, Line};
 use maillogconv::time::{YearResolver, YearStart};
 
@@ -39,8 +40,9 @@ fuzz_target!(|data: &[u8]| {
             mta,
             source: b"fuzz",
         };
-        merger.event(&ctx, event, &mut |r| {
-            records.push(Box::new(r.to_owned_record()))
+        let _ = merger.event(&ctx, event, &mut |r| {
+            records.push(Box::new(r.to_owned_record()));
+            Ok(())
         });
         for r in records.drain(..) {
             let _ = reorder.push(r, &mut |r| -> Result<(), ()> {

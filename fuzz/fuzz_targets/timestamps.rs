@@ -7,7 +7,8 @@ use jiff::civil::date;
 use jiff::tz::TimeZone;
 use libfuzzer_sys::fuzz_target;
 use maillogconv::parse::qmail;
-use maillogconv::time::{chain_years, parse_bsd, parse_iso, ChainFile, YearResolver, YearStart};
+use maillogconv::time::{parse_bsd, parse_iso, YearResolver, YearStart};
+use maillogconv::years::{chain_years, ChainFile};
 
 fuzz_target!(|data: &[u8]| {
     let anchor = date(2026, 11, 23).at(3, 0, 0, 0);

@@ -5,7 +5,6 @@
 pub mod chunk;
 pub mod decompress;
 pub mod discover;
-pub mod peek;
 
 use std::path::PathBuf;
 

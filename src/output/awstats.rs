@@ -197,6 +197,29 @@ fn number(buf: &mut Vec<u8>, n: u64) {
     buf.extend_from_slice(&tmp[i..]);
 }
 
+/// maillogconvert.pl's `%url` for MDaemon: `?virus=V&rbl=R&heuristicspam=S&ssl=T`, white space
+/// as `_`; `-` when the log has no checks.
+fn checks(buf: &mut Vec<u8>, checks: Option<[&[u8]; 4]>) {
+    let Some(values) = checks else {
+        buf.push(b'-');
+        return;
+    };
+    let start = buf.len();
+    for (name, v) in ["?virus=", "&rbl=", "&heuristicspam=", "&ssl="]
+        .into_iter()
+        .zip(values)
+    {
+        buf.extend_from_slice(name.as_bytes());
+        buf.extend(
+            v.iter()
+                .map(|&c| if c.is_ascii_whitespace() { b'_' } else { c }),
+        );
+    }
+    if buf.len() == start {
+        buf.push(b'-');
+    }
+}
+
 /// Writes the AWStats line for `r` into `buf`; false if the record has no line.
 pub fn line(r: &RecordRef, buf: &mut Vec<u8>) -> bool {
     let (Some(code), Some(ts)) = (code(r), r.ts) else {
@@ -263,14 +286,7 @@ pub fn line(r: &RecordRef, buf: &mut Vec<u8>) -> bool {
     let relay_r = finish_host(clean_host(relay_word));
     field(buf, if relay_r.is_empty() { b"-" } else { relay_r });
     buf.extend_from_slice(b" SMTP ");
-    field(
-        buf,
-        if r.extinfo.is_empty() {
-            b"-"
-        } else {
-            r.extinfo
-        },
-    );
+    checks(buf, r.checks);
     buf.push(b' ');
     number(buf, u64::from(code));
     buf.push(b' ');

@@ -1,18 +1,78 @@
-//! Output stage: writers turn [`Record`]s into a format, generic over `Write`. [`Sink`] is the
-//! one place that opens the destination: stdout, or a temporary file beside the final path that
-//! is renamed into place only when the run completes, so a reader never sees a partial file.
+//! Output stage: writers turn records into a format, generic over `Write`. [`sink::Sink`] opens
+//! the destination (atomically: temporary file, then rename); [`dataset::Partitioned`] writes a
+//! Hive-partitioned Parquet dataset. One file per format.
 
 pub mod awstats;
 pub mod clf;
 pub mod columns;
 pub mod csv;
+pub mod dataset;
 pub mod jsonl;
 pub mod parquet;
+pub mod sink;
 
-use crate::config::Format;
+pub use dataset::{PartitionKey, Partitioned};
+pub use sink::Sink;
+
 use crate::record::RecordRef;
-use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::io::{self, Write};
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// maillogconvert.pl's line, for AWStats `LogType=M`.
+    Awstats,
+    /// RFC 4180 CSV with a header, every column.
+    Csv,
+    /// One JSON object per line, every column.
+    Jsonl,
+    /// NCSA Combined Log Format.
+    Clf,
+    /// Apache Parquet, every column, typed.
+    Parquet,
+}
+
+impl Format {
+    pub const ALL: &'static [Format] = &[
+        Format::Awstats,
+        Format::Csv,
+        Format::Jsonl,
+        Format::Clf,
+        Format::Parquet,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Awstats => "awstats",
+            Format::Csv => "csv",
+            Format::Jsonl => "jsonl",
+            Format::Clf => "clf",
+            Format::Parquet => "parquet",
+        }
+    }
+
+    /// One line for `--help`.
+    pub fn help(self) -> &'static str {
+        match self {
+            Format::Awstats => "maillogconvert.pl's line for AWStats (LogType=M)",
+            Format::Csv => "CSV with a header, every column",
+            Format::Jsonl => "JSON Lines, every column",
+            Format::Clf => "NCSA Combined Log Format",
+            Format::Parquet => "Apache Parquet (with --partition-by: a Hive-partitioned directory)",
+        }
+    }
+
+    /// The format an output file's extension names, if any.
+    pub fn from_extension(ext: &str) -> Option<Format> {
+        match ext {
+            "parquet" => Some(Format::Parquet),
+            "csv" => Some(Format::Csv),
+            "jsonl" | "ndjson" => Some(Format::Jsonl),
+            "clf" => Some(Format::Clf),
+            _ => None,
+        }
+    }
+}
 
 /// A record writer for one format.
 pub trait RecordWriter: Send {
@@ -77,82 +137,6 @@ impl RecordWriter for Failed {
     }
     fn finish(&mut self) -> io::Result<()> {
         self.write_record(&RecordRef::default())
-    }
-}
-
-/// Where output goes.
-pub enum Sink {
-    Stdout,
-    File {
-        tmp: tempfile::NamedTempFile,
-        path: PathBuf,
-    },
-    /// A device, FIFO or socket given as `-o` (`/dev/null`, a named pipe): written in place,
-    /// never replaced by a renamed file.
-    Special {
-        file: std::fs::File,
-        path: PathBuf,
-    },
-}
-
-impl Sink {
-    /// Opens the destination: a temporary file in the directory of `path`, or stdout.
-    pub fn open(path: Option<&Path>) -> io::Result<Sink> {
-        let Some(path) = path else {
-            return Ok(Sink::Stdout);
-        };
-        if let Ok(meta) = std::fs::metadata(path) {
-            if !meta.is_file() && !meta.is_dir() {
-                let file = std::fs::OpenOptions::new().write(true).open(path)?;
-                return Ok(Sink::Special {
-                    file,
-                    path: path.to_path_buf(),
-                });
-            }
-        }
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        let tmp = tempfile::Builder::new()
-            .prefix(".maillogconv-")
-            .suffix(".tmp")
-            .tempfile_in(dir)?;
-        Ok(Sink::File {
-            tmp,
-            path: path.to_path_buf(),
-        })
-    }
-
-    /// A buffered handle to write through.
-    pub fn handle(&self) -> io::Result<Box<dyn Write + Send>> {
-        Ok(match self {
-            Sink::Stdout => Box::new(BufWriter::with_capacity(1 << 16, io::stdout())),
-            Sink::File { tmp, .. } => Box::new(BufWriter::with_capacity(1 << 16, tmp.reopen()?)),
-            Sink::Special { file, .. } => {
-                Box::new(BufWriter::with_capacity(1 << 16, file.try_clone()?))
-            }
-        })
-    }
-
-    /// Makes the output visible under its final name (fsync, then rename).
-    pub fn commit(self) -> io::Result<()> {
-        match self {
-            Sink::Stdout | Sink::Special { .. } => Ok(()),
-            Sink::File { tmp, path } => {
-                tmp.as_file().sync_all()?;
-                tmp.persist(&path).map_err(|e| e.error)?;
-                Ok(())
-            }
-        }
-    }
-
-    /// The name to use in messages.
-    pub fn name(&self) -> String {
-        match self {
-            Sink::Stdout => "<stdout>".to_string(),
-            Sink::File { path, .. } | Sink::Special { path, .. } => path.display().to_string(),
-        }
     }
 }
 

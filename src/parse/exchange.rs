@@ -38,10 +38,10 @@ pub fn parse(line: &[u8]) -> Option<(RawStamp, Event<&[u8]>)> {
     }
     let stamp = stamp(f[0], f[1])?;
     let event: u32 = std::str::from_utf8(f[8]).ok()?.trim().parse().ok()?;
-    let (code, outbound) = match event {
-        1031 => (1, true),
-        1028 => (1, false),
-        1030 => (999, false),
+    let (delivered, outbound) = match event {
+        1031 => (true, true),
+        1028 => (true, false),
+        1030 => (false, false),
         _ => return Some((stamp, Event::Ignored)),
     };
     let size = std::str::from_utf8(f[12])
@@ -57,8 +57,9 @@ pub fn parse(line: &[u8]) -> Option<(RawStamp, Event<&[u8]>)> {
             client_ip: Some(f[2]),
             relay: Some(f[5]),
             size,
-            code,
+            delivered,
             outbound,
+            once: true,
             virus: None,
             rbl: None,
             spam: None,
@@ -91,12 +92,12 @@ mod tests {
             panic!("{e:?}")
         };
         assert_eq!(
-            (r.from, r.to, r.size, r.code),
+            (r.from, r.to, r.size, r.delivered),
             (
                 &b"jtluvs2cq@wmconnect.com"[..],
                 &b"christina@pirnie.org"[..],
                 Some(4281),
-                1
+                true
             )
         );
     }

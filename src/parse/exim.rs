@@ -220,6 +220,7 @@ fn delivery<'a>(qid: &'a [u8], v: &'a [u8], status: DeliveryStatus) -> Event<&'a
         status,
         reply: &v[..0],
         list: false,
+        closes_when_final: false,
     };
     // Failures and deferrals end with `: reason` (deferrals: `defer (-53): reason`).
     let (fields, reason) = match status {

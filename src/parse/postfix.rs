@@ -203,6 +203,7 @@ fn delivery<'a>(qid: &'a [u8], v: &'a [u8]) -> Option<Event<&'a [u8]>> {
         status: DeliveryStatus::Other,
         reply: &v[..0],
         list: false,
+        closes_when_final: false,
     };
     loop {
         rest = rest.strip_prefix(b", ")?;

@@ -197,6 +197,7 @@ fn delivery<'a>(qid: &'a [u8], rest: &'a [u8]) -> Option<Event<&'a [u8]>> {
         status: DeliveryStatus::Other,
         reply: &rest[..0],
         list: true,
+        closes_when_final: true,
     };
     let mut mailer: &[u8] = &rest[..0];
     let mut stat: Option<&[u8]> = None;

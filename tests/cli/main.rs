@@ -324,7 +324,7 @@ fn output_bytes_do_not_depend_on_thread_count() {
             chunk_size: 4096,
             ..maillogconv::config::Config::default()
         };
-        let summary = maillogconv::run(&cfg).expect("run");
+        let summary = maillogconv::run(&cfg, &maillogconv::Cancel::new()).expect("run");
         assert!(summary.errors.is_empty());
         outputs.push(std::fs::read(dir.path().join(format!("out-{threads}"))).expect("read"));
         let st = &summary.stats;

@@ -533,7 +533,8 @@ fn many_chunks_over_several_files_neither_hang_nor_depend_on_the_thread_count() 
         };
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let _ = tx.send(maillogconv::run(&cfg).map(|s| s.errors.len()));
+            let _ = tx
+                .send(maillogconv::run(&cfg, &maillogconv::Cancel::new()).map(|s| s.errors.len()));
         });
         let done = rx.recv_timeout(Duration::from_secs(120));
         assert!(matches!(done, Ok(Ok(0))), "-j{threads}: {done:?}");

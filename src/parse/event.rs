@@ -1,0 +1,377 @@
+//! The MTA-neutral events a parser turns a line into, generic over the byte-slice type (a
+//! borrowed slice while parsing, a [`Span`](super::Span) between threads). What a line says about
+//! a message's life (a delivery that settles it, a record that stands alone) travels here; no
+//! output format's codes do.
+
+use crate::record::Mta;
+use crate::time::RawStamp;
+
+/// What a delivery agent said happened to one recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DeliveryStatus {
+    Sent,
+    Deferred,
+    Bounced,
+    Expired,
+    /// Address verification probes (`status=deliverable|undeliverable`): not deliveries.
+    Deliverable,
+    Undeliverable,
+    Other,
+}
+
+/// `reject`, `milter-reject`, `discard`, … : what smtpd/cleanup did with a message or recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectAction {
+    Reject,
+    RejectWarning,
+    Discard,
+    Hold,
+}
+
+/// A `to=` line of a delivery agent (smtp, lmtp, local, virtual, pipe, error, discard).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Delivery<S> {
+    pub qid: S,
+    pub to: S,
+    pub orig_to: Option<S>,
+    /// Raw `relay=` value: `host[ip]:port`, `local`, `none`, `dovecot`, …
+    pub relay: S,
+    pub delay: Option<f64>,
+    /// `delays=a/b/c/d`: before queue, in queue, connection set-up, transmission.
+    pub delays: Option<[f64; 4]>,
+    pub dsn: Option<S>,
+    pub status: DeliveryStatus,
+    pub reply: S,
+    /// `to` lists several recipients, comma-separated (Sendmail): one record each.
+    pub list: bool,
+    /// The MTA logs no line when a message leaves the queue (Sendmail): the message closes
+    /// once every recipient has a final status.
+    pub closes_when_final: bool,
+}
+
+/// A line that is a whole record by itself (MDaemon, Exchange tracking logs).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Standalone<S> {
+    pub qid: S,
+    pub from: S,
+    pub to: S,
+    pub client_host: Option<S>,
+    pub client_ip: Option<S>,
+    pub relay: Option<S>,
+    pub size: Option<u64>,
+    /// Delivered (else failed).
+    pub delivered: bool,
+    /// An outbound event (Exchange 1031): the client field names the remote host.
+    pub outbound: bool,
+    /// The log repeats the line for each event of one delivery (Exchange tracking): only the
+    /// first line of a (queue ID, sender, recipient) is a record.
+    pub once: bool,
+    /// MDaemon's virus, RBL, heuristic spam and SSL fields (AWStats' `%url`).
+    pub virus: Option<S>,
+    pub rbl: Option<S>,
+    pub spam: Option<S>,
+    pub ssl: Option<S>,
+}
+
+impl<S> Standalone<S> {
+    fn map<T>(self, f: &mut impl FnMut(S) -> T) -> Standalone<T> {
+        Standalone {
+            qid: f(self.qid),
+            from: f(self.from),
+            to: f(self.to),
+            client_host: self.client_host.map(&mut *f),
+            client_ip: self.client_ip.map(&mut *f),
+            relay: self.relay.map(&mut *f),
+            size: self.size,
+            delivered: self.delivered,
+            outbound: self.outbound,
+            once: self.once,
+            virus: self.virus.map(&mut *f),
+            rbl: self.rbl.map(&mut *f),
+            spam: self.spam.map(&mut *f),
+            ssl: self.ssl.map(&mut *f),
+        }
+    }
+}
+
+/// An arrival line: everything optional but the queue ID and sender.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Arrival<S> {
+    pub qid: S,
+    pub from: S,
+    pub size: Option<u64>,
+    pub nrcpt: Option<u32>,
+    pub client_host: Option<S>,
+    pub client_ip: Option<S>,
+    pub helo: Option<S>,
+    pub proto: Option<S>,
+    pub message_id: Option<S>,
+    pub sasl_username: Option<S>,
+    /// The message this one answers (Exim bounces: `<= <> R=ORIGINAL-ID`).
+    pub prev_qid: Option<S>,
+}
+
+impl<S> Arrival<S> {
+    /// An arrival with only its queue ID and sender known.
+    pub fn new(qid: S, from: S) -> Self {
+        Arrival {
+            qid,
+            from,
+            size: None,
+            nrcpt: None,
+            client_host: None,
+            client_ip: None,
+            helo: None,
+            proto: None,
+            message_id: None,
+            sasl_username: None,
+            prev_qid: None,
+        }
+    }
+
+    fn map<T>(self, f: &mut impl FnMut(S) -> T) -> Arrival<T> {
+        Arrival {
+            qid: f(self.qid),
+            from: f(self.from),
+            size: self.size,
+            nrcpt: self.nrcpt,
+            client_host: self.client_host.map(&mut *f),
+            client_ip: self.client_ip.map(&mut *f),
+            helo: self.helo.map(&mut *f),
+            proto: self.proto.map(&mut *f),
+            message_id: self.message_id.map(&mut *f),
+            sasl_username: self.sasl_username.map(&mut *f),
+            prev_qid: self.prev_qid.map(&mut *f),
+        }
+    }
+}
+
+/// A `reject:`-family line: `NOQUEUE: reject: RCPT from …; from=<…> to=<…> proto=… helo=<…>`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Reject<S> {
+    pub qid: Option<S>,
+    pub action: RejectAction,
+    /// `milter-reject` rather than `reject`.
+    pub milter: bool,
+    /// SMTP stage or cleanup check: `RCPT`, `DATA`, `CONNECT`, `END-OF-MESSAGE`, `header`, …
+    pub stage: S,
+    /// Raw client `host[ip]` (possibly with `:port`), empty when not logged.
+    pub client: S,
+    /// The reply sent to the client: `554 5.7.1 <x>: Relay access denied`.
+    pub reply: S,
+    pub from: Option<S>,
+    pub to: Option<S>,
+    pub proto: Option<S>,
+    pub helo: Option<S>,
+}
+
+/// One recognised event. Queue IDs are as logged.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Event<S> {
+    /// smtpd `client=host[ip]` (+ `sasl_username=`).
+    Client {
+        qid: S,
+        client: S,
+        sasl_username: Option<S>,
+    },
+    /// pickup `uid=N from=<…>`: a local submission.
+    Pickup {
+        qid: S,
+        from: S,
+    },
+    /// cleanup `message-id=<…>`.
+    MessageId {
+        qid: S,
+        message_id: S,
+    },
+    /// qmgr `from=<…>, size=N, nrcpt=N (queue active)`.
+    Queued {
+        qid: S,
+        from: S,
+        size: Option<u64>,
+        nrcpt: Option<u32>,
+    },
+    /// A message accepted, with what its arrival line tells (Exim `<=`): sender, size and the
+    /// client in one line.
+    Arrival(Arrival<S>),
+    /// A whole record in one line (MDaemon, Exchange).
+    Standalone(Standalone<S>),
+    /// qmail `new msg N`: message number N starts afresh (qmail reuses numbers).
+    NewMessage {
+        qid: S,
+    },
+    /// qmail `starting delivery D: msg N to local|remote addr`.
+    DeliveryStart {
+        qid: S,
+        delivery: S,
+        channel: S,
+        to: S,
+    },
+    /// qmail `delivery D: success|failure|deferral: text`.
+    DeliveryEnd {
+        delivery: S,
+        status: DeliveryStatus,
+        reply: S,
+    },
+    /// qmgr `from=<…>, status=expired, returned to sender`.
+    Expired {
+        qid: S,
+        from: S,
+    },
+    /// qmgr/postsuper `removed`: the message is gone; its queue ID may be reused.
+    Removed {
+        qid: S,
+    },
+    Delivery(Delivery<S>),
+    Reject(Reject<S>),
+    /// bounce `sender non-delivery notification: NEWID` (and delivery-status notifications).
+    Notification {
+        qid: S,
+        new_qid: S,
+    },
+    /// A line of a known MTA that carries nothing a record needs (connect, warning, …).
+    Ignored,
+    /// A line of a known MTA in a form we know but could not read (truncated, garbled).
+    Malformed,
+}
+
+/// A parsed log line.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Line<S> {
+    /// Not a line of a mail server we read.
+    Unknown,
+    Known {
+        stamp: RawStamp,
+        host: S,
+        mta: Mta,
+        event: Event<S>,
+    },
+}
+
+impl<S> Delivery<S> {
+    fn map<T>(self, f: &mut impl FnMut(S) -> T) -> Delivery<T> {
+        Delivery {
+            qid: f(self.qid),
+            to: f(self.to),
+            orig_to: self.orig_to.map(&mut *f),
+            relay: f(self.relay),
+            delay: self.delay,
+            delays: self.delays,
+            dsn: self.dsn.map(&mut *f),
+            status: self.status,
+            reply: f(self.reply),
+            list: self.list,
+            closes_when_final: self.closes_when_final,
+        }
+    }
+}
+
+impl<S> Reject<S> {
+    fn map<T>(self, f: &mut impl FnMut(S) -> T) -> Reject<T> {
+        Reject {
+            qid: self.qid.map(&mut *f),
+            action: self.action,
+            milter: self.milter,
+            stage: f(self.stage),
+            client: f(self.client),
+            reply: f(self.reply),
+            from: self.from.map(&mut *f),
+            to: self.to.map(&mut *f),
+            proto: self.proto.map(&mut *f),
+            helo: self.helo.map(&mut *f),
+        }
+    }
+}
+
+impl<S> Event<S> {
+    /// Converts every slice of the event with `f` (borrowed slice ⇄ span).
+    #[inline]
+    pub fn map<T>(self, f: &mut impl FnMut(S) -> T) -> Event<T> {
+        match self {
+            Event::Client {
+                qid,
+                client,
+                sasl_username,
+            } => Event::Client {
+                qid: f(qid),
+                client: f(client),
+                sasl_username: sasl_username.map(f),
+            },
+            Event::Pickup { qid, from } => Event::Pickup {
+                qid: f(qid),
+                from: f(from),
+            },
+            Event::MessageId { qid, message_id } => Event::MessageId {
+                qid: f(qid),
+                message_id: f(message_id),
+            },
+            Event::Queued {
+                qid,
+                from,
+                size,
+                nrcpt,
+            } => Event::Queued {
+                qid: f(qid),
+                from: f(from),
+                size,
+                nrcpt,
+            },
+            Event::Arrival(a) => Event::Arrival(a.map(f)),
+            Event::NewMessage { qid } => Event::NewMessage { qid: f(qid) },
+            Event::Standalone(x) => Event::Standalone(x.map(f)),
+            Event::DeliveryStart {
+                qid,
+                delivery,
+                channel,
+                to,
+            } => Event::DeliveryStart {
+                qid: f(qid),
+                delivery: f(delivery),
+                channel: f(channel),
+                to: f(to),
+            },
+            Event::DeliveryEnd {
+                delivery,
+                status,
+                reply,
+            } => Event::DeliveryEnd {
+                delivery: f(delivery),
+                status,
+                reply: f(reply),
+            },
+            Event::Expired { qid, from } => Event::Expired {
+                qid: f(qid),
+                from: f(from),
+            },
+            Event::Removed { qid } => Event::Removed { qid: f(qid) },
+            Event::Delivery(d) => Event::Delivery(d.map(f)),
+            Event::Reject(r) => Event::Reject(r.map(f)),
+            Event::Notification { qid, new_qid } => Event::Notification {
+                qid: f(qid),
+                new_qid: f(new_qid),
+            },
+            Event::Ignored => Event::Ignored,
+            Event::Malformed => Event::Malformed,
+        }
+    }
+}
+
+impl<S> Line<S> {
+    #[inline]
+    pub fn map<T>(self, mut f: impl FnMut(S) -> T) -> Line<T> {
+        match self {
+            Line::Unknown => Line::Unknown,
+            Line::Known {
+                stamp,
+                host,
+                mta,
+                event,
+            } => Line::Known {
+                stamp,
+                host: f(host),
+                mta,
+                event: event.map(&mut f),
+            },
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! A byte range inside a chunk: the thread-portable form of a borrowed slice.
+
+use std::num::NonZeroU32;
+
+/// A byte range inside a chunk: the thread-portable form of a borrowed slice. The end is
+/// stored plus one, never zero, so that `Option<Span>` takes no more room than a span (parsed
+/// lines are copied between threads: their size is memory traffic).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    start: u32,
+    end1: NonZeroU32,
+}
+
+impl Default for Span {
+    fn default() -> Span {
+        Span {
+            start: 0,
+            end1: NonZeroU32::MIN,
+        }
+    }
+}
+
+impl Span {
+    /// The span of `part` inside `base`; empty (and harmless) if `part` is not inside it.
+    pub fn of(base: &[u8], part: &[u8]) -> Span {
+        let b = base.as_ptr() as usize;
+        let p = part.as_ptr() as usize;
+        if part.is_empty() || p < b || p + part.len() > b + base.len() {
+            return Span::default();
+        }
+        let start = u32::try_from(p - b).ok();
+        let end1 = start
+            .and_then(|s| {
+                u32::try_from(part.len())
+                    .ok()?
+                    .checked_add(s)?
+                    .checked_add(1)
+            })
+            .and_then(NonZeroU32::new);
+        match (start, end1) {
+            (Some(start), Some(end1)) => Span { start, end1 },
+            _ => Span::default(),
+        }
+    }
+
+    pub fn get(self, base: &[u8]) -> &[u8] {
+        base.get(self.start as usize..self.end1.get() as usize - 1)
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn span_roundtrip() {
+        let base = b"hello world";
+        let s = Span::of(base, &base[6..]);
+        assert_eq!(s.get(base), b"world");
+        assert_eq!(Span::of(base, b"elsewhere").get(base), b"");
+        assert_eq!(Span::of(base, &base[..0]).get(base), b"");
+        assert_eq!(Span::of(base, &base[..5]).get(base), b"hello");
+        assert_eq!(Span::of(base, &base[10..]).get(base), b"d");
+        assert_eq!(Span::default().get(base), b"");
+        // The niche: an optional span is no bigger than a span.
+        assert_eq!(
+            std::mem::size_of::<Option<Span>>(),
+            std::mem::size_of::<Span>()
+        );
+    }
+}

@@ -1,0 +1,65 @@
+//! The pipeline: builds the stages from the options once, then one driver ([`pool`]) runs them
+//! on one worker or many. Output bytes never depend on the number of workers: chunks are dated
+//! and merged in input order.
+
+pub mod pool;
+mod stages;
+
+use crate::cancel::Cancel;
+use crate::config::Config;
+use crate::error::Error;
+use crate::input::chunk::Pool;
+use crate::input::discover::discover;
+use crate::output::RecordWriter;
+use crate::stats::Summary;
+use pool::Stopped;
+use stages::{DateStage, MailSteps, MergeStage, Out};
+
+/// Converts `cfg.inputs` into `writer`. Input errors are collected in the summary; an error
+/// writing the output, a cancel or an internal error ends the run.
+pub fn convert(
+    cfg: &Config,
+    writer: &mut dyn RecordWriter,
+    cancel: &Cancel,
+) -> Result<Summary, Error> {
+    let found = discover(&cfg.inputs);
+    let inputs = found.inputs;
+    let plan = crate::years::plan_years(&inputs, &found.families, &cfg.tz, cfg.year);
+    let steps = MailSteps {
+        inputs: &inputs,
+        chunk_size: cfg.chunk_size,
+        mta: cfg.mta,
+        buffers: Pool::default(),
+        lines: Pool::default(),
+    };
+    let dated = Pool::default();
+    let mut dating = DateStage::new(&inputs, plan, cfg.tz.clone(), cfg.strict, dated.clone());
+    dating.summary.stats.notes.extend(found.notes);
+    let missing = found
+        .missing
+        .into_iter()
+        .map(|what| Error::NoInput { what });
+    dating.summary.errors.extend(missing);
+    let out = Out {
+        writer,
+        name: cfg
+            .output
+            .as_ref()
+            .map_or("<stdout>".to_string(), |p| p.display().to_string()),
+    };
+    let pools = (steps.buffers.clone(), steps.lines.clone(), dated);
+    let merging = MergeStage::new(&inputs, out, cfg.max_age_secs, pools);
+    match pool::run(&steps, dating, merging, cfg.threads, cancel) {
+        Ok((dating, merging)) => merging.finish(dating.finish()),
+        Err(Stopped::Failed(e)) => Err(e),
+        Err(Stopped::Cancelled) => Err(Error::Interrupted),
+        Err(Stopped::Panicked(step)) => Err(Error::Internal {
+            stage: match step {
+                "first stage" => "date",
+                "second stage" => "merge",
+                "map" => "parse",
+                other => other,
+            },
+        }),
+    }
+}

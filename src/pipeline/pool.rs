@@ -1,0 +1,409 @@
+//! The driver: a pool of workers running a pipeline over a list of sources. Each source is
+//! opened and read item by item; items are mapped in parallel, in any order; then two serial
+//! stages see every item in input order (sources in turn, each from its start to its end).
+//! Every worker takes the most urgent ready step (the second stage, the first, mapping the
+//! earliest item, reading, opening), so no worker waits while there is work. One worker runs
+//! the same steps in turn on the calling thread. Items in flight are capped by a constant.
+
+use crate::cancel::Cancel;
+use std::collections::{BTreeMap, VecDeque};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+
+/// Items read and not yet through the second stage, per worker; with two workers, 8 were as
+/// fast as 16 on a rotated set and took less memory (docs/PERFORMANCE.md).
+const IN_FLIGHT_PER_WORKER: usize = 4;
+/// Items in flight at most, whatever the number of workers: memory does not grow with `-j`.
+const MAX_IN_FLIGHT: usize = 32;
+/// Items waiting for the second stage before a worker other than the last one to run it takes
+/// over: the stage's state stays in one core's cache while that worker keeps up.
+const HANDOVER_ITEMS: usize = 4;
+
+/// The steps of a pipeline; the pool decides who runs which, and when.
+pub trait Steps: Sync {
+    /// An open source being read.
+    type Source: Send;
+    /// What the first stage is told of a source that opened.
+    type Info: Send;
+    /// An item as read.
+    type Raw: Send;
+    /// An item as mapped.
+    type Item: Send;
+    /// What the first stage hands the second.
+    type Marked: Send;
+    type First: Send;
+    type Second: Send;
+    type Error: Send;
+
+    fn sources(&self) -> usize;
+    fn open(&self, source: usize) -> Result<Self::Source, Self::Error>;
+    fn info(&self, source: &Self::Source) -> Self::Info;
+    /// The next item of an open source; `None` at its end.
+    fn read(&self, source: usize, s: &mut Self::Source) -> Result<Option<Self::Raw>, Self::Error>;
+    fn map(&self, raw: Self::Raw) -> Self::Item;
+    fn first(&self, stage: &mut Self::First, input: Input<Self>) -> Option<Self::Marked>;
+    /// An error here stops the run.
+    fn second(&self, stage: &mut Self::Second, marked: Self::Marked) -> Result<(), Self::Error>;
+}
+
+/// What the first stage sees, in input order: each source's start (with its info, `None` if
+/// it could not be opened), its items, and its end (with the error that ended it, if any).
+pub enum Input<S: Steps + ?Sized> {
+    Start(usize, Option<S::Info>),
+    Item(S::Item),
+    End(Option<S::Error>),
+}
+
+/// Why a run stopped before its end.
+#[derive(Debug)]
+pub enum Stopped<E> {
+    /// The second stage failed.
+    Failed(E),
+    /// The cancel token was set.
+    Cancelled,
+    /// A step panicked (named), or a stage's state was lost with it.
+    Panicked(&'static str),
+}
+
+/// What a run gives back: both stages' states, or why it stopped.
+pub type Outcome<S> =
+    Result<(<S as Steps>::First, <S as Steps>::Second), Stopped<<S as Steps>::Error>>;
+
+/// A place in input order: the source, then the item's number in it (0 is its start).
+type Key = (usize, u64);
+
+struct Slot<S: Steps> {
+    source: usize,
+    next: u64,
+    /// `None` while a worker reads from it.
+    reading: Option<S::Source>,
+}
+
+struct State<S: Steps> {
+    next_open: usize,
+    /// Sources opened (or being opened) and not yet read to the end, in input order.
+    slots: Vec<Slot<S>>,
+    unmapped: BTreeMap<Key, S::Raw>,
+    to_first: BTreeMap<Key, Input<S>>,
+    /// The key the first stage needs next.
+    first_at: Key,
+    first: Option<S::First>,
+    to_second: VecDeque<S::Marked>,
+    second: Option<S::Second>,
+    /// The worker that ran the second stage last.
+    last_second: usize,
+    running: Vec<bool>,
+    in_flight: usize,
+    stopped: Option<Stopped<S::Error>>,
+}
+
+enum Step<S: Steps> {
+    Second(S::Second, S::Marked),
+    First(S::First, Key, Input<S>),
+    Map(Key, S::Raw),
+    Read(Key, S::Source),
+    Open(usize),
+}
+
+enum Done<S: Steps> {
+    Second(S::Second, Result<(), S::Error>),
+    First(S::First, Key, bool, Option<S::Marked>),
+    Mapped(Key, S::Item),
+    Read(Key, S::Source, Result<Option<S::Raw>, S::Error>),
+    Opened(usize, Result<(S::Source, S::Info), S::Error>),
+}
+
+impl<S: Steps> Step<S> {
+    fn name(&self) -> &'static str {
+        match self {
+            Step::Second(..) => "second stage",
+            Step::First(..) => "first stage",
+            Step::Map(..) => "map",
+            Step::Read(..) => "read",
+            Step::Open(..) => "open",
+        }
+    }
+}
+
+struct Shared<S: Steps> {
+    state: Mutex<State<S>>,
+    ready: Condvar,
+}
+
+impl<S: Steps> Shared<S> {
+    fn lock(&self) -> MutexGuard<'_, State<S>> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Runs `steps` on `workers` workers (this thread and `workers - 1` more) until every source
+/// has gone through both stages; returns the two stages' states.
+pub fn run<S: Steps>(
+    steps: &S,
+    first: S::First,
+    second: S::Second,
+    workers: usize,
+    cancel: &Cancel,
+) -> Outcome<S> {
+    let workers = workers.max(1);
+    let shared = Shared {
+        state: Mutex::new(State {
+            next_open: 0,
+            slots: Vec::new(),
+            unmapped: BTreeMap::new(),
+            to_first: BTreeMap::new(),
+            first_at: (0, 0),
+            first: Some(first),
+            to_second: VecDeque::new(),
+            second: Some(second),
+            last_second: 0,
+            running: vec![false; workers],
+            in_flight: 0,
+            stopped: None,
+        }),
+        ready: Condvar::new(),
+    };
+    std::thread::scope(|s| {
+        let shared = &shared;
+        for id in 1..workers {
+            let spawned = std::thread::Builder::new()
+                .name("mlc-worker".to_string())
+                .spawn_scoped(s, move || work(id, shared, steps, workers, cancel));
+            if spawned.is_err() {
+                // Fewer workers than asked: the others do the work.
+                break;
+            }
+        }
+        work(0, shared, steps, workers, cancel);
+    });
+    let state = shared
+        .state
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner);
+    if let Some(stopped) = state.stopped {
+        return Err(stopped);
+    }
+    match (state.first, state.second) {
+        (Some(first), Some(second)) => Ok((first, second)),
+        (None, _) => Err(Stopped::Panicked("first stage")),
+        (_, None) => Err(Stopped::Panicked("second stage")),
+    }
+}
+
+/// One worker: take a step, run it, give back its result, until all is done or stopped.
+fn work<S: Steps>(id: usize, shared: &Shared<S>, steps: &S, workers: usize, cancel: &Cancel) {
+    let mut state = shared.lock();
+    loop {
+        let step = loop {
+            if cancel.is_cancelled() && state.stopped.is_none() {
+                state.stopped = Some(Stopped::Cancelled);
+            }
+            if state.stopped.is_some() || state.finished(steps.sources()) {
+                shared.ready.notify_all();
+                return;
+            }
+            if let Some(step) = state.next_step(id, steps.sources(), workers) {
+                break step;
+            }
+            state = shared
+                .ready
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        };
+        if let Some(r) = state.running.get_mut(id) {
+            *r = true;
+        }
+        drop(state);
+        let name = step.name();
+        let done = catch_unwind(AssertUnwindSafe(|| run_step(steps, step)));
+        state = shared.lock();
+        if let Some(r) = state.running.get_mut(id) {
+            *r = false;
+        }
+        match done {
+            Ok(done) => state.put(done),
+            Err(_) => {
+                state.stopped.get_or_insert(Stopped::Panicked(name));
+            }
+        }
+        shared.ready.notify_all();
+    }
+}
+
+fn run_step<S: Steps>(steps: &S, step: Step<S>) -> Done<S> {
+    match step {
+        Step::Second(mut stage, m) => {
+            let result = steps.second(&mut stage, m);
+            Done::Second(stage, result)
+        }
+        Step::First(mut stage, key, input) => {
+            let end = matches!(input, Input::End(_));
+            let marked = steps.first(&mut stage, input);
+            Done::First(stage, key, end, marked)
+        }
+        Step::Map(key, raw) => Done::Mapped(key, steps.map(raw)),
+        Step::Read((source, n), mut s) => {
+            let got = steps.read(source, &mut s);
+            Done::Read((source, n), s, got)
+        }
+        Step::Open(source) => {
+            let opened = steps.open(source).map(|s| {
+                let info = steps.info(&s);
+                (s, info)
+            });
+            Done::Opened(source, opened)
+        }
+    }
+}
+
+impl<S: Steps> State<S> {
+    fn finished(&self, sources: usize) -> bool {
+        self.next_open >= sources
+            && self.slots.is_empty()
+            && self.unmapped.is_empty()
+            && self.to_first.is_empty()
+            && self.to_second.is_empty()
+            && !self.running.contains(&true)
+    }
+
+    /// The most urgent step that can run now: the serial stages first (they bound the run),
+    /// then mapping the earliest item, then reading, earliest source first. The second stage
+    /// goes to the worker that ran it last; another takes it when the backlog grows, or when it
+    /// has nothing else to do while that worker runs another step (waiting would idle a core).
+    fn next_step(&mut self, id: usize, sources: usize, workers: usize) -> Option<Step<S>> {
+        let backlog = self.to_second.len();
+        if backlog > 0 && (id == self.last_second || backlog >= HANDOVER_ITEMS) {
+            if let Some(step) = self.second(id) {
+                return Some(step);
+            }
+        }
+        if let Some(step) = self.other_step(sources, workers) {
+            return Some(step);
+        }
+        if self.running.get(self.last_second).copied().unwrap_or(false) {
+            return self.second(id);
+        }
+        None
+    }
+
+    fn second(&mut self, id: usize) -> Option<Step<S>> {
+        let stage = self.second.take()?;
+        let Some(m) = self.to_second.pop_front() else {
+            self.second = Some(stage);
+            return None;
+        };
+        self.last_second = id;
+        Some(Step::Second(stage, m))
+    }
+
+    /// The first stage, mapping, reading or opening, whichever comes first.
+    fn other_step(&mut self, sources: usize, workers: usize) -> Option<Step<S>> {
+        if let Some(stage) = self.first.take() {
+            if let Some(input) = self.to_first.remove(&self.first_at) {
+                return Some(Step::First(stage, self.first_at, input));
+            }
+            self.first = Some(stage);
+        }
+        if let Some((key, raw)) = self.unmapped.pop_first() {
+            return Some(Step::Map(key, raw));
+        }
+        // Later sources read ahead into half the room only, so the earliest source, which the
+        // serial stages wait for, always has room left.
+        let room = (IN_FLIGHT_PER_WORKER * workers.max(2)).min(MAX_IN_FLIGHT);
+        for (i, slot) in self.slots.iter_mut().enumerate() {
+            if self.in_flight >= if i == 0 { room } else { room / 2 } {
+                return None;
+            }
+            if let Some(reading) = slot.reading.take() {
+                return Some(Step::Read((slot.source, slot.next), reading));
+            }
+        }
+        if self.in_flight >= room / 2 {
+            return None;
+        }
+        // As many sources open as workers, so each can read one.
+        let source = self.next_open;
+        if source >= sources || self.slots.len() >= workers {
+            return None;
+        }
+        self.next_open += 1;
+        self.slots.push(Slot {
+            source,
+            next: 1,
+            reading: None,
+        });
+        Some(Step::Open(source))
+    }
+
+    fn put(&mut self, done: Done<S>) {
+        match done {
+            Done::Second(stage, result) => {
+                self.second = Some(stage);
+                self.in_flight = self.in_flight.saturating_sub(1);
+                if let Err(e) = result {
+                    self.stopped.get_or_insert(Stopped::Failed(e));
+                }
+            }
+            Done::First(stage, (source, n), end, marked) => {
+                self.first = Some(stage);
+                self.first_at = if end {
+                    (source + 1, 0)
+                } else {
+                    (source, n + 1)
+                };
+                match marked {
+                    Some(m) => self.to_second.push_back(m),
+                    // An item the first stage kept: no longer in flight.
+                    None if n > 0 && !end => self.in_flight = self.in_flight.saturating_sub(1),
+                    None => {}
+                }
+            }
+            Done::Mapped(key, item) => {
+                self.to_first.insert(key, Input::Item(item));
+            }
+            Done::Read((source, n), reading, got) => {
+                let Some(at) = self.slots.iter().position(|s| s.source == source) else {
+                    return;
+                };
+                match got {
+                    Ok(Some(raw)) => {
+                        self.unmapped.insert((source, n), raw);
+                        self.in_flight += 1;
+                        if let Some(slot) = self.slots.get_mut(at) {
+                            slot.next = n + 1;
+                            slot.reading = Some(reading);
+                        }
+                    }
+                    Ok(None) => {
+                        self.to_first.insert((source, n), Input::End(None));
+                        self.slots.remove(at);
+                    }
+                    Err(e) => {
+                        self.to_first.insert((source, n), Input::End(Some(e)));
+                        self.slots.remove(at);
+                    }
+                }
+            }
+            Done::Opened(source, opened) => {
+                let Some(at) = self.slots.iter().position(|s| s.source == source) else {
+                    return;
+                };
+                match opened {
+                    Ok((reading, info)) => {
+                        self.to_first
+                            .insert((source, 0), Input::Start(source, Some(info)));
+                        if let Some(slot) = self.slots.get_mut(at) {
+                            slot.reading = Some(reading);
+                        }
+                    }
+                    Err(e) => {
+                        self.to_first
+                            .insert((source, 0), Input::Start(source, None));
+                        self.to_first.insert((source, 1), Input::End(Some(e)));
+                        self.slots.remove(at);
+                    }
+                }
+            }
+        }
+    }
+}
