@@ -38,6 +38,7 @@ mtas! {
     Qmail => "qmail",
     Mdaemon => "mdaemon",
     Exchange => "exchange",
+    Opensmtpd => "opensmtpd",
 }
 
 /// What happened to one recipient.

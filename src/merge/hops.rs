@@ -42,7 +42,12 @@ pub fn queued_as(reply: &[u8]) -> Option<&[u8]> {
     // Sendmail: `j061bXn5000812 Message accepted for delivery`.
     if let Some(i) = crate::parse::finder!(b" Message accepted for delivery").find(reply) {
         let id = &reply[..i];
-        return crate::parse::sendmail::is_queue_id(id).then_some(id);
+        if crate::parse::sendmail::is_queue_id(id) {
+            return Some(id);
+        }
+        // OpenSMTPD: `250 2.0.0: f6e94209 Message accepted for delivery`.
+        let last = id.rsplit(|&c| c == b' ').next().unwrap_or_default();
+        return crate::parse::opensmtpd::is_msgid(last).then_some(last);
     }
     let trimmed = reply
         .iter()

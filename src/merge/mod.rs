@@ -7,15 +7,15 @@
 //! stage knows no MTA and no output format.
 
 mod hops;
+mod numbered;
+mod reject;
+mod session;
 mod standalone;
 
 pub use hops::queued_as;
 
 use crate::error::Error;
-use crate::parse::{
-    is_loopback_ip, reply_codes, split_peer, Delivery, DeliveryStatus, Event, Mta, Reject,
-    RejectAction,
-};
+use crate::parse::{is_loopback_ip, reply_codes, split_peer, Delivery, DeliveryStatus, Event, Mta};
 use crate::record::{RecordRef, Status};
 use crate::time::Stamp;
 use bytes::Bytes;
@@ -37,18 +37,18 @@ pub struct Ctx<'a> {
 pub type Emit<'e> = dyn FnMut(&RecordRef) -> Result<(), Error> + 'e;
 
 #[derive(Debug, Default)]
-struct Message {
+pub(super) struct Message {
     first_seen: Option<Stamp>,
     /// Log time (seconds) of the message's latest line, for eviction.
     last_seen: i64,
-    client_host: Bytes,
-    client_ip: Bytes,
+    pub(super) client_host: Bytes,
+    pub(super) client_ip: Bytes,
     sasl_username: Bytes,
     helo: Bytes,
-    proto: Bytes,
+    pub(super) proto: Bytes,
     sender: Option<Bytes>,
-    size: Option<u64>,
-    nrcpt: Option<u32>,
+    pub(super) size: Option<u64>,
+    pub(super) nrcpt: Option<u32>,
     message_id: Bytes,
     /// Boxed: most messages have none, and an open message should stay small.
     origin: Option<Box<Origin>>,
@@ -75,10 +75,12 @@ pub struct Merger {
     open: HashMap<Vec<u8>, Box<Message>>,
     links: HashMap<Vec<u8>, Origin>,
     /// qmail deliveries started and not yet reported, by (host, delivery number).
-    deliveries: HashMap<Vec<u8>, Pending>,
+    deliveries: HashMap<Vec<u8>, numbered::Pending>,
     key: Vec<u8>,
     /// Records that stand alone and are written once (Exchange).
     once: standalone::Once,
+    /// Open SMTP sessions of MTAs that key lines by session (OpenSMTPD).
+    sessions: session::Sessions,
     /// Messages with no line for this long (log time) are dropped: they never saw `removed`
     /// (the log began or ended mid-flight, the server crashed); their deliveries were written.
     max_age: i64,
@@ -90,15 +92,6 @@ pub struct Merger {
 /// A settled message (every recipient final) with no line for this long is dropped, not kept
 /// for the whole eviction age: its `removed` was lost, and nothing else can follow.
 const SETTLED_AGE_SECS: i64 = 3600;
-
-/// A qmail delivery between `starting delivery` and its result.
-#[derive(Debug)]
-struct Pending {
-    qid: Vec<u8>,
-    to: Bytes,
-    local: bool,
-    at: i64,
-}
 
 /// Default eviction age: above Postfix's `maximal_queue_lifetime` of 5 days.
 pub const DEFAULT_MAX_AGE_SECS: i64 = 7 * 86_400;
@@ -129,6 +122,7 @@ impl Merger {
             deliveries: HashMap::new(),
             key: Vec::new(),
             once: standalone::Once::default(),
+            sessions: session::Sessions::default(),
             max_age: secs.max(60),
             last_sweep: i64::MIN,
             evicted: 0,
@@ -180,10 +174,11 @@ impl Merger {
         self.settled_dropped += settled;
         self.links.retain(|_, o| o.at >= limit);
         self.once.sweep(limit);
+        self.sessions.sweep(limit);
         self.deliveries.retain(|_, p| p.at >= limit);
     }
 
-    fn message(&mut self, ctx: &Ctx, qid: &[u8]) -> &mut Message {
+    pub(super) fn message(&mut self, ctx: &Ctx, qid: &[u8]) -> &mut Message {
         set_key(&mut self.key, ctx.host, qid);
         let links = &mut self.links;
         let now = ctx.ts.instant.as_second();
@@ -293,15 +288,7 @@ impl Merger {
                 channel,
                 to,
             } => {
-                self.message(ctx, qid);
-                set_key(&mut self.key, ctx.host, delivery);
-                let pending = Pending {
-                    qid: qid.to_vec(),
-                    to: kept(to),
-                    local: channel == b"local",
-                    at: ctx.ts.instant.as_second(),
-                };
-                self.deliveries.insert(self.key.clone(), pending);
+                self.delivery_start(ctx, qid, delivery, channel, to);
             }
             Event::DeliveryEnd {
                 delivery,
@@ -330,6 +317,7 @@ impl Merger {
                 };
                 self.link(ctx, new_qid, origin);
             }
+            Event::Session(s) => return self.session(ctx, s, emit),
             Event::Ignored | Event::Malformed => {}
         }
         Ok(())
@@ -431,90 +419,6 @@ impl Merger {
         }
         Ok(())
     }
-
-    /// MDaemon and Exchange lines: a record each, as maillogconvert.pl writes them (an Exchange
-    /// A qmail `delivery D: …` line: the record of the delivery `starting delivery D` began.
-    fn numbered_delivery(
-        &mut self,
-        ctx: &Ctx,
-        delivery: &[u8],
-        status: DeliveryStatus,
-        reply: &[u8],
-        emit: &mut Emit,
-    ) -> Result<(), Error> {
-        set_key(&mut self.key, ctx.host, delivery);
-        let Some(p) = self.deliveries.remove(self.key.as_slice()) else {
-            return Ok(());
-        };
-        let status = match status {
-            DeliveryStatus::Sent => Status::Sent,
-            DeliveryStatus::Deferred => Status::Deferred,
-            _ => Status::Bounced,
-        };
-        let m = self.message(ctx, &p.qid);
-        if status == Status::Deferred {
-            if !m.deferred.contains(&p.to) {
-                m.deferred.push(p.to.clone());
-            }
-        } else {
-            m.deferred.retain(|t| *t != p.to);
-        }
-        let mut r = base_record(ctx, &p.qid, m);
-        r.status = Some(status);
-        r.recipient = &p.to;
-        // maillogconvert.pl: a local delivery goes to localhost, a remote one names no relay.
-        if p.local {
-            r.relay = b"local";
-        }
-        r.reply = reply;
-        emit(&r)
-    }
-
-    fn reject(&mut self, ctx: &Ctx, rj: Reject<&[u8]>, emit: &mut Emit) -> Result<(), Error> {
-        let status = match rj.action {
-            RejectAction::Reject => Status::Rejected,
-            RejectAction::Discard => Status::Discarded,
-            // A warning rejects nothing; a hold is not an attempt (the message waits).
-            RejectAction::RejectWarning | RejectAction::Hold => return Ok(()),
-        };
-        let mut r = match rj.qid {
-            Some(qid) => {
-                let m = self.message(ctx, qid);
-                if let (Some(from), None) = (rj.from, &m.sender) {
-                    m.sender = Some(kept(from));
-                }
-                base_record(ctx, qid, m)
-            }
-            None => RecordRef {
-                ts: Some(ctx.ts),
-                received_ts: Some(ctx.ts),
-                host: ctx.host,
-                mta: Some(ctx.mta),
-                source_file: ctx.source,
-                source_line: ctx.line,
-                ..RecordRef::default()
-            },
-        };
-        r.status = Some(status);
-        if !rj.client.is_empty() {
-            let (h, ip, _) = split_peer(rj.client);
-            if r.client_host.is_empty() && r.client_ip.is_empty() || rj.qid.is_none() {
-                r.client_host = h;
-                r.client_ip = ip;
-            }
-        }
-        if let Some(from) = rj.from {
-            r.sender = Some(from);
-        }
-        r.recipient = rj.to.unwrap_or_default();
-        r.proto = rj.proto.unwrap_or_default();
-        r.helo = rj.helo.unwrap_or_default();
-        r.reply = rj.reply;
-        let (code, dsn) = reply_codes(rj.reply);
-        r.smtp_code = code;
-        r.dsn = dsn.unwrap_or_default();
-        emit(&r)
-    }
 }
 
 /// The addresses of a Sendmail recipient list, `<a>,<b>` or `a,b`, without angle brackets
@@ -548,7 +452,7 @@ fn split_list(list: &[u8]) -> Vec<&[u8]> {
 
 /// A field kept in an open message (or link) for later records: copied alone, so that a
 /// message held for days keeps its few fields, not the whole lines they came from.
-fn kept(part: &[u8]) -> Bytes {
+pub(super) fn kept(part: &[u8]) -> Bytes {
     if part.is_empty() {
         Bytes::new()
     } else {
@@ -557,7 +461,7 @@ fn kept(part: &[u8]) -> Bytes {
 }
 
 /// The fields every record of message `qid` shares.
-fn base_record<'a>(ctx: &Ctx<'a>, qid: &'a [u8], m: &'a Message) -> RecordRef<'a> {
+pub(super) fn base_record<'a>(ctx: &Ctx<'a>, qid: &'a [u8], m: &'a Message) -> RecordRef<'a> {
     let mut r = RecordRef {
         ts: Some(ctx.ts),
         host: ctx.host,

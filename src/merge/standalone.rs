@@ -1,5 +1,5 @@
 //! Lines that are a whole record by themselves (MDaemon, Exchange tracking logs): a record
-//! each, as maillogconvert.pl writes them. A line marked `once` is written only the first time
+//! each. A line marked `once` is written only the first time
 //! its (queue ID, sender, recipient) is seen, in a window of its own, bounded in age and size,
 //! apart from the open-message table.
 

@@ -229,10 +229,72 @@ pub enum Event<S> {
         qid: S,
         new_qid: S,
     },
+    /// A line of an SMTP session whose lines are tied by a session ID, not a queue ID
+    /// (OpenSMTPD).
+    Session(SessionEvent<S>),
     /// A line of a known MTA that carries nothing a record needs (connect, warning, …).
     Ignored,
     /// A line of a known MTA in a form we know but could not read (truncated, garbled).
     Malformed,
+}
+
+/// What a session-keyed line says: the client connected, a message was accepted in the
+/// session, a command was refused, the session ended.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SessionEvent<S> {
+    Connect {
+        session: S,
+        host: S,
+        ip: S,
+    },
+    /// Message `qid` was accepted in the session (the client's message inherits its client).
+    Message {
+        session: S,
+        qid: S,
+        size: Option<u64>,
+        nrcpt: Option<u32>,
+        proto: Option<S>,
+    },
+    /// A refused command: a reject whose client is the session's.
+    Reject {
+        session: S,
+        reject: Reject<S>,
+    },
+    Disconnect {
+        session: S,
+    },
+}
+
+impl<S> SessionEvent<S> {
+    fn map<T>(self, f: &mut impl FnMut(S) -> T) -> SessionEvent<T> {
+        match self {
+            SessionEvent::Connect { session, host, ip } => SessionEvent::Connect {
+                session: f(session),
+                host: f(host),
+                ip: f(ip),
+            },
+            SessionEvent::Message {
+                session,
+                qid,
+                size,
+                nrcpt,
+                proto,
+            } => SessionEvent::Message {
+                session: f(session),
+                qid: f(qid),
+                size,
+                nrcpt,
+                proto: proto.map(f),
+            },
+            SessionEvent::Reject { session, reject } => SessionEvent::Reject {
+                session: f(session),
+                reject: reject.map(f),
+            },
+            SessionEvent::Disconnect { session } => SessionEvent::Disconnect {
+                session: f(session),
+            },
+        }
+    }
 }
 
 /// A parsed log line.
@@ -350,6 +412,7 @@ impl<S> Event<S> {
                 qid: f(qid),
                 new_qid: f(new_qid),
             },
+            Event::Session(s) => Event::Session(s.map(f)),
             Event::Ignored => Event::Ignored,
             Event::Malformed => Event::Malformed,
         }

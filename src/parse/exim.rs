@@ -12,6 +12,16 @@ pub fn is_program(program: &[u8]) -> bool {
     matches!(program, b"exim" | b"exim4" | b"exim3")
 }
 
+/// A line of Exim's mainlog: its date, then the message.
+pub fn own(line: &[u8]) -> Option<(RawStamp, Event<&[u8]>)> {
+    mainlog_header(line).map(|(stamp, body)| (stamp, parse(body)))
+}
+
+/// An Exim message through syslog (its own date may lead the message).
+pub fn syslog<'a>(_program: &'a [u8], msg: &'a [u8]) -> Event<&'a [u8]> {
+    parse(syslog_body(msg))
+}
+
 /// True if `w` is an Exim message ID: 6-6-2 (classic) or 6-11-4 (4.97+) base-62 parts.
 pub fn is_message_id(w: &[u8]) -> bool {
     let mut parts = w.split(|&c| c == b'-');

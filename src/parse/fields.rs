@@ -13,7 +13,7 @@ pub fn find_pair(hay: &[u8], a: u8, b: u8) -> Option<usize> {
 pub fn split_peer(raw: &[u8]) -> (&[u8], &[u8], Option<u16>) {
     // The last bracket pair: Sendmail's MSP logs `relay=[127.0.0.1] [127.0.0.1]`.
     let Some(close) = memchr::memrchr(b']', raw) else {
-        return (raw, &raw[raw.len()..], None);
+        return ip_then_name(raw).unwrap_or((raw, &raw[raw.len()..], None));
     };
     let Some(open) = memchr::memrchr(b'[', &raw[..close]) else {
         return (raw, &raw[raw.len()..], None);
@@ -30,6 +30,18 @@ pub fn split_peer(raw: &[u8]) -> (&[u8], &[u8], Option<u16>) {
         }
     }
     (host, &raw[open + 1..close], port)
+}
+
+/// OpenSMTPD's `ip (name)` (`173.194.76.27 (ws-in-f27.1e100.net)`), if `raw` is one.
+fn ip_then_name(raw: &[u8]) -> Option<(&[u8], &[u8], Option<u16>)> {
+    let sp = memchr::memchr(b' ', raw)?;
+    let (ip, rest) = raw.split_at(sp);
+    let name = rest.strip_prefix(b" (")?.strip_suffix(b")")?;
+    std::str::from_utf8(ip)
+        .ok()?
+        .parse::<std::net::IpAddr>()
+        .ok()?;
+    Some((name, ip, None))
 }
 
 /// A TCP port, read as `str::parse::<u16>` reads it (an optional `+`, digits, at most 65535),
@@ -127,6 +139,14 @@ mod tests {
             assert_eq!(port_number(text.as_bytes()), want, "{text}");
             assert_eq!(text.parse::<u16>().ok(), want, "{text}: as str::parse");
         }
+        // OpenSMTPD (poolp.org): the address, then the name.
+        let (h, i, p) = split_peer(b"173.194.76.27 (ws-in-f27.1e100.net)");
+        assert_eq!(
+            (h, i, p),
+            (&b"ws-in-f27.1e100.net"[..], &b"173.194.76.27"[..], None)
+        );
+        let (h, i, _) = split_peer(b"not-an-ip (x)");
+        assert_eq!((h, i), (&b"not-an-ip (x)"[..], &b""[..]));
         let (h, i, p) = split_peer(b"local");
         assert_eq!((h, i, p), (&b"local"[..], &b""[..], None));
         // Sendmail's MSP hand-off (infohtreasure maillog): the address is the last pair.

@@ -29,6 +29,7 @@ pub mod exchange;
 pub mod exim;
 pub mod fields;
 pub mod mdaemon;
+pub mod opensmtpd;
 pub mod postfix;
 pub mod qmail;
 pub mod sendmail;
@@ -40,138 +41,129 @@ pub use event::*;
 pub use fields::*;
 pub use span::Span;
 
-/// Parses one line as `mta` wrote it, whatever its syslog tag (`--mta`: a Postfix with a
-/// custom `syslog_name`, a Sendmail renamed); lines that are not of that MTA are unknown.
-pub fn parse_line_as(line: &[u8], mta: Option<Mta>) -> Line<&[u8]> {
-    let Some(mta) = mta else {
-        return parse_line(line);
-    };
-    let known = |stamp, host, event| Line::Known {
-        stamp,
-        host,
-        mta,
-        event,
-    };
-    match mta {
-        Mta::Mdaemon => {
-            mdaemon::parse(line).map_or(Line::Unknown, |(s, e)| known(s, &line[..0], e))
-        }
-        Mta::Exchange => {
-            exchange::parse(line).map_or(Line::Unknown, |(s, e)| known(s, &line[..0], e))
-        }
-        Mta::Exim => match exim::mainlog_header(line) {
-            Some((s, body)) => known(s, &line[..0], exim::parse(body)),
-            None => syslog::parse(line).map_or(Line::Unknown, |h| {
-                known(h.stamp, h.host, exim::parse(exim::syslog_body(h.msg)))
-            }),
-        },
-        Mta::Qmail => match parse_line(line) {
-            l @ Line::Known {
-                mta: Mta::Qmail, ..
-            } => l,
-            _ => syslog::parse(line).map_or(Line::Unknown, |h| {
-                let body = qmail::epoch_prefix(h.msg).map_or(h.msg, |(_, b)| b);
-                known(h.stamp, h.host, qmail::parse(body))
-            }),
-        },
-        Mta::Postfix => syslog::parse(line).map_or(Line::Unknown, |h| {
-            let daemon =
-                memchr::memrchr(b'/', h.program).map_or(h.program, |i| &h.program[i + 1..]);
-            known(h.stamp, h.host, postfix::parse(daemon, h.msg))
-        }),
-        Mta::Sendmail => syslog::parse(line).map_or(Line::Unknown, |h| {
-            known(h.stamp, h.host, sendmail::parse(h.msg))
-        }),
-    }
+use crate::time::RawStamp;
+
+/// A line format of an MTA's own (not syslog): its stamp and event, if the line is one.
+type Own = for<'a> fn(&'a [u8]) -> Option<(RawStamp, Event<&'a [u8]>)>;
+/// The event of a syslog message of an MTA, from its program name and message.
+type Body = for<'a> fn(&'a [u8], &'a [u8]) -> Event<&'a [u8]>;
+
+/// How one MTA's lines are recognised and read.
+struct Entry {
+    mta: Mta,
+    own: Option<Own>,
+    /// Recognises the MTA's syslog program name.
+    program: fn(&[u8]) -> bool,
+    body: Option<Body>,
+}
+
+/// Every MTA, in the order lines are tried: own line formats first (in this order), then the
+/// syslog program names. Adding an MTA is one row here (with its file and its `Mta` row).
+const TABLE: &[Entry] = &[
+    Entry {
+        mta: Mta::Mdaemon,
+        own: Some(mdaemon::parse),
+        program: never,
+        body: None,
+    },
+    Entry {
+        mta: Mta::Exchange,
+        own: Some(exchange::parse),
+        program: never,
+        body: None,
+    },
+    Entry {
+        mta: Mta::Qmail,
+        own: Some(qmail::own),
+        program: qmail::is_program,
+        body: Some(qmail::syslog),
+    },
+    Entry {
+        mta: Mta::Exim,
+        own: Some(exim::own),
+        program: exim::is_program,
+        body: Some(exim::syslog),
+    },
+    Entry {
+        mta: Mta::Postfix,
+        own: None,
+        program: postfix::is_program,
+        body: Some(postfix::syslog),
+    },
+    Entry {
+        mta: Mta::Sendmail,
+        own: None,
+        program: sendmail::is_program,
+        body: Some(sendmail::syslog),
+    },
+    Entry {
+        mta: Mta::Opensmtpd,
+        own: None,
+        program: opensmtpd::is_program,
+        body: Some(opensmtpd::syslog),
+    },
+];
+
+fn never(_: &[u8]) -> bool {
+    false
 }
 
 /// Parses one line (without its line end), recognising the MTA from the line.
 pub fn parse_line(line: &[u8]) -> Line<&[u8]> {
-    if line.first() == Some(&b'"') {
-        if let Some((stamp, event)) = mdaemon::parse(line) {
-            return Line::Known {
-                stamp,
-                host: &line[..0],
-                mta: Mta::Mdaemon,
-                event,
-            };
+    for e in TABLE {
+        if let Some((stamp, event)) = e.own.and_then(|own| own(line)) {
+            return own_line(line, e.mta, stamp, event);
         }
-    }
-    if let Some((stamp, event)) = exchange::parse(line) {
-        return Line::Known {
-            stamp,
-            host: &line[..0],
-            mta: Mta::Exchange,
-            event,
-        };
-    }
-    if line.first() == Some(&b'@') {
-        if let Some((stamp, used)) = qmail::tai64n(line) {
-            let body = line.get(used..).unwrap_or_default();
-            let body = body.strip_prefix(b" ").unwrap_or(body);
-            return Line::Known {
-                stamp,
-                host: &line[..0],
-                mta: Mta::Qmail,
-                event: qmail::parse(body),
-            };
-        }
-    }
-    if let Some((stamp, body)) = exim::mainlog_header(line) {
-        // Dated lines: Exim's mainlog, or qmail through tai64nlocal.
-        if qmail::is_body(body) {
-            return Line::Known {
-                stamp,
-                host: &line[..0],
-                mta: Mta::Qmail,
-                event: qmail::parse(body),
-            };
-        }
-        return Line::Known {
-            stamp,
-            host: &line[..0],
-            mta: Mta::Exim,
-            event: exim::parse(body),
-        };
     }
     let Some(h) = syslog::parse(line) else {
         return Line::Unknown;
     };
-    if let Some(daemon) = postfix::daemon(h.program) {
-        return Line::Known {
-            stamp: h.stamp,
-            host: h.host,
-            mta: Mta::Postfix,
-            event: postfix::parse(daemon, h.msg),
-        };
-    }
-    if sendmail::is_program(h.program) {
-        return Line::Known {
-            stamp: h.stamp,
-            host: h.host,
-            mta: Mta::Sendmail,
-            event: sendmail::parse(h.msg),
-        };
-    }
-    if qmail::is_program(h.program) {
-        // The syslog stamp is the wall time as logged; splogger's epoch prefix is dropped.
-        let body = qmail::epoch_prefix(h.msg).map_or(h.msg, |(_, b)| b);
-        return Line::Known {
-            stamp: h.stamp,
-            host: h.host,
-            mta: Mta::Qmail,
-            event: qmail::parse(body),
-        };
-    }
-    if exim::is_program(h.program) {
-        return Line::Known {
-            stamp: h.stamp,
-            host: h.host,
-            mta: Mta::Exim,
-            event: exim::parse(exim::syslog_body(h.msg)),
-        };
+    for e in TABLE {
+        if let (Some(body), true) = (e.body, (e.program)(h.program)) {
+            return Line::Known {
+                stamp: h.stamp,
+                host: h.host,
+                mta: e.mta,
+                event: body(h.program, h.msg),
+            };
+        }
     }
     Line::Unknown
+}
+
+/// Parses one line as `mta` wrote it, whatever its syslog tag (`--mta`: a Postfix with a
+/// custom `syslog_name`, a Sendmail renamed); lines that are not of that MTA are unknown.
+pub fn parse_line_as(line: &[u8], mta: Option<Mta>) -> Line<&[u8]> {
+    let Some(e) = mta.and_then(|m| TABLE.iter().find(|e| e.mta == m)) else {
+        return parse_line(line);
+    };
+    if let Some((stamp, event)) = e.own.and_then(|own| own(line)) {
+        return own_line(line, e.mta, stamp, event);
+    }
+    match (e.body, syslog::parse(line)) {
+        (Some(body), Some(h)) => Line::Known {
+            stamp: h.stamp,
+            host: h.host,
+            mta: e.mta,
+            event: body(h.program, h.msg),
+        },
+        _ => Line::Unknown,
+    }
+}
+
+/// A line of an MTA's own format: it names no host.
+fn own_line<'a>(
+    line: &'a [u8],
+    mta: Mta,
+    stamp: RawStamp,
+    event: Event<&'a [u8]>,
+) -> Line<&'a [u8]> {
+    Line::Known {
+        stamp,
+        host: &line[..0],
+        mta,
+        event,
+    }
 }
 
 #[cfg(test)]

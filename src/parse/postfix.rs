@@ -16,6 +16,18 @@ pub fn daemon(program: &[u8]) -> Option<&[u8]> {
     Some(&program[slash + 1..])
 }
 
+/// True for a Postfix syslog name: `postfix/smtpd`, `postfix-submission/smtpd`.
+pub fn is_program(program: &[u8]) -> bool {
+    daemon(program).is_some()
+}
+
+/// A Postfix message through syslog: the daemon is the part of the program after its last `/`
+/// (any name under `--mta postfix`).
+pub fn syslog<'a>(program: &'a [u8], msg: &'a [u8]) -> Event<&'a [u8]> {
+    let daemon = memchr::memrchr(b'/', program).map_or(program, |i| &program[i + 1..]);
+    parse(daemon, msg)
+}
+
 /// True if `w` is shaped like a Postfix queue ID: short (hex, upper case, 5+ chars) or long
 /// (`4PbC4x469Jz3tBr`: 10+ chars of a vowel-free base-52 alphabet with a `z` separator).
 pub fn is_queue_id(w: &[u8]) -> bool {

@@ -14,6 +14,26 @@ pub fn is_program(program: &[u8]) -> bool {
     program == b"qmail" || program == b"qmail-send"
 }
 
+/// A qmail line of its own format: a TAI64N label (multilog), or a date as tai64nlocal writes
+/// it, then the qmail-send message.
+pub fn own(line: &[u8]) -> Option<(RawStamp, Event<&[u8]>)> {
+    if line.first() == Some(&b'@') {
+        if let Some((stamp, used)) = tai64n(line) {
+            let body = line.get(used..).unwrap_or_default();
+            let body = body.strip_prefix(b" ").unwrap_or(body);
+            return Some((stamp, parse(body)));
+        }
+    }
+    let (stamp, body) = crate::parse::exim::mainlog_header(line)?;
+    is_body(body).then(|| (stamp, parse(body)))
+}
+
+/// A qmail message through syslog (splogger): its epoch prefix is dropped, the syslog stamp
+/// is the wall time as logged.
+pub fn syslog<'a>(_program: &'a [u8], msg: &'a [u8]) -> Event<&'a [u8]> {
+    parse(epoch_prefix(msg).map_or(msg, |(_, b)| b))
+}
+
 /// Decodes a TAI64N label (`@` + 24 hex digits): 2^62 + 10 + Unix seconds, then nanoseconds.
 /// Returns the stamp and the bytes used.
 pub fn tai64n(line: &[u8]) -> Option<(RawStamp, usize)> {

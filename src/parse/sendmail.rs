@@ -11,6 +11,11 @@ pub fn is_program(program: &[u8]) -> bool {
     program.starts_with(b"sendmail") || program.starts_with(b"sm-")
 }
 
+/// A Sendmail message through syslog.
+pub fn syslog<'a>(_program: &'a [u8], msg: &'a [u8]) -> Event<&'a [u8]> {
+    parse(msg)
+}
+
 /// True if `w` is shaped like a Sendmail queue ID (`u91MiLhk021798`, older `g8U2LVi03161`).
 pub fn is_queue_id(w: &[u8]) -> bool {
     (10..=20).contains(&w.len())
