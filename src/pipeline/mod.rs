@@ -51,15 +51,52 @@ pub fn convert(
     let merging = MergeStage::new(&inputs, out, cfg.max_age_secs, pools);
     match pool::run(&steps, dating, merging, cfg.threads, cancel) {
         Ok((dating, merging)) => merging.finish(dating.finish()),
-        Err(Stopped::Failed(e)) => Err(e),
-        Err(Stopped::Cancelled) => Err(Error::Interrupted),
-        Err(Stopped::Panicked(step)) => Err(Error::Internal {
+        Err(stopped) => Err(stopped_error(stopped)),
+    }
+}
+
+/// The error a stopped run reports: a panic names the step of this pipeline it happened in.
+fn stopped_error(stopped: Stopped<Error>) -> Error {
+    match stopped {
+        Stopped::Failed(e) => e,
+        Stopped::Cancelled => Error::Interrupted,
+        Stopped::Panicked(step) => Error::Internal {
             stage: match step {
                 "first stage" => "date",
                 "second stage" => "merge",
                 "map" => "parse",
                 other => other,
             },
-        }),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_is_an_internal_error_naming_the_step_never_a_write_error() {
+        for (step, stage) in [
+            ("first stage", "date"),
+            ("second stage", "merge"),
+            ("map", "parse"),
+            ("read", "read"),
+            ("open", "open"),
+        ] {
+            let e = stopped_error(Stopped::Panicked(step));
+            assert!(
+                matches!(e, Error::Internal { stage: s } if s == stage),
+                "{e}"
+            );
+            assert!(e
+                .to_string()
+                .contains(&format!("internal error in the {stage} step")));
+            assert!(!e.to_string().contains("cannot write"));
+        }
+        assert!(matches!(
+            stopped_error(Stopped::Cancelled),
+            Error::Interrupted
+        ));
     }
 }

@@ -407,3 +407,277 @@ impl<S: Steps> State<S> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A source: its items (an `Err` item is a read error, which ends it), or an open error.
+    type FakeSource = Result<Vec<Result<u32, String>>, String>;
+
+    /// Fake steps: reading yields numbers, mapping multiplies by 10 (sleeping a little, so
+    /// workers finish out of order), the first stage logs what it sees, the second collects.
+    #[derive(Default)]
+    struct Fake {
+        sources: Vec<FakeSource>,
+        /// The step that panics, and on which item.
+        panic_in: Option<(&'static str, u32)>,
+        /// The second stage fails on this item.
+        fail_on: Option<u32>,
+        /// Set after the second stage has seen this many items.
+        cancel_after: Option<(Cancel, usize)>,
+        /// Items read, items read and not yet through the second stage, and the most there
+        /// ever were.
+        reads: AtomicUsize,
+        in_flight: AtomicUsize,
+        most_in_flight: AtomicUsize,
+        /// Threads that ran a step.
+        threads: Mutex<Vec<std::thread::ThreadId>>,
+    }
+
+    impl Fake {
+        fn seen(&self) {
+            if let Ok(mut t) = self.threads.lock() {
+                let me = std::thread::current().id();
+                if !t.contains(&me) {
+                    t.push(me);
+                }
+            }
+        }
+
+        fn maybe_panic(&self, step: &str, item: u32) {
+            if self.panic_in.is_some_and(|(s, i)| s == step && i == item) {
+                panic!("fake {step} panic on {item}");
+            }
+        }
+    }
+
+    impl Steps for Fake {
+        type Source = std::vec::IntoIter<Result<u32, String>>;
+        type Info = usize;
+        type Raw = u32;
+        type Item = u32;
+        type Marked = u32;
+        type First = Vec<String>;
+        type Second = Vec<u32>;
+        type Error = String;
+
+        fn sources(&self) -> usize {
+            self.sources.len()
+        }
+
+        fn open(&self, source: usize) -> Result<Self::Source, String> {
+            self.seen();
+            match self.sources.get(source) {
+                Some(Ok(items)) => Ok(items.clone().into_iter()),
+                Some(Err(e)) => Err(e.clone()),
+                None => Err("no such source".into()),
+            }
+        }
+
+        fn info(&self, s: &Self::Source) -> usize {
+            s.len()
+        }
+
+        fn read(&self, _: usize, s: &mut Self::Source) -> Result<Option<u32>, String> {
+            self.seen();
+            let got = s.next().transpose()?;
+            if let Some(x) = got {
+                self.maybe_panic("read", x);
+                self.reads.fetch_add(1, Ordering::SeqCst);
+                let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                self.most_in_flight.fetch_max(now, Ordering::SeqCst);
+            }
+            Ok(got)
+        }
+
+        fn map(&self, x: u32) -> u32 {
+            self.seen();
+            self.maybe_panic("map", x);
+            // Later items of a chunk of three finish first.
+            std::thread::sleep(std::time::Duration::from_micros(u64::from(3 - x % 3) * 200));
+            x * 10
+        }
+
+        fn first(&self, log: &mut Vec<String>, input: Input<Self>) -> Option<u32> {
+            self.seen();
+            match input {
+                Input::Start(s, info) => log.push(format!("start {s} {info:?}")),
+                Input::Item(x) => {
+                    log.push(format!("item {x}"));
+                    return Some(x);
+                }
+                Input::End(e) => log.push(format!("end {e:?}")),
+            }
+            None
+        }
+
+        fn second(&self, got: &mut Vec<u32>, x: u32) -> Result<(), String> {
+            self.seen();
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            self.maybe_panic("second", x / 10);
+            if self.fail_on == Some(x / 10) {
+                return Err(format!("write failed at {x}"));
+            }
+            got.push(x);
+            if let Some((cancel, n)) = &self.cancel_after {
+                if got.len() >= *n {
+                    cancel.cancel();
+                }
+            }
+            Ok(())
+        }
+    }
+
+    /// `n` sources of `per` items each, numbered in input order.
+    fn sources(n: u32, per: u32) -> Vec<FakeSource> {
+        (0..n)
+            .map(|s| Ok((0..per).map(|i| Ok(s * per + i)).collect()))
+            .collect()
+    }
+
+    fn go(fake: &Fake, workers: usize) -> Outcome<Fake> {
+        run(fake, Vec::new(), Vec::new(), workers, &Cancel::new())
+    }
+
+    #[test]
+    fn stages_see_every_item_in_input_order_whatever_the_workers() {
+        let want_items: Vec<u32> = (0..60).map(|x| x * 10).collect();
+        let mut want_log = Vec::new();
+        for s in 0..4u32 {
+            want_log.push(format!("start {s} Some(15)"));
+            want_log.extend((0..15).map(|i| format!("item {}", (s * 15 + i) * 10)));
+            want_log.push("end None".to_string());
+        }
+        for workers in [1, 2, 3, 8] {
+            let fake = Fake {
+                sources: sources(4, 15),
+                ..Fake::default()
+            };
+            let (log, items) = go(&fake, workers).unwrap_or_else(|_| panic!("{workers}"));
+            assert_eq!(log, want_log, "{workers} workers");
+            assert_eq!(items, want_items, "{workers} workers");
+        }
+    }
+
+    #[test]
+    fn a_read_or_open_error_ends_its_source_and_the_others_go_on() {
+        let mut srcs = sources(3, 4);
+        srcs[0] = Ok(vec![Ok(0), Ok(1), Err("corrupt at byte 9".into()), Ok(3)]);
+        srcs[1] = Err("cannot open".into());
+        for workers in [1, 2, 4] {
+            let fake = Fake {
+                sources: srcs.clone(),
+                ..Fake::default()
+            };
+            let (log, items) = go(&fake, workers).unwrap_or_else(|_| panic!("{workers}"));
+            assert_eq!(
+                log,
+                [
+                    "start 0 Some(4)",
+                    "item 0",
+                    "item 10",
+                    "end Some(\"corrupt at byte 9\")",
+                    "start 1 None",
+                    "end Some(\"cannot open\")",
+                    "start 2 Some(4)",
+                    "item 80",
+                    "item 90",
+                    "item 100",
+                    "item 110",
+                    "end None",
+                ],
+                "{workers} workers"
+            );
+            assert_eq!(items, [0, 10, 80, 90, 100, 110]);
+        }
+    }
+
+    #[test]
+    fn an_error_in_the_second_stage_stops_the_run() {
+        for workers in [1, 2, 4] {
+            let fake = Fake {
+                sources: sources(3, 20),
+                fail_on: Some(25),
+                ..Fake::default()
+            };
+            match go(&fake, workers) {
+                Err(Stopped::Failed(e)) => assert_eq!(e, "write failed at 250"),
+                other => panic!("{workers} workers: {:?}", other.map(|_| ())),
+            }
+        }
+    }
+
+    #[test]
+    fn a_panic_in_a_step_is_reported_with_the_step_and_ends_the_run() {
+        for (step, name) in [("read", "read"), ("map", "map"), ("second", "second stage")] {
+            for workers in [1, 2, 4] {
+                let fake = Fake {
+                    sources: sources(3, 10),
+                    panic_in: Some((step, 14)),
+                    ..Fake::default()
+                };
+                match go(&fake, workers) {
+                    Err(Stopped::Panicked(got)) => assert_eq!(got, name, "{workers}"),
+                    other => panic!("{step} {workers}: {:?}", other.map(|_| ())),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_cancel_stops_the_run_at_the_next_step() {
+        for workers in [1, 2, 4] {
+            let cancel = Cancel::new();
+            let fake = Fake {
+                sources: sources(4, 100),
+                cancel_after: Some((cancel.clone(), 10)),
+                ..Fake::default()
+            };
+            let got = run(&fake, Vec::new(), Vec::new(), workers, &cancel);
+            assert!(matches!(got, Err(Stopped::Cancelled)), "{workers}");
+            // It stopped early: far fewer than the 400 items were read.
+            let read = fake.reads.load(Ordering::SeqCst);
+            assert!(read <= 10 + MAX_IN_FLIGHT, "{workers}: {read} read");
+        }
+        // Set before the run: nothing is done.
+        let cancel = Cancel::new();
+        cancel.cancel();
+        let fake = Fake {
+            sources: sources(2, 5),
+            ..Fake::default()
+        };
+        let got = run(&fake, Vec::new(), Vec::new(), 2, &cancel);
+        assert!(matches!(got, Err(Stopped::Cancelled)));
+    }
+
+    #[test]
+    fn more_workers_than_work_and_memory_capped_by_a_constant() {
+        for (n, per, workers) in [(1, 2, 8), (0, 0, 4), (2, 0, 3), (8, 50, 64)] {
+            let fake = Fake {
+                sources: sources(n, per),
+                ..Fake::default()
+            };
+            let (log, items) = go(&fake, workers).unwrap_or_else(|_| panic!("{workers}"));
+            assert_eq!(items.len(), (n * per) as usize);
+            assert_eq!(log.len(), (n * (per + 2)) as usize);
+            let most = fake.most_in_flight.load(Ordering::SeqCst);
+            assert!(most <= MAX_IN_FLIGHT, "{workers} workers: {most} in flight");
+        }
+    }
+
+    #[test]
+    fn one_worker_runs_every_step_on_the_calling_thread() {
+        let fake = Fake {
+            sources: sources(3, 10),
+            ..Fake::default()
+        };
+        let (_, items) = go(&fake, 1).unwrap_or_else(|_| panic!());
+        assert_eq!(items.len(), 30);
+        let threads = fake.threads.lock().map(|t| t.clone()).unwrap_or_default();
+        assert_eq!(threads, [std::thread::current().id()]);
+        // One item in flight at a time: read, map, first stage, second stage, then the next.
+        assert_eq!(fake.most_in_flight.load(Ordering::SeqCst), 1);
+    }
+}
