@@ -31,6 +31,9 @@ pub enum Error {
         mta: &'static str,
         count: u64,
     },
+    /// `-o` names a file the run reads: writing it would destroy the log.
+    #[error("{output}: the output is one of the inputs; choose another -o")]
+    OutputIsInput { output: String },
     #[error("interrupted by a signal; the output was not written")]
     Interrupted,
     /// A bug: a step panicked, or a stage was lost; names the step.

@@ -67,7 +67,8 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             eprintln!("maillogconv: error: {e:#}");
-            ExitCode::from(Exit::Failure as u8)
+            let usage = matches!(e.downcast_ref(), Some(Error::OutputIsInput { .. }));
+            ExitCode::from(if usage { Exit::Usage } else { Exit::Failure } as u8)
         }
     }
 }

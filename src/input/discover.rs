@@ -188,13 +188,13 @@ type Family = ((PathBuf, String), Vec<(Rotation, PathBuf)>);
 
 /// Device and inode: the same file under two names is one file.
 #[cfg(unix)]
-fn identity(p: &Path) -> Option<(u64, u64)> {
+pub fn identity(p: &Path) -> Option<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()))
 }
 
 #[cfg(not(unix))]
-fn identity(_p: &Path) -> Option<(u64, u64)> {
+pub fn identity(_p: &Path) -> Option<(u64, u64)> {
     None
 }
 

@@ -39,10 +39,16 @@ impl Sink {
             Some(d) if !d.as_os_str().is_empty() => d,
             _ => Path::new("."),
         };
-        let tmp = tempfile::Builder::new()
-            .prefix(".maillogconv-")
-            .suffix(".tmp")
-            .tempfile_in(dir)?;
+        // The mode the umask gives a new file (not tempfile's 0600), or the mode of the file
+        // it replaces: the AWStats or web user must still be able to read it.
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".maillogconv-").suffix(".tmp");
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+        let tmp = builder.tempfile_in(dir)?;
+        if let Ok(meta) = std::fs::metadata(path) {
+            std::fs::set_permissions(tmp.path(), meta.permissions())?;
+        }
         Ok(Sink::File {
             tmp,
             path: path.to_path_buf(),

@@ -9,7 +9,8 @@ use crate::cancel::Cancel;
 use crate::config::Config;
 use crate::error::Error;
 use crate::input::chunk::Pool;
-use crate::input::discover::discover;
+use crate::input::discover::{discover, identity};
+use crate::input::Input;
 use crate::output::RecordWriter;
 use crate::stats::Summary;
 use pool::Stopped;
@@ -24,6 +25,9 @@ pub fn convert(
 ) -> Result<Summary, Error> {
     let found = discover(&cfg.inputs);
     let inputs = found.inputs;
+    if let Some(out) = &cfg.output {
+        refuse_output_among_inputs(out, &cfg.inputs, &inputs)?;
+    }
     let plan = crate::years::plan_years(&inputs, &found.families, &cfg.tz, cfg.year);
     let steps = MailSteps {
         inputs: &inputs,
@@ -53,6 +57,25 @@ pub fn convert(
         Ok((dating, merging)) => merging.finish(dating.finish()),
         Err(stopped) => Err(stopped_error(stopped)),
     }
+}
+
+/// `-o` may not be an input (a file read, or a directory given): the conversion would replace
+/// the log it reads.
+fn refuse_output_among_inputs(
+    out: &std::path::Path,
+    given: &[Input],
+    inputs: &[Input],
+) -> Result<(), Error> {
+    let Some(id) = identity(out) else {
+        return Ok(());
+    };
+    let same = |i: &Input| matches!(i, Input::Path(p) if identity(p) == Some(id));
+    if inputs.iter().chain(given).any(same) {
+        return Err(Error::OutputIsInput {
+            output: out.display().to_string(),
+        });
+    }
+    Ok(())
 }
 
 /// The error a stopped run reports: a panic names the step of this pipeline it happened in.

@@ -6,6 +6,7 @@
 mod exim;
 mod faults;
 mod formats;
+mod nightly;
 mod opensmtpd;
 mod others;
 mod qmail;
