@@ -39,12 +39,22 @@ pub fn run(cfg: &Config, cancel: &Cancel) -> anyhow::Result<Summary> {
     let write_err = |output: String| move |source| Error::Write { output, source };
     if let (false, Some(dir)) = (cfg.partition_by.is_empty(), cfg.output.as_ref()) {
         let mut dataset = Partitioned::create(dir, cfg.partition_by.clone())
-            .with_context(|| format!("cannot create the dataset directory {}", dir.display()))?
+            .with_context(|| format!("cannot open the dataset {}", dir.display()))?
             .encode_apart(cfg.threads > 1);
-        let summary = convert(cfg, &mut dataset, cancel)?;
+        let mut summary = convert(cfg, &mut dataset, cancel)?;
         let name = dir.display().to_string();
         dataset.finish().map_err(write_err(name.clone()))?;
-        dataset.commit().map_err(write_err(name))?;
+        summary.stats.already_in_dataset = dataset.skipped();
+        // A failed input: nothing is committed, and the next run starts from the same point.
+        if summary.errors.is_empty() {
+            dataset
+                .commit(&summary.coverage, None)
+                .map_err(write_err(name))?;
+        } else {
+            summary.warnings.push(format!(
+                "{name}: nothing was added to the dataset, because an input failed"
+            ));
+        }
         return Ok(summary);
     }
     let shown = cfg

@@ -14,6 +14,56 @@ pub struct Summary {
     /// Warnings worth a line on stderr (bad timestamps, the first few of them).
     pub warnings: Vec<String>,
     pub errors: Vec<Error>,
+    /// The log time each host's lines spanned, input by input (kept when the output is a
+    /// dataset: it is what the run covered).
+    pub coverage: Coverage,
+}
+
+/// Spans of log time (nanoseconds since the epoch, both ends included) by host: the lines a
+/// run read, so that a later run over the same lines can tell which records a dataset has.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Coverage {
+    /// Sorted, disjoint spans for each host.
+    pub hosts: std::collections::BTreeMap<Vec<u8>, Vec<(i64, i64)>>,
+}
+
+impl Coverage {
+    /// Adds the span `from..=to` of `host`, merging it with the spans it meets.
+    pub fn add(&mut self, host: &[u8], from: i64, to: i64) {
+        let (from, to) = (from.min(to), from.max(to));
+        let spans = self.hosts.entry(host.to_vec()).or_default();
+        spans.push((from, to));
+        spans.sort_unstable();
+        let mut merged: Vec<(i64, i64)> = Vec::with_capacity(spans.len());
+        for &(a, b) in spans.iter() {
+            match merged.last_mut() {
+                Some(last) if a <= last.1.saturating_add(1) => last.1 = last.1.max(b),
+                _ => merged.push((a, b)),
+            }
+        }
+        *spans = merged;
+    }
+
+    /// Every span of `other` added to this one.
+    pub fn union(&mut self, other: &Coverage) {
+        for (host, spans) in &other.hosts {
+            for &(a, b) in spans {
+                self.add(host, a, b);
+            }
+        }
+    }
+
+    /// True if `t` of `host` lies in a span.
+    pub fn contains(&self, host: &[u8], t: i64) -> bool {
+        self.hosts.get(host).is_some_and(|spans| {
+            let i = spans.partition_point(|&(a, _)| a <= t);
+            i > 0 && spans.get(i - 1).is_some_and(|&(_, b)| t <= b)
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.hosts.is_empty()
+    }
 }
 
 /// Per-input figures.
@@ -48,6 +98,8 @@ pub struct Stats {
     pub by_mta: [u64; Mta::ALL.len()],
     /// What discovery and year inference have to say (skipped files, anchors overruled).
     pub notes: Vec<String>,
+    /// Records a dataset already held from an earlier run over the same lines (not written).
+    pub already_in_dataset: u64,
 }
 
 impl Stats {
@@ -122,9 +174,46 @@ impl Stats {
             "messages dropped once settled (every recipient final, no removed within an hour): {}",
             self.settled_dropped
         );
+        if self.already_in_dataset > 0 {
+            let _ = writeln!(
+                s,
+                "records already in the dataset from an earlier run (not written again): {}",
+                self.already_in_dataset
+            );
+        }
         for n in &self.notes {
             let _ = writeln!(s, "note: {n}");
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coverage_spans_merge_and_answer_by_host() {
+        let mut c = Coverage::default();
+        c.add(b"mx1", 10, 20);
+        c.add(b"mx1", 30, 40);
+        c.add(b"mx1", 21, 25);
+        c.add(b"mx2", 100, 100);
+        assert_eq!(c.hosts[&b"mx1".to_vec()], [(10, 25), (30, 40)]);
+        for (t, want) in [
+            (9, false),
+            (10, true),
+            (25, true),
+            (26, false),
+            (30, true),
+            (41, false),
+        ] {
+            assert_eq!(c.contains(b"mx1", t), want, "{t}");
+        }
+        assert!(c.contains(b"mx2", 100) && !c.contains(b"mx2", 99) && !c.contains(b"mx3", 10));
+        let mut d = Coverage::default();
+        d.add(b"mx1", 26, 29);
+        d.union(&c);
+        assert_eq!(d.hosts[&b"mx1".to_vec()], [(10, 40)]);
     }
 }

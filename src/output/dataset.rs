@@ -1,12 +1,20 @@
-//! A Hive-partitioned Parquet dataset: `DIR/date=YYYY-MM-DD[/host=H]/part-NNNNN.parquet`,
-//! written under a temporary directory and swapped into place partition by partition only when
-//! the run completes; partitions the run did not write are not touched.
+//! A Hive-partitioned Parquet dataset, `DIR/date=YYYY-MM-DD[/host=H]/part-KEY-NNNNN.parquet`,
+//! that never loses a row and is never seen half-written. A run adds files and removes none it
+//! did not write itself: its files are written under `DIR/.maillogconv/` with names readers
+//! skip (`*.parquet.tmp`), and one atomic rename of a journal is the commit point, after which
+//! they are moved into place; a run that was killed after the journal is finished by the next
+//! one, and what a run that never committed left is removed by the next. Records a committed
+//! run already wrote (the same host, at a log time that run had read) are not written again,
+//! so the same command run twice, or over overlapping rotated sets, adds each record once.
+//! One run at a time: a lock file in `.maillogconv/`.
 
 use super::parquet::ParquetFile;
 use super::RecordWriter;
 use crate::record::RecordRef;
+use crate::stats::Coverage;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 /// Hive partition keys.
@@ -18,20 +26,76 @@ pub enum PartitionKey {
     Host,
 }
 
-/// A partitioned Parquet dataset written into `root`, atomically per partition.
+/// The dataset's own directory: lock, coverage, journal, files being written.
+const META: &str = ".maillogconv";
+const JOURNAL: &str = "journal.json";
+const COVERAGE: &str = "coverage.json";
+const FORMAT_VERSION: u32 = 1;
+
+/// What committed runs read, as stored in `coverage.json`.
+#[derive(Serialize, Deserialize)]
+struct StoredCoverage {
+    version: u32,
+    /// Host (bytes) and its spans (ns since the epoch, both ends included).
+    hosts: Vec<(Vec<u8>, Vec<(i64, i64)>)>,
+}
+
+impl StoredCoverage {
+    fn of(c: &Coverage) -> Self {
+        StoredCoverage {
+            version: FORMAT_VERSION,
+            hosts: c
+                .hosts
+                .iter()
+                .map(|(h, s)| (h.clone(), s.clone()))
+                .collect(),
+        }
+    }
+
+    fn coverage(self) -> Coverage {
+        let mut c = Coverage::default();
+        for (host, spans) in self.hosts {
+            for (a, b) in spans {
+                c.add(&host, a, b);
+            }
+        }
+        c
+    }
+}
+
+/// A committed run: the moves that put its files in place (relative to the dataset), the
+/// coverage after it, and a state file to install with it (`--state`).
+#[derive(Serialize, Deserialize)]
+struct Journal {
+    version: u32,
+    moves: Vec<(String, String)>,
+    coverage: StoredCoverage,
+    state: Option<(PathBuf, PathBuf)>,
+}
+
+/// A partitioned Parquet dataset being written into `root`.
 pub struct Partitioned {
     root: PathBuf,
-    tmp: PathBuf,
+    /// Where this run's files are written until it commits.
+    stage: PathBuf,
     keys: Vec<PartitionKey>,
     open: BTreeMap<String, ParquetFile<io::BufWriter<std::fs::File>>>,
     /// Files written per partition (a partition reopened after it was closed gets a new part).
     parts: BTreeMap<String, usize>,
+    /// What committed runs read: their records are not written again.
+    covered: Coverage,
+    /// Skip records `covered` holds (off with `--state`, which reads each line once anyway).
+    skip_covered: bool,
+    /// Records skipped so.
+    skipped: u64,
     committed: bool,
     /// Each open file encodes its row groups on a thread of its own.
     encode_apart: bool,
     /// The last record's date and host and its partition: consecutive records nearly always
     /// share it, and building the name was an allocation and a date format per record.
     last: Option<(jiff::civil::Date, Vec<u8>, String)>,
+    /// Held for the run: the dataset's lock.
+    _lock: std::fs::File,
 }
 
 /// Partition values may not contain a path separator or start with a dot.
@@ -53,22 +117,152 @@ fn partition_value(v: &[u8]) -> String {
     out
 }
 
+/// `path`, written whole or not at all: a temporary file, fsync, rename.
+fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".maillogconv-")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    sync_dir(dir)
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+fn invalid(path: &Path, e: impl std::fmt::Display) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!(
+            "{}: {e} (not written by this version of maillogconv?)",
+            path.display()
+        ),
+    )
+}
+
+/// Takes the dataset's lock, or says who holds it.
+fn lock(meta: &Path) -> io::Result<std::fs::File> {
+    let path = meta.join("lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(io::Error::new(
+            io::ErrorKind::WouldBlock,
+            format!(
+                "another maillogconv run is writing this dataset (it holds {}); \
+                 this run wrote nothing",
+                path.display()
+            ),
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
+}
+
+/// Finishes a run that committed (its journal exists) but was stopped before its files were
+/// all moved into place: moves what is left, installs its coverage and state.
+fn roll_forward(root: &Path) -> io::Result<()> {
+    let meta = root.join(META);
+    let path = meta.join(JOURNAL);
+    let text = match std::fs::read(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let journal: Journal = serde_json::from_slice(&text).map_err(|e| invalid(&path, e))?;
+    if journal.version != FORMAT_VERSION {
+        return Err(invalid(
+            &path,
+            format!("format version {}", journal.version),
+        ));
+    }
+    for (staged, dest) in &journal.moves {
+        let (staged, dest) = (root.join(staged), root.join(dest));
+        if staged.exists() {
+            if let Some(parent) = dest.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::rename(&staged, &dest)?;
+        }
+    }
+    let coverage = serde_json::to_vec(&journal.coverage).map_err(io::Error::other)?;
+    write_atomically(&meta.join(COVERAGE), &coverage)?;
+    if let Some((staged, dest)) = &journal.state {
+        if staged.exists() {
+            std::fs::rename(staged, dest)?;
+        }
+    }
+    std::fs::remove_file(&path)?;
+    sync_dir(&meta)
+}
+
+/// Removes what runs that never committed left: their stages, and the temporary directories
+/// of earlier versions (whose `.parquet` files readers would see).
+fn clean(root: &Path) -> io::Result<()> {
+    for dir in [root.join(META), root.to_path_buf()] {
+        for entry in std::fs::read_dir(&dir)?.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let ours = (dir != root && name.starts_with("stage-"))
+                || (dir == root && name.starts_with(".maillogconv-tmp-"));
+            if ours && entry.path().is_dir() {
+                std::fs::remove_dir_all(entry.path())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn load_coverage(meta: &Path) -> io::Result<Coverage> {
+    let path = meta.join(COVERAGE);
+    match std::fs::read(&path) {
+        Ok(text) => {
+            let stored: StoredCoverage =
+                serde_json::from_slice(&text).map_err(|e| invalid(&path, e))?;
+            if stored.version != FORMAT_VERSION {
+                return Err(invalid(&path, format!("format version {}", stored.version)));
+            }
+            Ok(stored.coverage())
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Coverage::default()),
+        Err(e) => Err(e),
+    }
+}
+
 impl Partitioned {
+    /// Opens the dataset in `root` for a run: takes its lock, finishes a committed run that was
+    /// stopped, removes what uncommitted runs left, and reads what committed runs covered.
     pub fn create(root: &Path, keys: Vec<PartitionKey>) -> io::Result<Partitioned> {
-        std::fs::create_dir_all(root)?;
-        let tmp = tempfile::Builder::new()
-            .prefix(".maillogconv-tmp-")
-            .tempdir_in(root)?
+        let meta = root.join(META);
+        std::fs::create_dir_all(&meta)?;
+        let lock = lock(&meta)?;
+        roll_forward(root)?;
+        clean(root)?;
+        let covered = load_coverage(&meta)?;
+        let stage = tempfile::Builder::new()
+            .prefix("stage-")
+            .tempdir_in(&meta)?
             .keep();
         Ok(Partitioned {
             root: root.to_path_buf(),
-            tmp,
+            stage,
             keys,
             open: BTreeMap::new(),
             parts: BTreeMap::new(),
+            covered,
+            skip_covered: true,
+            skipped: 0,
             committed: false,
             encode_apart: false,
             last: None,
+            _lock: lock,
         })
     }
 
@@ -77,6 +271,18 @@ impl Partitioned {
     pub fn encode_apart(mut self, apart: bool) -> Self {
         self.encode_apart = apart;
         self
+    }
+
+    /// Writes every record, even one that a committed run had read (`--state` runs read each
+    /// line once).
+    pub fn keep_covered(mut self) -> Self {
+        self.skip_covered = false;
+        self
+    }
+
+    /// Records not written because a committed run had them.
+    pub fn skipped(&self) -> u64 {
+        self.skipped
     }
 
     fn partition_of(&self, r: &RecordRef) -> String {
@@ -101,51 +307,74 @@ impl Partitioned {
         self.parts.keys().cloned().collect()
     }
 
-    /// Moves every written partition into place, replacing the old one, then removes the
-    /// temporary directory. All or nothing: if a rename fails, what was moved is moved back.
-    pub fn commit(mut self) -> io::Result<()> {
-        let trash = self.tmp.join(".old");
-        let parts: Vec<String> = self.parts.keys().cloned().collect();
-        let mut moved_old: Vec<&str> = Vec::new();
-        let mut moved_new: Vec<&str> = Vec::new();
-        let result = (|| -> io::Result<()> {
-            for part in &parts {
-                let dest = self.root.join(part);
-                if dest.exists() {
-                    let old = trash.join(part);
-                    if let Some(parent) = old.parent() {
-                        std::fs::create_dir_all(parent)?;
-                    }
-                    std::fs::rename(&dest, &old)?;
-                    moved_old.push(part);
-                }
+    /// Commits the run: its files, named by a key of what it read (`run`, so that the same
+    /// run again replaces its own files), are moved into place, and the dataset's coverage
+    /// grows by `run`. `state` (a file written beside its final path) is installed with them.
+    /// The journal's rename is the one commit point.
+    pub fn commit(mut self, run: &Coverage, state: Option<(PathBuf, PathBuf)>) -> io::Result<()> {
+        let key = run_key(run);
+        let mut moves = Vec::new();
+        for (part, n) in &self.parts {
+            for i in 0..*n {
+                let staged = self
+                    .stage
+                    .join(part)
+                    .join(format!("part-{i:05}.parquet.tmp"));
+                let staged = staged
+                    .strip_prefix(&self.root)
+                    .map_err(io::Error::other)?
+                    .to_string_lossy()
+                    .into_owned();
+                moves.push((staged, format!("{part}/part-{key}-{i:05}.parquet")));
             }
-            for part in &parts {
-                let dest = self.root.join(part);
-                if let Some(parent) = dest.parent() {
-                    std::fs::create_dir_all(parent)?;
-                }
-                std::fs::rename(self.tmp.join(part), &dest)?;
-                moved_new.push(part);
-            }
-            Ok(())
-        })();
-        if let Err(e) = result {
-            for part in moved_new {
-                let _ = std::fs::rename(self.root.join(part), self.tmp.join(part));
-            }
-            for part in moved_old {
-                let _ = std::fs::rename(trash.join(part), self.root.join(part));
-            }
-            return Err(e);
         }
+        let mut coverage = self.covered.clone();
+        coverage.union(run);
+        let journal = Journal {
+            version: FORMAT_VERSION,
+            moves,
+            coverage: StoredCoverage::of(&coverage),
+            state,
+        };
+        let meta = self.root.join(META);
+        let bytes = serde_json::to_vec(&journal).map_err(io::Error::other)?;
+        write_atomically(&meta.join(JOURNAL), &bytes)?;
         self.committed = true;
-        std::fs::remove_dir_all(&self.tmp)
+        roll_forward(&self.root)?;
+        std::fs::remove_dir_all(&self.stage)
     }
+}
+
+/// 16 hex digits naming a run by what it read.
+fn run_key(run: &Coverage) -> String {
+    // FNV-1a: stable across versions and platforms, unlike std's hashers.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    for (host, spans) in &run.hosts {
+        eat(host);
+        eat(&[0]);
+        for (a, b) in spans {
+            eat(&a.to_le_bytes());
+            eat(&b.to_le_bytes());
+        }
+    }
+    format!("{h:016x}")
 }
 
 impl RecordWriter for Partitioned {
     fn write_record(&mut self, r: &RecordRef) -> io::Result<()> {
+        if self.skip_covered {
+            let t =
+                r.ts.and_then(|t| i64::try_from(t.instant.as_nanosecond()).ok());
+            if t.is_some_and(|t| self.covered.contains(r.host, t)) {
+                self.skipped += 1;
+                return Ok(());
+            }
+        }
         let date = r.ts.map(|t| t.local.date()).unwrap_or_default();
         let by_host = self.keys.contains(&PartitionKey::Host);
         let last = match self.last.take() {
@@ -189,9 +418,9 @@ impl Partitioned {
                 }
             }
             let n = self.parts.entry(part.to_string()).or_insert(0);
-            let dir = self.tmp.join(part);
+            let dir = self.stage.join(part);
             std::fs::create_dir_all(&dir)?;
-            let file = std::fs::File::create(dir.join(format!("part-{:05}.parquet", *n)))?;
+            let file = std::fs::File::create(dir.join(format!("part-{:05}.parquet.tmp", *n)))?;
             *n += 1;
             self.open.insert(
                 part.to_string(),
@@ -210,9 +439,9 @@ impl Partitioned {
 
 impl Drop for Partitioned {
     fn drop(&mut self) {
-        // A run that did not complete leaves the dataset as it was.
+        // A run that did not commit leaves the dataset as it was.
         if !self.committed {
-            let _ = std::fs::remove_dir_all(&self.tmp);
+            let _ = std::fs::remove_dir_all(&self.stage);
         }
     }
 }

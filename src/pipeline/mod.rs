@@ -37,7 +37,15 @@ pub fn convert(
         lines: Pool::default(),
     };
     let dated = Pool::default();
-    let mut dating = DateStage::new(&inputs, plan, cfg.tz.clone(), cfg.strict, dated.clone());
+    let keep_coverage = !cfg.partition_by.is_empty();
+    let mut dating = DateStage::new(
+        &inputs,
+        plan,
+        cfg.tz.clone(),
+        cfg.strict,
+        dated.clone(),
+        keep_coverage,
+    );
     dating.summary.stats.notes.extend(found.notes);
     let missing = found
         .missing

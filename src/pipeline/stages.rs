@@ -203,6 +203,36 @@ pub(super) struct DateStage<'a> {
     unparsed: Option<(u64, Mta, u64)>,
     /// Where emptied [`Dated`] vectors come from.
     dated: Pool<Vec<Dated>>,
+    /// The current file's span of log time by host, when the run keeps its coverage.
+    coverage: Option<FileCoverage>,
+}
+
+/// The first and last instant (ns) of each host's lines in one file; hosts rarely change from
+/// one line to the next, so the last one looked up is tried first.
+#[derive(Default)]
+struct FileCoverage {
+    spans: Vec<(Vec<u8>, i64, i64)>,
+    last: usize,
+}
+
+impl FileCoverage {
+    fn see(&mut self, host: &[u8], t: i64) {
+        let at = match self.spans.get(self.last) {
+            Some((h, ..)) if h[..] == *host => self.last,
+            _ => match self.spans.iter().position(|(h, ..)| h[..] == *host) {
+                Some(i) => i,
+                None => {
+                    self.spans.push((host.to_vec(), t, t));
+                    self.spans.len() - 1
+                }
+            },
+        };
+        self.last = at;
+        if let Some((_, from, to)) = self.spans.get_mut(at) {
+            *from = (*from).min(t);
+            *to = (*to).max(t);
+        }
+    }
 }
 
 impl<'a> DateStage<'a> {
@@ -212,6 +242,7 @@ impl<'a> DateStage<'a> {
         tz: jiff::tz::TimeZone,
         strict: bool,
         dated: Pool<Vec<Dated>>,
+        keep_coverage: bool,
     ) -> Self {
         DateStage {
             inputs,
@@ -225,6 +256,17 @@ impl<'a> DateStage<'a> {
             strict,
             unparsed: None,
             dated,
+            coverage: keep_coverage.then(FileCoverage::default),
+        }
+    }
+
+    /// Adds the current file's spans to the run's coverage.
+    fn close_coverage(&mut self) {
+        if let Some(c) = &mut self.coverage {
+            for (host, from, to) in std::mem::take(&mut c.spans) {
+                self.summary.coverage.add(&host, from, to);
+            }
+            c.last = 0;
         }
     }
 
@@ -250,6 +292,7 @@ impl<'a> DateStage<'a> {
 
     fn start(&mut self, file: usize, compression: &'static str) {
         self.strict_error();
+        self.close_coverage();
         if let Some(fs) = self.summary.stats.files.last() {
             if let Some(last) = fs.last {
                 self.prev_last = Some((last, fs.name.clone()));
@@ -321,6 +364,7 @@ impl<'a> DateStage<'a> {
     }
 
     fn lines(&mut self, p: &Parsed, out: &mut Vec<Dated>) {
+        let data = p.chunk.bytes();
         for (idx, (_, line)) in p.lines.iter().enumerate() {
             self.line_no += 1;
             let stats = &mut self.summary.stats;
@@ -329,7 +373,10 @@ impl<'a> DateStage<'a> {
                 fs.lines += 1;
             }
             let Line::Known {
-                stamp, mta, event, ..
+                stamp,
+                mta,
+                event,
+                host,
             } = line
             else {
                 stats.unknown += 1;
@@ -368,6 +415,10 @@ impl<'a> DateStage<'a> {
             if first {
                 self.check_chain(&ts);
             }
+            if let Some(c) = &mut self.coverage {
+                let t = i64::try_from(ts.instant.as_nanosecond()).unwrap_or(i64::MAX);
+                c.see(host.get(data), t);
+            }
             // Lines that cannot make or change a record stop here.
             if matches!(event, Event::Ignored | Event::Malformed) {
                 continue;
@@ -382,6 +433,7 @@ impl<'a> DateStage<'a> {
 
     pub(super) fn finish(mut self) -> Summary {
         self.strict_error();
+        self.close_coverage();
         self.summary
     }
 }
