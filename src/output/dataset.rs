@@ -32,12 +32,14 @@ const JOURNAL: &str = "journal.json";
 const COVERAGE: &str = "coverage.json";
 const FORMAT_VERSION: u32 = 1;
 
+/// A host (bytes) and its spans (ns since the epoch, both ends included).
+type HostSpans = (Vec<u8>, Vec<(i64, i64)>);
+
 /// What committed runs read, as stored in `coverage.json`.
 #[derive(Serialize, Deserialize)]
 struct StoredCoverage {
     version: u32,
-    /// Host (bytes) and its spans (ns since the epoch, both ends included).
-    hosts: Vec<(Vec<u8>, Vec<(i64, i64)>)>,
+    hosts: Vec<HostSpans>,
 }
 
 impl StoredCoverage {
