@@ -74,6 +74,16 @@ struct Cli {
     /// `removed`: the log began or ended mid-flight); its deliveries are already written.
     #[arg(long, value_name = "DAYS", default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=3650))]
     evict_after_days: u32,
+    /// Remember in FILE what was read and what is still open (messages, the year, records
+    /// waiting for time order), and go on from there the next time: every line is converted
+    /// once across runs, whatever logrotate renamed, compressed or truncated. Only new records
+    /// are written. Runs on one FILE wait for each other (a second exits 1).
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
+    /// Add to the -o file instead of replacing it (line formats; CSV writes its header only into
+    /// a new file).
+    #[arg(long, requires = "output")]
+    append: bool,
 }
 
 /// Parses `args` (including the program name) into a [`Config`]; clap prints usage errors.
@@ -119,6 +129,11 @@ pub fn parse(args: Vec<std::ffi::OsString>) -> Result<Config, clap::Error> {
             return Err(usage("--partition-by needs -o DIR"));
         }
     }
+    if cli.append && (format == Format::Parquet || !partition_by.is_empty()) {
+        return Err(usage(
+            "--append adds lines to a file: use a line format (awstats, csv, jsonl, clf)",
+        ));
+    }
     if format == Format::Parquet
         && cli.output.is_none()
         && std::io::IsTerminal::is_terminal(&std::io::stdout())
@@ -136,6 +151,8 @@ pub fn parse(args: Vec<std::ffi::OsString>) -> Result<Config, clap::Error> {
         threads: cli.threads.map_or_else(default_threads, usize::from),
         stats: cli.stats,
         strict: cli.strict,
+        state: cli.state,
+        append: cli.append,
         max_age_secs: i64::from(cli.evict_after_days) * 86_400,
         mta: cli.mta,
         tz: cli.tz.unwrap_or_else(jiff::tz::TimeZone::system),

@@ -36,6 +36,10 @@ pub struct Config {
     pub strict: bool,
     /// Hive partition keys: `output` is then a directory (Parquet only).
     pub partition_by: Vec<PartitionKey>,
+    /// Where what was read is remembered between runs (`--state`): each line converted once.
+    pub state: Option<PathBuf>,
+    /// Add to `output` instead of replacing it (line formats).
+    pub append: bool,
 }
 
 impl Default for Config {
@@ -53,6 +57,8 @@ impl Default for Config {
             max_age_secs: crate::merge::DEFAULT_MAX_AGE_SECS,
             mta: None,
             strict: false,
+            state: None,
+            append: false,
         }
     }
 }

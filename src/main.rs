@@ -67,7 +67,10 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             eprintln!("maillogconv: error: {e:#}");
-            let usage = matches!(e.downcast_ref(), Some(Error::OutputIsInput { .. }));
+            // A wrong -o or a state file that cannot be used: nothing was touched.
+            let usage = matches!(e.downcast_ref(), Some(Error::OutputIsInput { .. }))
+                || e.downcast_ref::<maillogconv::pipeline::state::StateError>()
+                    .is_some();
             ExitCode::from(if usage { Exit::Usage } else { Exit::Failure } as u8)
         }
     }

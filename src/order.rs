@@ -12,6 +12,7 @@ use std::collections::VecDeque;
 /// Records held at most, whatever the window: in a burst, the oldest go out early.
 pub const MAX_HELD: usize = 50_000;
 
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Reorder<T = Box<Record>> {
     held: VecDeque<(i128, T)>,
     newest: i128,

@@ -13,7 +13,7 @@ use bytes::Bytes;
 macro_rules! mtas {
     ($($variant:ident => $name:literal,)+) => {
         /// The mail transfer agent that wrote a line.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
         pub enum Mta {
             $($variant,)+
         }
@@ -42,7 +42,9 @@ mtas! {
 }
 
 /// What happened to one recipient.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Status {
     Sent,
     Deferred,
@@ -76,7 +78,7 @@ impl Status {
 
 /// One delivery attempt (or rejection) of one recipient; `T` is how text is held: [`Bytes`]
 /// in an owned record, `&[u8]` in a [`RecordRef`].
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Record<T = Bytes> {
     /// When the deciding line was logged.
     pub ts: Option<Stamp>,

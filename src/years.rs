@@ -25,17 +25,30 @@ pub struct FileTimes {
     pub mtime: Option<SystemTime>,
 }
 
-/// The first stamp of a mail line in `input` (none for stdin, which cannot be read twice, or
-/// when the start of the file holds none) and the file's times.
-pub fn peek(input: &Input) -> (FileTimes, Option<RawStamp>) {
+/// Decompressed bytes at the start of a file by which `--state` knows it again.
+pub const FINGERPRINT_BYTES: usize = 4096;
+
+/// What the start of one input says.
+#[derive(Debug, Clone, Default)]
+pub struct Peeked {
+    pub times: FileTimes,
+    /// The first stamp of a mail line (none for stdin, which cannot be read twice, or when the
+    /// start of the file holds none).
+    pub first: Option<RawStamp>,
+    /// The first [`FINGERPRINT_BYTES`] of its decompressed data (empty for stdin).
+    pub head: Vec<u8>,
+}
+
+/// Looks at the start of `input`.
+pub fn peek(input: &Input) -> Peeked {
     let Input::Path(p) = input else {
-        return (
-            FileTimes {
+        return Peeked {
+            times: FileTimes {
                 stdin: true,
                 ..FileTimes::default()
             },
-            None,
-        );
+            ..Peeked::default()
+        };
     };
     let name = p
         .file_name()
@@ -49,7 +62,10 @@ pub fn peek(input: &Input) -> (FileTimes, Option<RawStamp>) {
         ..FileTimes::default()
     };
     let Ok(opened) = decompress::open(input) else {
-        return (times, None);
+        return Peeked {
+            times,
+            ..Peeked::default()
+        };
     };
     times.gzip_mtime = opened.gzip_mtime;
     times.mtime = opened.mtime;
@@ -62,7 +78,8 @@ pub fn peek(input: &Input) -> (FileTimes, Option<RawStamp>) {
             Line::Known { stamp, .. } => Some(stamp),
             Line::Unknown => None,
         });
-    (times, first)
+    head.truncate(FINGERPRINT_BYTES);
+    Peeked { times, first, head }
 }
 
 /// The local date and time of `t` in `tz`.
@@ -98,29 +115,28 @@ fn anchor(times: &FileTimes, tz: &jiff::tz::TimeZone) -> (jiff::civil::DateTime,
 /// Chooses the year of each file's first line: per rotated family, from the newest file's
 /// anchor back through the first lines (or forward from `--year`).
 pub fn plan_years(
-    inputs: &[Input],
+    peeks: &[Peeked],
     families: &[usize],
     tz: &jiff::tz::TimeZone,
     year: Option<i16>,
 ) -> Vec<ChainYear> {
-    let peeked: Vec<ChainFile> = inputs
+    let peeked: Vec<ChainFile> = peeks
         .iter()
-        .map(|i| {
-            let (times, first) = peek(i);
-            let (anchor, anchor_what) = anchor(&times, tz);
+        .map(|p| {
+            let (anchor, anchor_what) = anchor(&p.times, tz);
             ChainFile {
-                first,
+                first: p.first,
                 anchor,
                 anchor_what,
             }
         })
         .collect();
-    let mut plan: Vec<Option<ChainYear>> = vec![None; inputs.len()];
+    let mut plan: Vec<Option<ChainYear>> = vec![None; peeks.len()];
     let mut ids: Vec<usize> = families.to_vec();
     ids.sort_unstable();
     ids.dedup();
     for fam in ids {
-        let members: Vec<usize> = (0..inputs.len())
+        let members: Vec<usize> = (0..peeks.len())
             .filter(|&i| families.get(i) == Some(&fam))
             .collect();
         let files: Vec<ChainFile> = members.iter().map(|&i| peeked[i].clone()).collect();

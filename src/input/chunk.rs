@@ -75,6 +75,8 @@ pub struct Chunker<R> {
     done: bool,
     error: Option<io::Error>,
     pool: Pool,
+    /// Leave a last line without its line end unread: the file may still be growing.
+    hold_tail: bool,
 }
 
 impl<R: Read> Chunker<R> {
@@ -90,7 +92,15 @@ impl<R: Read> Chunker<R> {
             done: false,
             error: None,
             pool,
+            hold_tail: false,
         }
+    }
+
+    /// A last line without its line end is left unread (a live log still being written: the
+    /// next run reads it whole).
+    pub fn hold_tail(mut self, hold: bool) -> Self {
+        self.hold_tail = hold;
+        self
     }
 
     /// The next chunk, `Ok(None)` at the end. After a read error, the bytes read before it come
@@ -128,6 +138,9 @@ impl<R: Read> Chunker<R> {
             }
             if filled < want {
                 self.done = true;
+                if self.hold_tail && self.error.is_none() {
+                    filled = memchr::memrchr(b'\n', &buf[..filled]).map_or(0, |i| i + 1);
+                }
                 if filled == 0 {
                     self.pool.put(buf);
                     // An error before any byte of this chunk is reported now, not lost.
@@ -156,6 +169,23 @@ impl<R: Read> Chunker<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_held_tail_is_left_unread() {
+        for size in [1, 3, 8, 64] {
+            let got: Vec<Vec<u8>> = {
+                let mut c = Chunker::new(&b"one\ntwo\nthr"[..], size).hold_tail(true);
+                let mut v = Vec::new();
+                while let Ok(Some(ch)) = c.next_chunk() {
+                    v.push(ch.bytes().to_vec());
+                }
+                v
+            };
+            assert_eq!(got.concat(), b"one\ntwo\n", "{size}");
+            let mut only = Chunker::new(&b"partial"[..], size).hold_tail(true);
+            assert!(matches!(only.next_chunk(), Ok(None)), "{size}");
+        }
+    }
 
     fn chunks(data: &[u8], size: usize) -> Vec<Vec<u8>> {
         let pool = Pool::default();

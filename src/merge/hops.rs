@@ -8,7 +8,7 @@ use crate::time::Stamp;
 use bytes::Bytes;
 
 /// What a message inherits from the hop before it (content filter or bounce notification).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub(super) struct Origin {
     /// Log time (seconds) the link was made, for eviction.
     pub at: i64,

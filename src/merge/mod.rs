@@ -36,7 +36,7 @@ pub struct Ctx<'a> {
 /// Where the merger hands each record it decides.
 pub type Emit<'e> = dyn FnMut(&RecordRef) -> Result<(), Error> + 'e;
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(super) struct Message {
     first_seen: Option<Stamp>,
     /// Log time (seconds) of the message's latest line, for eviction.
@@ -67,8 +67,9 @@ impl Message {
     }
 }
 
-/// The correlation state of one run; carries across input files.
-#[derive(Debug)]
+/// The correlation state of one run; carries across input files, and across runs when saved
+/// (`--state`).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Merger {
     /// Boxed: the table stays small (it doubles as it grows, and a bucket is a key and a
     /// pointer), and messages do not move when it grows.
@@ -76,6 +77,8 @@ pub struct Merger {
     links: HashMap<Vec<u8>, Origin>,
     /// qmail deliveries started and not yet reported, by (host, delivery number).
     deliveries: HashMap<Vec<u8>, numbered::Pending>,
+    /// Scratch space for a key.
+    #[serde(skip)]
     key: Vec<u8>,
     /// Records that stand alone and are written once (Exchange).
     once: standalone::Once,
@@ -85,7 +88,10 @@ pub struct Merger {
     /// (the log began or ended mid-flight, the server crashed); their deliveries were written.
     max_age: i64,
     last_sweep: i64,
+    /// This run's figures.
+    #[serde(skip)]
     evicted: u64,
+    #[serde(skip)]
     settled_dropped: u64,
 }
 
@@ -128,6 +134,12 @@ impl Merger {
             evicted: 0,
             settled_dropped: 0,
         }
+    }
+
+    /// Messages silent for `secs` of log time are evicted (a restored merger is given the
+    /// run's).
+    pub fn set_max_age(&mut self, secs: i64) {
+        self.max_age = secs.max(60);
     }
 
     /// Messages seen but not yet `removed`.

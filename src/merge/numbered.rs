@@ -8,7 +8,7 @@ use crate::record::Status;
 use bytes::Bytes;
 
 /// A qmail delivery between `starting delivery` and its result.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(super) struct Pending {
     pub(super) qid: Vec<u8>,
     pub(super) to: Bytes,

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use hashbrown::HashMap;
 
 /// An open session's client, and when it was last heard of (log time, seconds).
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct Session {
     host: Bytes,
     ip: Bytes,
@@ -17,7 +17,7 @@ struct Session {
 }
 
 /// Open sessions by (host, session ID).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(super) struct Sessions {
     open: HashMap<Vec<u8>, Session>,
 }

@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 const ONCE_MAX: usize = 1 << 20;
 
 /// The keys of `once` lines already written, oldest first.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(super) struct Once {
     seen: HashSet<Vec<u8>>,
     order: VecDeque<(i64, Vec<u8>)>,

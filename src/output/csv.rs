@@ -25,6 +25,14 @@ impl<W: Write> Csv<W> {
             header: false,
         }
     }
+
+    /// A writer adding rows to a file that has its header already.
+    pub fn continuing(out: W) -> Self {
+        Csv {
+            header: true,
+            ..Csv::new(out)
+        }
+    }
 }
 
 fn to_io(e: csv::Error) -> io::Error {

@@ -349,19 +349,12 @@ impl Partitioned {
 
 /// 16 hex digits naming a run by what it read.
 fn run_key(run: &Coverage) -> String {
-    // FNV-1a: stable across versions and platforms, unlike std's hashers.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |bytes: &[u8]| {
-        for &b in bytes {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    };
+    use crate::hash::{fnv1a, FNV_START};
+    let mut h = FNV_START;
     for (host, spans) in &run.hosts {
-        eat(host);
-        eat(&[0]);
+        h = fnv1a(fnv1a(h, host), &[0]);
         for (a, b) in spans {
-            eat(&a.to_le_bytes());
-            eat(&b.to_le_bytes());
+            h = fnv1a(fnv1a(h, &a.to_le_bytes()), &b.to_le_bytes());
         }
     }
     format!("{h:016x}")

@@ -103,18 +103,21 @@ pub trait RecordWriter: Send {
 
 /// Makes the writer for `format` over `out`; everything runs on the calling thread.
 pub fn writer(format: Format, out: Box<dyn Write + Send>) -> Box<dyn RecordWriter> {
-    writer_with(format, out, false)
+    writer_with(format, out, false, false)
 }
 
 /// As [`writer`]; `encode_apart`: Parquet row groups are encoded and compressed on a thread
-/// of their own.
+/// of their own; `continuing`: the output already holds records (`--append`), so CSV writes no
+/// header.
 pub fn writer_with(
     format: Format,
     out: Box<dyn Write + Send>,
     encode_apart: bool,
+    continuing: bool,
 ) -> Box<dyn RecordWriter> {
     match format {
         Format::Awstats => Box::new(awstats::Awstats::new(out)),
+        Format::Csv if continuing => Box::new(csv::Csv::continuing(out)),
         Format::Csv => Box::new(csv::Csv::new(out)),
         Format::Jsonl => Box::new(jsonl::Jsonl::new(out)),
         Format::Clf => Box::new(clf::Clf::new(out)),

@@ -78,6 +78,19 @@ impl Sink {
         }
     }
 
+    /// The output, synced, kept under its temporary name for a commit that renames it with
+    /// other files (`--state`): (temporary path, final path); none for stdout or a device.
+    pub fn stage(self) -> io::Result<Option<(PathBuf, PathBuf)>> {
+        match self {
+            Sink::Stdout | Sink::Special { .. } => Ok(None),
+            Sink::File { tmp, path } => {
+                tmp.as_file().sync_all()?;
+                let (_, kept) = tmp.keep().map_err(|e| e.error)?;
+                Ok(Some((kept, path)))
+            }
+        }
+    }
+
     /// The name to use in messages.
     pub fn name(&self) -> String {
         match self {

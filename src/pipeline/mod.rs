@@ -2,8 +2,10 @@
 //! on one worker or many. Output bytes never depend on the number of workers: chunks are dated
 //! and merged in input order.
 
+mod date;
 pub mod pool;
 mod stages;
+pub mod state;
 
 use crate::cancel::Cancel;
 use crate::config::Config;
@@ -13,8 +15,11 @@ use crate::input::discover::{discover, identity};
 use crate::input::Input;
 use crate::output::RecordWriter;
 use crate::stats::Summary;
+use crate::years::{peek, plan_years, Peeked};
+use date::{DateSetup, DateStage};
 use pool::Stopped;
-use stages::{DateStage, MailSteps, MergeStage, Out};
+use stages::{MailSteps, MergeStage, Out};
+use state::State;
 
 /// Converts `cfg.inputs` into `writer`. Input errors are collected in the summary; an error
 /// writing the output, a cancel or an internal error ends the run.
@@ -23,29 +28,52 @@ pub fn convert(
     writer: &mut dyn RecordWriter,
     cancel: &Cancel,
 ) -> Result<Summary, Error> {
+    convert_from(cfg, writer, cancel, None).map(|(summary, _)| summary)
+}
+
+/// As [`convert`], going on from `state` (`--state`): inputs an earlier run read are read from
+/// where it stopped, with its open messages, year and held records; returns the state for the
+/// next run. Records still held for time order stay in it instead of being written.
+pub fn convert_from(
+    cfg: &Config,
+    writer: &mut dyn RecordWriter,
+    cancel: &Cancel,
+    state: Option<State>,
+) -> Result<(Summary, Option<State>), Error> {
     let found = discover(&cfg.inputs);
     let inputs = found.inputs;
     if let Some(out) = &cfg.output {
         refuse_output_among_inputs(out, &cfg.inputs, &inputs)?;
     }
-    let plan = crate::years::plan_years(&inputs, &found.families, &cfg.tz, cfg.year);
+    let peeks: Vec<Peeked> = inputs.iter().map(peek).collect();
+    let plan = plan_years(&peeks, &found.families, &cfg.tz, cfg.year);
+    let mut state = state;
+    let resumes = match &state {
+        Some(s) => s.resumes(&peeks),
+        None => vec![None; inputs.len()],
+    };
     let steps = MailSteps {
         inputs: &inputs,
         chunk_size: cfg.chunk_size,
         mta: cfg.mta,
         buffers: Pool::default(),
         lines: Pool::default(),
+        skips: resumes
+            .iter()
+            .map(|r| r.as_ref().map_or(0, |r| r.skip))
+            .collect(),
+        hold_tail: state.is_some(),
     };
     let dated = Pool::default();
-    let keep_coverage = !cfg.partition_by.is_empty();
-    let mut dating = DateStage::new(
-        &inputs,
+    let setup = DateSetup {
         plan,
-        cfg.tz.clone(),
-        cfg.strict,
-        dated.clone(),
-        keep_coverage,
-    );
+        tz: cfg.tz.clone(),
+        strict: cfg.strict,
+        dated: dated.clone(),
+        keep_coverage: !cfg.partition_by.is_empty(),
+        resumes,
+    };
+    let mut dating = DateStage::new(&inputs, setup);
     dating.summary.stats.notes.extend(found.notes);
     let missing = found
         .missing
@@ -60,11 +88,25 @@ pub fn convert(
             .map_or("<stdout>".to_string(), |p| p.display().to_string()),
     };
     let pools = (steps.buffers.clone(), steps.lines.clone(), dated);
-    let merging = MergeStage::new(&inputs, out, cfg.max_age_secs, pools);
-    match pool::run(&steps, dating, merging, cfg.threads, cancel) {
-        Ok((dating, merging)) => merging.finish(dating.finish()),
-        Err(stopped) => Err(stopped_error(stopped)),
-    }
+    let carried = state
+        .as_mut()
+        .and_then(|s| Some((s.merger.take()?, s.held.take()?)));
+    let merging = MergeStage::new(&inputs, out, cfg.max_age_secs, pools, carried);
+    let keep = state.is_some();
+    let (dating, merging) =
+        pool::run(&steps, dating, merging, cfg.threads, cancel).map_err(stopped_error)?;
+    let (summary, carry) = dating.finish();
+    let (summary, kept) = merging.finish(summary, keep)?;
+    let state = state.map(|mut s| {
+        let now = jiff::Timestamp::now().as_second();
+        s.record_inputs(&peeks, &carry.read, carry.last, now);
+        if let Some((merger, held)) = kept {
+            s.merger = Some(merger);
+            s.held = Some(held);
+        }
+        s
+    });
+    Ok((summary, state))
 }
 
 /// `-o` may not be an input (a file read, or a directory given): the conversion would replace

@@ -38,7 +38,7 @@ pub enum RawStamp {
 /// A resolved timestamp: local wall-clock time as logged, the UTC offset in force and the
 /// instant. In the skipped hour of a spring DST change the instant is shifted forward, while
 /// `local` stays as logged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Stamp {
     pub local: DateTime,
     /// Seconds east of UTC.

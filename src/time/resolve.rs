@@ -8,7 +8,7 @@ use jiff::tz::{AmbiguousOffset, Offset, TimeZone};
 use jiff::Timestamp;
 
 /// How the year of the first BSD stamp is chosen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum YearStart {
     /// The first BSD stamp is in this year (maillogconvert.pl's `YEAR` argument, `--year`).
     FirstLineIn(i16),
@@ -40,22 +40,32 @@ impl YearStart {
 /// is validated after the year is chosen. Instants: in the repeated hour of an autumn DST
 /// change a line takes the later offset once the log has moved past the first occurrence
 /// (line order); in the skipped spring hour the instant is shifted forward.
-#[derive(Debug, Clone)]
+///
+/// It can be saved and restored (`--state`) without its zone, which the run gives, and without
+/// its caches, which only save work.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct YearResolver {
+    #[serde(skip, default = "utc")]
     tz: TimeZone,
     start: YearStart,
     last: Option<i64>,
     last_year: i32,
     last_instant: Option<Timestamp>,
     /// A local hour with one offset throughout (no DST change in it), to skip the zone lookup.
+    #[serde(skip)]
     hour_cache: Option<(i64, Offset)>,
     /// The last stamp as written and as resolved: busy logs repeat a second many times, and
     /// the same written stamp right after itself always resolves the same way.
+    #[serde(skip)]
     memo: Option<(RawStamp, Stamp)>,
     /// The month and day of the last BSD stamp, with the year and date it resolved to: a line
     /// of the same day as the line before it is in the same year (the other candidates are a
     /// year away), so the year need not be chosen again (a third of the resolver's work).
     day: Option<(u8, u8, i32, Date)>,
+}
+
+fn utc() -> TimeZone {
+    TimeZone::UTC
 }
 
 /// Lines this far behind the previous one in the repeated hour are still its first occurrence.
@@ -64,6 +74,13 @@ const FOLD_JITTER_SECS: i64 = 300;
 impl YearResolver {
     pub fn new(start: YearStart) -> Self {
         Self::with_tz(start, TimeZone::UTC)
+    }
+
+    /// The zone of stamps without an offset (a restored resolver is given the run's).
+    pub fn set_tz(&mut self, tz: TimeZone) {
+        self.tz = tz;
+        self.hour_cache = None;
+        self.memo = None;
     }
 
     pub fn with_tz(start: YearStart, tz: TimeZone) -> Self {

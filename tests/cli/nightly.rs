@@ -158,7 +158,7 @@ fn a_run_with_a_failed_input_adds_nothing_to_the_dataset() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("maillog.1.gz") && err.contains("nothing was added"),
+        err.contains("maillog.1.gz") && err.contains("nothing was committed"),
         "{err}"
     );
     assert_eq!(files(&ds), before, "the dataset is as it was");

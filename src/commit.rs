@@ -1,0 +1,159 @@
+//! One run from its outputs' side: opens the destination (stdout, a file, a file to append to,
+//! or a dataset) and the state, runs the pipeline, and commits the output and the state
+//! together, once, only if every input was read (a run with a failed input commits nothing
+//! when it keeps a state or writes a dataset; a plain `-o FILE` is still written, as before).
+
+use crate::cancel::Cancel;
+use crate::config::Config;
+use crate::error::Error;
+use crate::output::{self, Partitioned, RecordWriter, Sink};
+use crate::pipeline::convert_from;
+use crate::pipeline::state::{self, State};
+use crate::stats::Summary;
+use anyhow::Context as _;
+use std::io::{Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+fn write_err(output: String) -> impl FnOnce(std::io::Error) -> Error {
+    move |source| Error::Write { output, source }
+}
+
+/// Converts `cfg.inputs` into `cfg.output`.
+pub fn run(cfg: &Config, cancel: &Cancel) -> anyhow::Result<Summary> {
+    let Some(path) = cfg.state.as_deref() else {
+        return run_with(cfg, cancel, None);
+    };
+    let _lock = state::lock(path).with_context(|| format!("cannot lock {}", path.display()))?;
+    state::roll_forward(path)
+        .with_context(|| format!("cannot finish the run before {}", path.display()))?;
+    let st = State::load(path, cfg.format.name())?;
+    run_with(cfg, cancel, Some((path, st)))
+}
+
+/// The state file's new contents, staged beside it.
+fn staged_state(path: &Path, st: Option<State>) -> anyhow::Result<Option<(PathBuf, PathBuf)>> {
+    let Some(st) = st else { return Ok(None) };
+    let bytes = st.to_bytes()?;
+    let staged = state::stage(path, &bytes)
+        .with_context(|| format!("cannot write the state {}", path.display()))?;
+    Ok(Some((staged, path.to_path_buf())))
+}
+
+fn nothing_committed(summary: &mut Summary, what: &str) {
+    summary.warnings.push(format!(
+        "{what}: nothing was committed, because an input failed; the next run starts from the \
+         same point"
+    ));
+}
+
+fn run_with(cfg: &Config, cancel: &Cancel, st: Option<(&Path, State)>) -> anyhow::Result<Summary> {
+    let (state_path, st) = match st {
+        Some((p, s)) => (Some(p), Some(s)),
+        None => (None, None),
+    };
+    if let (false, Some(dir)) = (cfg.partition_by.is_empty(), cfg.output.as_ref()) {
+        let mut dataset = Partitioned::create(dir, cfg.partition_by.clone())
+            .with_context(|| format!("cannot open the dataset {}", dir.display()))?
+            .encode_apart(cfg.threads > 1);
+        if st.is_some() {
+            dataset = dataset.keep_covered();
+        }
+        let (mut summary, st) = convert_from(cfg, &mut dataset, cancel, st)?;
+        let name = dir.display().to_string();
+        dataset.finish().map_err(write_err(name.clone()))?;
+        summary.stats.already_in_dataset = dataset.skipped();
+        if !summary.errors.is_empty() {
+            nothing_committed(&mut summary, &name);
+            return Ok(summary);
+        }
+        let staged = match state_path {
+            Some(p) => staged_state(p, st)?,
+            None => None,
+        };
+        dataset
+            .commit(&summary.coverage, staged)
+            .map_err(write_err(name))?;
+        return Ok(summary);
+    }
+    if let (true, Some(out)) = (cfg.append, cfg.output.as_deref()) {
+        return append(cfg, cancel, out, state_path, st);
+    }
+    let shown = cfg
+        .output
+        .as_ref()
+        .map_or("<stdout>".to_string(), |p| p.display().to_string());
+    let sink = Sink::open(cfg.output.as_deref())
+        .with_context(|| format!("cannot create output next to {shown}"))?;
+    let handle = sink
+        .handle()
+        .with_context(|| format!("cannot open {}", sink.name()))?;
+    let mut writer = output::writer_with(cfg.format, handle, cfg.threads > 1, false);
+    let (mut summary, st) = convert_from(cfg, writer.as_mut(), cancel, st)?;
+    writer.finish().map_err(write_err(sink.name()))?;
+    drop(writer);
+    let name = sink.name();
+    let Some(state_path) = state_path else {
+        sink.commit().map_err(write_err(name))?;
+        return Ok(summary);
+    };
+    if !summary.errors.is_empty() {
+        nothing_committed(&mut summary, &name);
+        return Ok(summary);
+    }
+    let mut moves: Vec<(PathBuf, PathBuf)> =
+        sink.stage().map_err(write_err(name))?.into_iter().collect();
+    moves.extend(staged_state(state_path, st)?);
+    state::commit(state_path, &moves)
+        .with_context(|| format!("cannot commit {}", state_path.display()))?;
+    Ok(summary)
+}
+
+/// `--append`: records are added to the end of `out`. With a state, a tail that a run stopped
+/// before its commit left is cut off first, and the state records the committed length.
+fn append(
+    cfg: &Config,
+    cancel: &Cancel,
+    out: &Path,
+    state_path: Option<&Path>,
+    st: Option<State>,
+) -> anyhow::Result<Summary> {
+    let name = out.display().to_string();
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(out)
+        .with_context(|| format!("cannot open {name}"))?;
+    let mut start = file.metadata().map_err(write_err(name.clone()))?.len();
+    if let Some(committed) = st.as_ref().and_then(|s| s.output_len) {
+        if start > committed {
+            file.set_len(committed).map_err(write_err(name.clone()))?;
+            start = committed;
+        }
+    }
+    file.seek(SeekFrom::Start(start))
+        .map_err(write_err(name.clone()))?;
+    let handle = Box::new(std::io::BufWriter::with_capacity(
+        1 << 16,
+        file.try_clone().map_err(write_err(name.clone()))?,
+    ));
+    let mut writer = output::writer_with(cfg.format, handle, false, start > 0);
+    let (mut summary, st) = convert_from(cfg, writer.as_mut(), cancel, st)?;
+    writer.finish().map_err(write_err(name.clone()))?;
+    drop(writer);
+    file.sync_all().map_err(write_err(name.clone()))?;
+    if !summary.errors.is_empty() && state_path.is_some() {
+        file.set_len(start).map_err(write_err(name.clone()))?;
+        nothing_committed(&mut summary, &name);
+        return Ok(summary);
+    }
+    let (Some(state_path), Some(mut st)) = (state_path, st) else {
+        return Ok(summary);
+    };
+    st.output_len = Some(file.metadata().map_err(write_err(name))?.len());
+    let moves: Vec<(PathBuf, PathBuf)> = staged_state(state_path, Some(st))?.into_iter().collect();
+    state::commit(state_path, &moves)
+        .with_context(|| format!("cannot commit {}", state_path.display()))?;
+    Ok(summary)
+}

@@ -1,0 +1,328 @@
+//! The dating stage: numbers lines, gives each stamp its year and instant, and counts, in
+//! input order; with `--state`, an input an earlier run read goes on from where it stopped
+//! (its line numbers and its year), and what this run read is left for the next.
+
+use super::pool::Input;
+use super::stages::{
+    Dated, MailSteps, Opened, Parsed, Resolved, MAX_WARNINGS, REORDER_WINDOW_SECS,
+};
+use super::state::Resume;
+use crate::error::Error;
+use crate::input::chunk::Pool;
+use crate::input::Input as Source;
+use crate::parse::{Event, Line, Mta};
+use crate::stats::{FileStats, Summary};
+use crate::time::{Stamp, YearResolver, YearStart};
+use crate::years::ChainYear;
+
+/// Dating stage: numbers lines, resolves years and counts, in input order; a step of its own
+/// apart from merging, so two workers can run the two serial steps at once.
+pub(super) struct DateStage<'a> {
+    inputs: &'a [Source],
+    pub(super) summary: Summary,
+    resolver: YearResolver,
+    file: usize,
+    line_no: u64,
+    warnings: u64,
+    /// How each file's first line gets its year.
+    plan: Vec<ChainYear>,
+    /// The last stamp of the previous file, to check the set is in order.
+    prev_last: Option<(Stamp, String)>,
+    /// `--strict`: unparseable lines fail the run.
+    strict: bool,
+    /// The current file's unparseable lines (first line number, MTA, count), under `--strict`.
+    unparsed: Option<(u64, Mta, u64)>,
+    /// Where emptied [`Dated`] vectors come from.
+    dated: Pool<Vec<Dated>>,
+    /// The current file's span of log time by host, when the run keeps its coverage.
+    coverage: Option<FileCoverage>,
+    /// Where each input goes on from an earlier run (`--state`).
+    resumes: Vec<Option<Resume>>,
+    tz: jiff::tz::TimeZone,
+    /// The current file: decompressed bytes read (counting an earlier run's), lines read this
+    /// run, and whether its year resolver was restored.
+    offset: u64,
+    new_lines: u64,
+    restored: bool,
+    /// What the next run needs (`--state`).
+    carry: DateCarry,
+}
+
+/// What the dating stage leaves for the next run: how far each input was read (bytes, lines;
+/// none for an input that failed or could not be opened), and the year resolver after the
+/// last input read.
+#[derive(Default)]
+pub(super) struct DateCarry {
+    pub(super) read: Vec<Option<(u64, u64)>>,
+    pub(super) last: Option<(usize, YearResolver)>,
+}
+
+/// How the dating stage is set up.
+pub(super) struct DateSetup {
+    pub(super) plan: Vec<ChainYear>,
+    pub(super) tz: jiff::tz::TimeZone,
+    pub(super) strict: bool,
+    pub(super) dated: Pool<Vec<Dated>>,
+    pub(super) keep_coverage: bool,
+    pub(super) resumes: Vec<Option<Resume>>,
+}
+
+/// The first and last instant (ns) of each host's lines in one file; hosts rarely change from
+/// one line to the next, so the last one looked up is tried first.
+#[derive(Default)]
+struct FileCoverage {
+    spans: Vec<(Vec<u8>, i64, i64)>,
+    last: usize,
+}
+
+impl FileCoverage {
+    fn see(&mut self, host: &[u8], t: i64) {
+        let at = match self.spans.get(self.last) {
+            Some((h, ..)) if h[..] == *host => self.last,
+            _ => match self.spans.iter().position(|(h, ..)| h[..] == *host) {
+                Some(i) => i,
+                None => {
+                    self.spans.push((host.to_vec(), t, t));
+                    self.spans.len() - 1
+                }
+            },
+        };
+        self.last = at;
+        if let Some((_, from, to)) = self.spans.get_mut(at) {
+            *from = (*from).min(t);
+            *to = (*to).max(t);
+        }
+    }
+}
+
+impl<'a> DateStage<'a> {
+    pub(super) fn new(inputs: &'a [Source], setup: DateSetup) -> Self {
+        let DateSetup {
+            plan,
+            tz,
+            strict,
+            dated,
+            keep_coverage,
+            resumes,
+        } = setup;
+        DateStage {
+            inputs,
+            summary: Summary::default(),
+            resolver: YearResolver::with_tz(YearStart::FirstLineIn(1970), tz.clone()),
+            file: 0,
+            line_no: 0,
+            warnings: 0,
+            plan,
+            prev_last: None,
+            strict,
+            unparsed: None,
+            dated,
+            coverage: keep_coverage.then(FileCoverage::default),
+            carry: DateCarry {
+                read: vec![None; inputs.len()],
+                last: None,
+            },
+            resumes,
+            tz,
+            offset: 0,
+            new_lines: 0,
+            restored: false,
+        }
+    }
+
+    /// Adds the current file's spans to the run's coverage.
+    fn close_coverage(&mut self) {
+        if let Some(c) = &mut self.coverage {
+            for (host, from, to) in std::mem::take(&mut c.spans) {
+                self.summary.coverage.add(&host, from, to);
+            }
+            c.last = 0;
+        }
+    }
+
+    fn name(&self, file: usize) -> String {
+        self.inputs
+            .get(file)
+            .map(Source::display)
+            .unwrap_or_default()
+    }
+
+    /// `--strict`: one error for the current file's unparseable lines, if it had any.
+    fn strict_error(&mut self) {
+        if let Some((line, mta, count)) = self.unparsed.take() {
+            let input = self.name(self.file);
+            self.summary.errors.push(Error::Malformed {
+                input,
+                line,
+                mta: mta.name(),
+                count,
+            });
+        }
+    }
+
+    fn start(&mut self, file: usize, opened: Option<Opened>) {
+        let compression = opened.as_ref().map_or("unreadable", |o| o.compression);
+        self.strict_error();
+        self.close_coverage();
+        if let Some(fs) = self.summary.stats.files.last() {
+            if let Some(last) = fs.last {
+                self.prev_last = Some((last, fs.name.clone()));
+            }
+        }
+        self.file = file;
+        self.line_no = 0;
+        let name = self.name(file);
+        let (start, year_from) = match self.plan.get(file) {
+            Some(p) => {
+                if let Some(n) = &p.note {
+                    self.summary.stats.notes.push(format!("{name}: {n}"));
+                }
+                (p.start, p.from.clone())
+            }
+            None => (
+                YearStart::NotAfter(jiff::civil::DateTime::default()),
+                String::new(),
+            ),
+        };
+        self.resolver.restart(start);
+        (self.offset, self.new_lines, self.restored) = (0, 0, false);
+        // An earlier run read the start of this text: go on where it stopped.
+        let resume = self.resumes.get(file).and_then(Option::as_ref);
+        if let (Some(r), Some(true)) = (resume, opened.map(|o| o.resumed)) {
+            self.offset = r.skip;
+            self.line_no = r.lines;
+            if let Some(resolver) = &r.resolver {
+                self.resolver = resolver.clone();
+                self.resolver.set_tz(self.tz.clone());
+                self.restored = true;
+            }
+        }
+        self.summary.stats.files.push(FileStats {
+            name,
+            compression,
+            year_from,
+            ..FileStats::default()
+        });
+    }
+
+    /// Notes a file that starts well before the previous one ended (out of order, overlap).
+    fn check_chain(&mut self, ts: &Stamp) {
+        let name = self.name(self.file);
+        if let Some((prev, prev_name)) = self.prev_last.take() {
+            if ts.instant.as_second() + REORDER_WINDOW_SECS < prev.instant.as_second() {
+                self.summary.stats.notes.push(format!(
+                    "{name}: starts at {} before {prev_name} ends at {}: inputs overlap or are out of order",
+                    ts.local, prev.local
+                ));
+            }
+        }
+    }
+
+    /// A chunk's known lines for the merge stage; file starts and ends stay here.
+    pub(super) fn handle(&mut self, work: Input<MailSteps<'_>>) -> Option<Resolved> {
+        match work {
+            Input::Start(file, opened) => self.start(file, opened),
+            Input::Item(p) => {
+                self.offset += p.chunk.bytes().len() as u64;
+                let mut dated = self.dated.take();
+                dated.clear();
+                self.lines(&p, &mut dated);
+                return Some(Resolved {
+                    file: self.file,
+                    parsed: p,
+                    dated,
+                });
+            }
+            Input::End(Some(e)) => {
+                if let Some(fs) = self.summary.stats.files.last_mut() {
+                    fs.failed = true;
+                }
+                self.summary.errors.push(e);
+            }
+            Input::End(None) => {
+                if let Some(r) = self.carry.read.get_mut(self.file) {
+                    *r = Some((self.offset, self.line_no));
+                }
+                if self.new_lines > 0 || self.restored {
+                    self.carry.last = Some((self.file, self.resolver.clone()));
+                }
+            }
+        }
+        None
+    }
+
+    fn lines(&mut self, p: &Parsed, out: &mut Vec<Dated>) {
+        let data = p.chunk.bytes();
+        for (idx, (_, line)) in p.lines.iter().enumerate() {
+            self.line_no += 1;
+            self.new_lines += 1;
+            let stats = &mut self.summary.stats;
+            stats.lines += 1;
+            if let Some(fs) = stats.files.last_mut() {
+                fs.lines += 1;
+            }
+            let Line::Known {
+                stamp,
+                mta,
+                event,
+                host,
+            } = line
+            else {
+                stats.unknown += 1;
+                continue;
+            };
+            let mta = *mta;
+            stats.recognised += 1;
+            stats.count_mta(mta);
+            if matches!(event, Event::Malformed) {
+                stats.malformed += 1;
+                if self.strict {
+                    self.unparsed.get_or_insert((self.line_no, mta, 0)).2 += 1;
+                }
+            }
+            let ts = match self.resolver.resolve(stamp) {
+                Ok(ts) => ts,
+                Err(e) => {
+                    stats.bad_timestamps += 1;
+                    if self.warnings < MAX_WARNINGS {
+                        let w = format!(
+                            "{}:{}: bad timestamp ({e}); line skipped",
+                            self.name(self.file),
+                            self.line_no
+                        );
+                        self.summary.warnings.push(w);
+                    }
+                    self.warnings += 1;
+                    continue;
+                }
+            };
+            let first = stats.files.last().is_some_and(|fs| fs.first.is_none());
+            if let Some(fs) = stats.files.last_mut() {
+                fs.first.get_or_insert(ts);
+                fs.last = Some(ts);
+            }
+            if first {
+                self.check_chain(&ts);
+            }
+            if let Some(c) = &mut self.coverage {
+                let t = i64::try_from(ts.instant.as_nanosecond()).unwrap_or(i64::MAX);
+                c.see(host.get(data), t);
+            }
+            // Lines that cannot make or change a record stop here.
+            if matches!(event, Event::Ignored | Event::Malformed) {
+                continue;
+            }
+            out.push(Dated {
+                idx: idx as u32,
+                line: self.line_no,
+                ts,
+            });
+        }
+    }
+
+    pub(super) fn finish(mut self) -> (Summary, DateCarry) {
+        self.strict_error();
+        self.close_coverage();
+        (self.summary, self.carry)
+    }
+}
