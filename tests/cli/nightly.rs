@@ -258,3 +258,134 @@ fn what_a_killed_run_left_is_removed_or_finished_by_the_next() {
         .iter()
         .any(|(n, _)| n == "date=2026-06-01/part-0123456789abcdef-00000.parquet"));
 }
+
+/// `maillogconv --year 2026 --state STATE ARGS…`.
+fn with_state(state: &Path, args: &[&str]) -> Output {
+    bin()
+        .args(["--year", "2026", "--tz", "UTC", "--state"])
+        .arg(state)
+        .args(args)
+        .output()
+        .expect("run")
+}
+
+#[test]
+fn a_damaged_or_foreign_state_file_is_refused_and_nothing_is_touched() {
+    let dir = tempdir();
+    let state = dir.path().join("s.state");
+    let out = dir.path().join("out.awstats");
+    let log = fixture("postfix/awstats-e2e.log");
+    let (out_s, log_s) = (out.to_str().expect("p"), log.to_str().expect("p"));
+    let first = with_state(&state, &["-o", out_s, "--append", log_s]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let good = std::fs::read(&state).expect("state");
+    let written = std::fs::read(&out).expect("out");
+    assert!(!written.is_empty());
+    let mut damaged = good.clone();
+    let mid = damaged.len() / 2;
+    damaged[mid] ^= 0x55;
+    let mut other_version = good.clone();
+    other_version[8] = 99;
+    for (what, bytes, says) in [
+        ("damaged", damaged, "damaged state file"),
+        ("another version", other_version, "state format version 99"),
+        (
+            "a log",
+            std::fs::read(&log).expect("log"),
+            "not a maillogconv state file",
+        ),
+    ] {
+        std::fs::write(&state, &bytes).expect("write");
+        let res = with_state(&state, &["-o", out_s, "--append", log_s]);
+        assert_eq!(res.status.code(), Some(2), "{what}");
+        let err = String::from_utf8_lossy(&res.stderr);
+        assert!(err.contains(says), "{what}: {err}");
+        assert_eq!(
+            std::fs::read(&state).expect("state"),
+            bytes,
+            "{what}: state untouched"
+        );
+        assert_eq!(
+            std::fs::read(&out).expect("out"),
+            written,
+            "{what}: output untouched"
+        );
+    }
+    // A state written for another format.
+    std::fs::write(&state, &good).expect("write");
+    let res = with_state(&state, &["-f", "csv", log_s]);
+    assert_eq!(res.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&res.stderr).contains("written for --format awstats"));
+}
+
+#[test]
+fn a_second_run_on_a_state_in_use_stops_with_a_message_and_the_next_goes_on() {
+    let dir = tempdir();
+    let state = dir.path().join("s.state");
+    let out = dir.path().join("out.awstats");
+    let log = dir.path().join("maillog");
+    let text = std::fs::read_to_string(fixture("postfix/awstats-e2e.log")).expect("read");
+    let head_end = text[..text.len() / 2].rfind('\n').map_or(0, |i| i + 1);
+    std::fs::write(&log, &text[..head_end]).expect("write");
+    let args = [
+        "-o",
+        out.to_str().expect("p"),
+        "--append",
+        log.to_str().expect("p"),
+    ];
+    assert!(with_state(&state, &args).status.success());
+    let before = std::fs::read(&out).expect("out");
+    let lock = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.path().join("s.state.lock"))
+        .expect("lock file");
+    lock.try_lock().expect("lock");
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .expect("open");
+    f.write_all(&text.as_bytes()[head_end..]).expect("grow");
+    let res = with_state(&state, &args);
+    assert_eq!(res.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(
+        err.contains("another maillogconv run is using the state"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&out).expect("out"), before, "nothing written");
+    drop(lock);
+    assert!(with_state(&state, &args).status.success());
+    // Nothing lost, nothing twice: the two halves make what one run over the log makes
+    // (the records of its last minutes are still held for time order).
+    let whole = stdout(&["--year", "2026", "--tz", "UTC", log.to_str().expect("p")]);
+    let got = std::fs::read_to_string(&out).expect("out");
+    assert!(
+        !got.is_empty() && whole.starts_with(&got),
+        "{got}\n---\n{whole}"
+    );
+}
+
+#[test]
+fn append_writes_the_csv_header_only_into_a_new_file() {
+    let dir = tempdir();
+    let out = dir.path().join("out.csv");
+    let log = fixture("postfix/awstats-e2e.log");
+    for _ in 0..2 {
+        let res = bin()
+            .args(["--year", "2026", "--tz", "UTC", "--append", "-o"])
+            .arg(&out)
+            .arg(&log)
+            .output()
+            .expect("run");
+        assert!(res.status.success());
+    }
+    let text = std::fs::read_to_string(&out).expect("out");
+    assert_eq!(text.matches("ts,ts_local,").count(), 1, "{text}");
+    let rows = text.lines().count() - 1;
+    let once = stdout(&["--year", "2026", "-f", "csv", log.to_str().expect("p")]);
+    assert_eq!(rows, 2 * (once.lines().count() - 1));
+}
