@@ -389,3 +389,36 @@ fn append_writes_the_csv_header_only_into_a_new_file() {
     let once = stdout(&["--year", "2026", "-f", "csv", log.to_str().expect("p")]);
     assert_eq!(rows, 2 * (once.lines().count() - 1));
 }
+
+#[test]
+fn with_state_each_run_writes_only_new_records_to_stdout_or_a_new_file() {
+    let dir = tempdir();
+    let log = dir.path().join("maillog");
+    let text = std::fs::read_to_string(fixture("postfix/awstats-e2e.log")).expect("read");
+    let cut = text[..text.len() / 2].rfind('\n').map_or(0, |i| i + 1);
+    // The first half, and half a line more: a line still being written is left for later.
+    std::fs::write(&log, &text[..cut + 10]).expect("write");
+    let log_s = log.to_str().expect("p");
+    let (s1, s2) = (
+        dir.path().join("stdout.state"),
+        dir.path().join("file.state"),
+    );
+    let out = dir.path().join("out.awstats");
+    let out_s = out.to_str().expect("p");
+    let first_stdout = with_state(&s1, &[log_s]);
+    assert!(first_stdout.status.success());
+    assert!(with_state(&s2, &["-o", out_s, log_s]).status.success());
+    let first_file = std::fs::read(&out).expect("out");
+    assert_eq!(first_stdout.stdout, first_file);
+    std::fs::write(&log, &text).expect("grow");
+    let second_stdout = with_state(&s1, &[log_s]);
+    assert!(with_state(&s2, &["-o", out_s, log_s]).status.success());
+    let second_file = std::fs::read(&out).expect("out");
+    assert_eq!(second_stdout.stdout, second_file, "a new file each run");
+    // Together they are what one run writes, less the records still held for time order.
+    let whole = stdout(&["--year", "2026", "--tz", "UTC", log_s]);
+    let both = [first_file, second_file].concat();
+    assert!(!both.is_empty() && whole.as_bytes().starts_with(&both));
+    // Nothing new: nothing written.
+    assert!(with_state(&s1, &[log_s]).stdout.is_empty());
+}
