@@ -10,7 +10,6 @@
 
 pub mod cancel;
 pub mod cli;
-mod commit;
 pub mod config;
 pub mod error;
 pub mod hash;
@@ -35,5 +34,5 @@ use crate::stats::Summary;
 /// from `cfg.state` when given. Input errors are collected in the summary; an output error, a
 /// cancel or an internal error ends the run, and then nothing reaches the final output path.
 pub fn run(cfg: &Config, cancel: &Cancel) -> anyhow::Result<Summary> {
-    commit::run(cfg, cancel)
+    pipeline::run(cfg, cancel)
 }

@@ -2,6 +2,7 @@
 //! on one worker or many. Output bytes never depend on the number of workers: chunks are dated
 //! and merged in input order.
 
+mod commit;
 mod date;
 pub mod pool;
 mod stages;
@@ -20,6 +21,8 @@ use date::{DateSetup, DateStage};
 use pool::Stopped;
 use stages::{MailSteps, MergeStage, Out};
 use state::State;
+
+pub use commit::run;
 
 /// Converts `cfg.inputs` into `writer`. Input errors are collected in the summary; an error
 /// writing the output, a cancel or an internal error ends the run.

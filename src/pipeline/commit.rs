@@ -3,12 +3,12 @@
 //! together, once, only if every input was read (a run with a failed input commits nothing
 //! when it keeps a state or writes a dataset; a plain `-o FILE` is still written, as before).
 
+use super::convert_from;
+use super::state::{self, State};
 use crate::cancel::Cancel;
 use crate::config::Config;
 use crate::error::Error;
 use crate::output::{self, Partitioned, RecordWriter, Sink};
-use crate::pipeline::convert_from;
-use crate::pipeline::state::{self, State};
 use crate::stats::Summary;
 use anyhow::Context as _;
 use std::io::{Seek, SeekFrom};
