@@ -36,7 +36,11 @@ fn staged_state(path: &Path, st: Option<State>) -> anyhow::Result<Option<(PathBu
     let bytes = st.to_bytes()?;
     let staged = state::stage(path, &bytes)
         .with_context(|| format!("cannot write the state {}", path.display()))?;
-    Ok(Some((staged, path.to_path_buf())))
+    // Absolute: a dataset's journal is finished by a run that may start elsewhere.
+    Ok(Some((
+        std::path::absolute(staged)?,
+        std::path::absolute(path)?,
+    )))
 }
 
 fn nothing_committed(summary: &mut Summary, what: &str) {

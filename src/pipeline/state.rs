@@ -288,10 +288,15 @@ pub fn roll_forward(state: &Path) -> io::Result<()> {
     std::fs::remove_file(&journal)
 }
 
-/// Commits `moves` at once: the journal's rename is the commit point.
+/// Commits `moves` at once: the journal's rename is the commit point. Its paths are absolute,
+/// so a run started from another directory finishes it alike.
 pub fn commit(state: &Path, moves: &[(PathBuf, PathBuf)]) -> io::Result<()> {
     let journal = sibling(state, "journal");
-    let bytes = serde_json::to_vec(moves).map_err(io::Error::other)?;
+    let moves: Vec<(PathBuf, PathBuf)> = moves
+        .iter()
+        .map(|(a, b)| Ok((std::path::absolute(a)?, std::path::absolute(b)?)))
+        .collect::<io::Result<_>>()?;
+    let bytes = serde_json::to_vec(&moves).map_err(io::Error::other)?;
     let staged = stage(&journal, &bytes)?;
     install(&staged, &journal)?;
     roll_forward(state)
