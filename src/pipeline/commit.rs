@@ -26,8 +26,16 @@ pub fn run(cfg: &Config, cancel: &Cancel) -> anyhow::Result<Summary> {
     let _lock = state::lock(path).with_context(|| format!("cannot lock {}", path.display()))?;
     state::roll_forward(path)
         .with_context(|| format!("cannot finish the run before {}", path.display()))?;
-    let st = State::load(path, cfg.format.name())?;
-    run_with(cfg, cancel, Some((path, st)))
+    run_with(cfg, cancel, Some(path))
+}
+
+/// The state at `path`, read once the output is open: opening a dataset finishes a commit a
+/// killed run left, which may install a newer state.
+fn load(cfg: &Config, path: Option<&Path>) -> anyhow::Result<Option<State>> {
+    Ok(match path {
+        Some(p) => Some(State::load(p, cfg.format.name())?),
+        None => None,
+    })
 }
 
 /// The state file's new contents, staged beside it.
@@ -50,15 +58,12 @@ fn nothing_committed(summary: &mut Summary, what: &str) {
     ));
 }
 
-fn run_with(cfg: &Config, cancel: &Cancel, st: Option<(&Path, State)>) -> anyhow::Result<Summary> {
-    let (state_path, st) = match st {
-        Some((p, s)) => (Some(p), Some(s)),
-        None => (None, None),
-    };
+fn run_with(cfg: &Config, cancel: &Cancel, state_path: Option<&Path>) -> anyhow::Result<Summary> {
     if let (false, Some(dir)) = (cfg.partition_by.is_empty(), cfg.output.as_ref()) {
         let mut dataset = Partitioned::create(dir, cfg.partition_by.clone())
             .with_context(|| format!("cannot open the dataset {}", dir.display()))?
             .encode_apart(cfg.threads > 1);
+        let st = load(cfg, state_path)?;
         if st.is_some() {
             dataset = dataset.keep_covered();
         }
@@ -79,6 +84,7 @@ fn run_with(cfg: &Config, cancel: &Cancel, st: Option<(&Path, State)>) -> anyhow
             .map_err(write_err(name))?;
         return Ok(summary);
     }
+    let st = load(cfg, state_path)?;
     if let (true, Some(out)) = (cfg.append, cfg.output.as_deref()) {
         return append(cfg, cancel, out, state_path, st);
     }
