@@ -18,7 +18,8 @@ pub const PEEK_BYTES: u64 = 256 * 1024;
 /// What is known of when a file ended.
 #[derive(Debug, Clone, Default)]
 pub struct FileTimes {
-    pub stdin: bool,
+    /// Stdin, a pipe, a FIFO or a device: read once, in the run, never looked at before.
+    pub stream: bool,
     /// The date of a dateext name (`maillog-20261120`): when the file was rotated.
     pub name_date: Option<jiff::civil::Date>,
     pub gzip_mtime: Option<SystemTime>,
@@ -44,12 +45,23 @@ pub fn peek(input: &Input) -> Peeked {
     let Input::Path(p) = input else {
         return Peeked {
             times: FileTimes {
-                stdin: true,
+                stream: true,
                 ..FileTimes::default()
             },
             ..Peeked::default()
         };
     };
+    // Anything but a regular file can be read only once (a pipe, a FIFO, /dev/stdin): what a
+    // look here read would be lost to the conversion, and a FIFO's second open would block.
+    if std::fs::metadata(p).is_ok_and(|m| !m.is_file()) {
+        return Peeked {
+            times: FileTimes {
+                stream: true,
+                ..FileTimes::default()
+            },
+            ..Peeked::default()
+        };
+    }
     let name = p
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -104,8 +116,8 @@ fn anchor(times: &FileTimes, tz: &jiff::tz::TimeZone) -> (jiff::civil::DateTime,
         }
     }
     let now = local_datetime(SystemTime::now(), tz).unwrap_or_default();
-    let what = if times.stdin {
-        "the clock (stdin)"
+    let what = if times.stream {
+        "the clock (a stream)"
     } else {
         "the clock"
     };

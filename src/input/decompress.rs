@@ -3,6 +3,7 @@
 //! (multi-frame), or plain. Concatenated archives (`cat a.gz b.gz`) decode whole.
 //! A [`Counting`] reader under the decoder tells how far into the raw input an error occurred.
 
+use crate::cancel::Cancel;
 use crate::error::Error;
 use crate::input::Input;
 use std::fs::File;
@@ -106,8 +107,14 @@ pub fn read_error(
 
 /// Opens `input` and wraps it in the decoder its magic bytes call for.
 pub fn open(input: &Input) -> Result<Opened, Error> {
+    open_with(input, None)
+}
+
+/// As [`open`]; a stream (stdin, a pipe, a FIFO, a device) is read so that `cancel` ends a
+/// read that waits for data (a stalled pipe), not only the run's next step.
+pub fn open_with(input: &Input, cancel: Option<&Cancel>) -> Result<Opened, Error> {
     let (raw, mtime): (Box<dyn Read + Send>, _) = match input {
-        Input::Stdin => (Box::new(io::stdin()), None),
+        Input::Stdin => (interruptible(io::stdin(), cancel), None),
         Input::Path(p) => {
             let open_err = |source| Error::Open {
                 input: input.display(),
@@ -118,12 +125,59 @@ pub fn open(input: &Input) -> Result<Opened, Error> {
             if meta.is_dir() {
                 return Err(open_err(io::Error::other("is a directory")));
             }
-            (Box::new(f), meta.modified().ok())
+            let raw = if meta.is_file() {
+                Box::new(f)
+            } else {
+                interruptible(f, cancel)
+            };
+            (raw, meta.modified().ok())
         }
     };
     let mut opened = decode(raw, &input.display())?;
     opened.mtime = mtime;
     Ok(opened)
+}
+
+/// `r`, read only once `poll` says data is there, checking `cancel` every 200 ms meanwhile.
+fn interruptible<R>(r: R, cancel: Option<&Cancel>) -> Box<dyn Read + Send>
+where
+    R: Read + rustix::fd::AsFd + Send + 'static,
+{
+    match cancel {
+        Some(c) => Box::new(Interruptible {
+            inner: r,
+            cancel: c.clone(),
+        }),
+        None => Box::new(r),
+    }
+}
+
+/// A stream whose reads end with an error once the run is cancelled, even while no data comes.
+struct Interruptible<R> {
+    inner: R,
+    cancel: Cancel,
+}
+
+impl<R: Read + rustix::fd::AsFd> Read for Interruptible<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use rustix::event::{poll, PollFd, PollFlags, Timespec};
+        let wait = Timespec {
+            tv_sec: 0,
+            tv_nsec: 200_000_000,
+        };
+        loop {
+            if self.cancel.is_cancelled() {
+                return Err(io::Error::other("interrupted by a signal"));
+            }
+            let mut fds = [PollFd::new(&self.inner, PollFlags::IN)];
+            match poll(&mut fds, Some(&wait)) {
+                Ok(0) | Err(rustix::io::Errno::INTR) => continue,
+                Ok(_) => return self.inner.read(buf),
+                // Not pollable (some devices): read as usual.
+                Err(_) => return self.inner.read(buf),
+            }
+        }
+    }
 }
 
 /// Wraps `raw` in the decoder its first bytes call for; `name` is for errors. The part of

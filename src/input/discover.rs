@@ -86,6 +86,8 @@ pub struct Discovered {
     /// For each input, the index of its rotated family (one chain of years).
     pub families: Vec<usize>,
     pub notes: Vec<String>,
+    /// What a user should see even without `--stats` (files skipped as duplicates).
+    pub warnings: Vec<String>,
     /// Arguments that named nothing readable (a pattern that matches no file).
     pub missing: Vec<String>,
 }
@@ -119,7 +121,7 @@ pub fn discover(args: &[Input]) -> Discovered {
         };
         let s = a.to_string_lossy();
         if a.is_dir() {
-            let found = directory(a, &mut d.notes);
+            let found = directory(a, &mut d.warnings);
             if found.is_empty() {
                 d.missing.push(format!(
                     "{}: no maillog or mail.log files in this directory",
@@ -141,6 +143,7 @@ pub fn discover(args: &[Input]) -> Discovered {
             files.push(a.clone());
         }
     }
+    skip_debian_duplicates(&mut files, &mut d.warnings);
     // The same file twice (by identity, not by spelling) is read once.
     let mut seen = HashSet::new();
     files.retain(|p| {
@@ -183,6 +186,33 @@ pub fn discover(args: &[Input]) -> Discovered {
     d
 }
 
+/// Debian's rsyslog writes each mail line to `mail.log` and again to `mail.info`, `mail.warn`
+/// or `mail.err` by level: beside a `mail.log` family, those are skipped, however they were
+/// named (a directory, a glob such as `/var/log/mail.*`, or a list).
+fn skip_debian_duplicates(files: &mut Vec<PathBuf>, warnings: &mut Vec<String>) {
+    let dir_of = |p: &Path| p.parent().map(Path::to_path_buf).unwrap_or_default();
+    let with_mail_log: HashSet<PathBuf> = files
+        .iter()
+        .filter(|p| rotated(&file_name(p)).base == "mail.log")
+        .map(|p| dir_of(p))
+        .collect();
+    let mut skipped: Vec<String> = Vec::new();
+    files.retain(|p| {
+        let dup = DUPLICATE_BASES.contains(&rotated(&file_name(p)).base.as_str())
+            && with_mail_log.contains(&dir_of(p));
+        if dup {
+            skipped.push(p.display().to_string());
+        }
+        !dup
+    });
+    if !skipped.is_empty() {
+        warnings.push(format!(
+            "skipped {} (Debian's mail.info/mail.warn/mail.err repeat mail.log's lines)",
+            skipped.join(", ")
+        ));
+    }
+}
+
 /// A rotated family (directory, base name) and its members.
 type Family = ((PathBuf, String), Vec<(Rotation, PathBuf)>);
 
@@ -199,7 +229,7 @@ pub fn identity(_p: &Path) -> Option<(u64, u64)> {
 }
 
 /// The mail-log families of a directory.
-fn directory(dir: &Path, notes: &mut Vec<String>) -> Vec<PathBuf> {
+fn directory(dir: &Path, warnings: &mut Vec<String>) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         // Reported when opened: the directory itself becomes an input that fails.
         return vec![dir.to_path_buf()];
@@ -221,7 +251,7 @@ fn directory(dir: &Path, notes: &mut Vec<String>) -> Vec<PathBuf> {
     }
     if !skipped.is_empty() {
         skipped.sort();
-        notes.push(format!(
+        warnings.push(format!(
             "{}: skipped {} (Debian's mail.info/mail.warn/mail.err repeat mail.log's lines)",
             dir.display(),
             skipped.join(", ")
@@ -295,10 +325,54 @@ mod tests {
             ["maillog.10.gz", "maillog.2.gz", "maillog.1", "maillog"]
         );
         assert!(
-            d.notes.iter().any(|n| n.contains("mail.info, mail.warn.1")),
+            d.warnings
+                .iter()
+                .any(|n| n.contains("mail.info, mail.warn.1")),
             "{:?}",
-            d.notes
+            d.warnings
         );
+    }
+
+    #[test]
+    fn debian_duplicates_are_skipped_however_they_are_named() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        for n in [
+            "mail.log",
+            "mail.log.1",
+            "mail.info",
+            "mail.warn",
+            "mail.err.1.gz",
+        ] {
+            std::fs::write(dir.path().join(n), "x\n").unwrap_or_else(|e| panic!("{e}"));
+        }
+        let glob = Input::Path(dir.path().join("mail.*"));
+        let list: Vec<Input> = ["mail.info", "mail.log", "mail.warn"]
+            .iter()
+            .map(|n| Input::Path(dir.path().join(n)))
+            .collect();
+        for args in [vec![glob], list] {
+            let d = discover(&args);
+            let names: Vec<String> = d
+                .inputs
+                .iter()
+                .map(|i| match i {
+                    Input::Path(p) => file_name(p),
+                    Input::Stdin => "-".into(),
+                })
+                .collect();
+            assert!(names.iter().all(|n| n.starts_with("mail.log")), "{names:?}");
+            assert!(
+                d.warnings.iter().any(|w| w.contains("mail.info")),
+                "{:?}",
+                d.warnings
+            );
+        }
+        // Without mail.log beside them, they are read.
+        let alone = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(alone.path().join("mail.info"), "x\n").unwrap_or_else(|e| panic!("{e}"));
+        let d = discover(&[Input::Path(alone.path().join("mail.info"))]);
+        assert_eq!(d.inputs.len(), 1);
+        assert!(d.warnings.is_empty());
     }
 
     #[test]

@@ -66,6 +66,7 @@ pub fn convert_from(
             .map(|r| r.as_ref().map_or(0, |r| r.skip))
             .collect(),
         hold_tail: state.is_some(),
+        cancel: cancel.clone(),
     };
     let dated = Pool::default();
     let setup = DateSetup {
@@ -78,6 +79,7 @@ pub fn convert_from(
     };
     let mut dating = DateStage::new(&inputs, setup);
     dating.summary.stats.notes.extend(found.notes);
+    dating.summary.warnings.extend(found.warnings);
     let missing = found
         .missing
         .into_iter()

@@ -315,6 +315,9 @@ impl<S: Steps> State<S> {
                 return None;
             }
             if let Some(reading) = slot.reading.take() {
+                // Counted from the start of the read: reads under way at once are many with
+                // many workers, and each may bring an item.
+                self.in_flight += 1;
                 return Some(Step::Read((slot.source, slot.next), reading));
             }
         }
@@ -363,22 +366,24 @@ impl<S: Steps> State<S> {
             }
             Done::Read((source, n), reading, got) => {
                 let Some(at) = self.slots.iter().position(|s| s.source == source) else {
+                    self.in_flight = self.in_flight.saturating_sub(1);
                     return;
                 };
                 match got {
                     Ok(Some(raw)) => {
                         self.unmapped.insert((source, n), raw);
-                        self.in_flight += 1;
                         if let Some(slot) = self.slots.get_mut(at) {
                             slot.next = n + 1;
                             slot.reading = Some(reading);
                         }
                     }
                     Ok(None) => {
+                        self.in_flight = self.in_flight.saturating_sub(1);
                         self.to_first.insert((source, n), Input::End(None));
                         self.slots.remove(at);
                     }
                     Err(e) => {
+                        self.in_flight = self.in_flight.saturating_sub(1);
                         self.to_first.insert((source, n), Input::End(Some(e)));
                         self.slots.remove(at);
                     }

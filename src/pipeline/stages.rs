@@ -4,6 +4,7 @@
 
 use super::date::DateStage;
 use super::pool::{Input, Steps};
+use crate::cancel::Cancel;
 use crate::error::Error;
 use crate::input::chunk::{Chunk, Chunker, Pool};
 use crate::input::decompress::{self, Compression};
@@ -32,6 +33,8 @@ pub(super) struct MailSteps<'a> {
     pub(super) skips: Vec<u64>,
     /// Leave plain files' unfinished last lines for the next run (`--state`).
     pub(super) hold_tail: bool,
+    /// Ends reads that wait on a stalled stream.
+    pub(super) cancel: Cancel,
 }
 
 impl<'a> Steps for MailSteps<'a> {
@@ -52,7 +55,14 @@ impl<'a> Steps for MailSteps<'a> {
         match self.inputs.get(source) {
             Some(input) => {
                 let skip = self.skips.get(source).copied().unwrap_or(0);
-                Reading::open(input, self.chunk_size, &self.buffers, skip, self.hold_tail)
+                Reading::open(
+                    input,
+                    self.chunk_size,
+                    &self.buffers,
+                    skip,
+                    self.hold_tail,
+                    &self.cancel,
+                )
             }
             None => Err(Error::Internal { stage: "open" }),
         }
@@ -135,8 +145,9 @@ impl Reading {
         pool: &Pool,
         skip: u64,
         hold_tail: bool,
+        cancel: &Cancel,
     ) -> Result<Self, Error> {
-        let mut opened = decompress::open(input)?;
+        let mut opened = decompress::open_with(input, Some(cancel))?;
         let mut resumed = false;
         if skip > 0 {
             let reader = &mut opened.reader;
@@ -149,7 +160,7 @@ impl Reading {
             if skipped == skip {
                 resumed = true;
             } else {
-                opened = decompress::open(input)?;
+                opened = decompress::open_with(input, Some(cancel))?;
             }
         }
         let hold = hold_tail && opened.compression == Compression::Plain;

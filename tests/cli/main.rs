@@ -12,6 +12,7 @@ mod others;
 mod qmail;
 mod rotation;
 mod sendmail;
+mod streams;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,105 @@
+//! Whatever a real system hands it (issue 22): pipes, FIFOs and /dev/stdin read once with
+//! every line; a stalled pipe does not keep a signal from ending the run; Debian's duplicate
+//! files skipped however they are named.
+
+use super::*;
+
+const LOG: &str = "postfix/awstats-e2e.log";
+
+fn sh(script: &str) -> Output {
+    Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .env("M", env!("CARGO_BIN_EXE_maillogconv"))
+        .env("F", fixture(LOG))
+        .current_dir(root())
+        .output()
+        .expect("bash")
+}
+
+#[test]
+fn pipes_fifos_and_dev_stdin_give_the_records_of_the_file() {
+    let want = stdout(&["--year", "2026", fixture(LOG).to_str().expect("p")]);
+    assert!(want.lines().count() > 3);
+    let dir = tempdir();
+    let fifo = dir.path().join("fifo");
+    let gz = dir.path().join("m.gz");
+    for script in [
+        "cat \"$F\" | \"$M\" --year 2026 /dev/stdin",
+        "cat \"$F\" | \"$M\" --year 2026 -",
+        "\"$M\" --year 2026 <(cat \"$F\")",
+        &format!(
+            "gzip -c \"$F\" > {0}; \"$M\" --year 2026 <(cat {0})",
+            gz.display()
+        ),
+        &format!(
+            "mkfifo {0}; (cat \"$F\" > {0} &); \"$M\" --year 2026 {0}",
+            fifo.display()
+        ),
+    ] {
+        let out = sh(script);
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout), want, "{script}");
+    }
+}
+
+#[test]
+fn a_signal_ends_a_run_that_waits_on_a_stalled_pipe() {
+    // `timeout` sends SIGTERM (or SIGINT) after 2 s; nothing comes through the pipe for 30 s.
+    for (sig, j) in [("TERM", "1"), ("INT", "2")] {
+        let mut stall = Command::new("sleep")
+            .arg("30")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("sleep");
+        let pipe = stall.stdout.take().expect("pipe");
+        let started = std::time::Instant::now();
+        let out = Command::new("timeout")
+            .args([
+                "-s",
+                sig,
+                "2",
+                env!("CARGO_BIN_EXE_maillogconv"),
+                "-j",
+                j,
+                "-",
+            ])
+            .stdin(pipe)
+            .output()
+            .expect("timeout");
+        let took = started.elapsed();
+        let _ = stall.kill();
+        let _ = stall.wait();
+        assert_eq!(out.status.code(), Some(124), "{sig}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("interrupted by a signal"), "{sig}: {err}");
+        // Far below the 30 s the pipe stalls for: the read did not hold the signal back.
+        assert!(took < std::time::Duration::from_secs(15), "{sig}: {took:?}");
+    }
+}
+
+#[test]
+fn debians_duplicate_files_are_skipped_when_a_glob_names_them() {
+    let dir = tempdir();
+    for n in ["mail.log", "mail.info", "mail.warn"] {
+        std::fs::copy(fixture(LOG), dir.path().join(n)).expect("copy");
+    }
+    let want = stdout(&[
+        "--year",
+        "2026",
+        dir.path().join("mail.log").to_str().expect("p"),
+    ]);
+    let glob = format!("{}/mail.*", dir.path().display());
+    let out = run(&["--year", "2026", &glob]);
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), want);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning: skipped") && err.contains("mail.info") && err.contains("mail.warn"),
+        "{err}"
+    );
+}
