@@ -84,6 +84,10 @@ struct Cli {
     /// a new file).
     #[arg(long, requires = "output")]
     append: bool,
+    /// Lines longer than this are cut to their first BYTES (counted, and the first few named
+    /// on stderr): memory stays bounded whatever the input.
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20, value_parser = clap::value_parser!(u32).range(1024..))]
+    max_line_length: u32,
 }
 
 /// Parses `args` (including the program name) into a [`Config`]; clap prints usage errors.
@@ -153,6 +157,7 @@ pub fn parse(args: Vec<std::ffi::OsString>) -> Result<Config, clap::Error> {
         strict: cli.strict,
         state: cli.state,
         append: cli.append,
+        max_line_length: cli.max_line_length as usize,
         max_age_secs: i64::from(cli.evict_after_days) * 86_400,
         mta: cli.mta,
         tz: cli.tz.unwrap_or_else(jiff::tz::TimeZone::system),

@@ -40,6 +40,8 @@ pub struct Config {
     pub state: Option<PathBuf>,
     /// Add to `output` instead of replacing it (line formats).
     pub append: bool,
+    /// Lines longer than this are cut to it (memory stays bounded).
+    pub max_line_length: usize,
 }
 
 impl Default for Config {
@@ -59,6 +61,7 @@ impl Default for Config {
             strict: false,
             state: None,
             append: false,
+            max_line_length: crate::input::chunk::MAX_LINE,
         }
     }
 }

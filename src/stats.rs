@@ -87,6 +87,8 @@ pub struct Stats {
     pub unknown: u64,
     pub malformed: u64,
     pub bad_timestamps: u64,
+    /// Lines longer than `--max-line-length`, cut to it.
+    pub long_lines: u64,
     pub records: [u64; Status::ALL.len()],
     pub open_at_end: u64,
     /// Messages dropped because no line came for them for the eviction age.
@@ -148,6 +150,9 @@ impl Stats {
             "lines: {} read, {} recognised, {} unknown, {} malformed, {} bad timestamps",
             self.lines, self.recognised, self.unknown, self.malformed, self.bad_timestamps
         );
+        if self.long_lines > 0 {
+            let _ = writeln!(s, "lines cut at --max-line-length: {}", self.long_lines);
+        }
         if self.by_mta.iter().any(|&n| n > 0) {
             let m: Vec<String> = Mta::ALL
                 .iter()

@@ -59,6 +59,8 @@ impl<T: Default> Pool<T> {
 pub struct Chunk {
     pub buf: Vec<u8>,
     pub len: usize,
+    /// Where the lines cut at the maximum line length start (offsets into the chunk).
+    pub cut: Vec<usize>,
 }
 
 impl Chunk {
@@ -77,7 +79,14 @@ pub struct Chunker<R> {
     pool: Pool,
     /// Leave a last line without its line end unread: the file may still be growing.
     hold_tail: bool,
+    /// Lines longer than this are cut to it (memory stays bounded whatever the input).
+    max_line: usize,
+    /// The rest of a cut line is being read and dropped.
+    skipping: bool,
 }
+
+/// The longest line kept whole by default: mail log lines are a few hundred bytes.
+pub const MAX_LINE: usize = 1 << 20;
 
 impl<R: Read> Chunker<R> {
     pub fn new(reader: R, size: usize) -> Self {
@@ -93,7 +102,36 @@ impl<R: Read> Chunker<R> {
             error: None,
             pool,
             hold_tail: false,
+            max_line: MAX_LINE,
+            skipping: false,
         }
+    }
+
+    /// Lines longer than `n` bytes are cut to their first `n` (and counted by the caller,
+    /// from [`Chunk::cut`]).
+    pub fn max_line(mut self, n: usize) -> Self {
+        self.max_line = n.max(1);
+        // Chunks no larger than that: a line that starts and ends in one read is then never
+        // too long, and only a chunk's first line (which began in the carry) needs a look.
+        self.size = self.size.min(self.max_line);
+        self
+    }
+
+    /// Reads and drops the rest of a cut line; what follows its line end is carried.
+    fn skip_rest(&mut self, scratch: &mut [u8]) -> io::Result<bool> {
+        while self.skipping {
+            let n = match self.reader.read(scratch) {
+                Ok(0) => return Ok(false),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if let Some(i) = memchr::memchr(b'\n', &scratch[..n]) {
+                self.carry.extend_from_slice(&scratch[i + 1..n]);
+                self.skipping = false;
+            }
+        }
+        Ok(true)
     }
 
     /// A last line without its line end is left unread (a live log still being written: the
@@ -113,6 +151,25 @@ impl<R: Read> Chunker<R> {
             return Ok(None);
         }
         let mut buf = self.pool.take();
+        if self.skipping {
+            if buf.len() < self.size {
+                buf.resize(self.size + CARRY_SLACK, 0);
+            }
+            let scratch = self.size.min(buf.len());
+            match self.skip_rest(&mut buf[..scratch]) {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.done = true;
+                    self.pool.put(buf);
+                    return Ok(None);
+                }
+                Err(e) => {
+                    self.done = true;
+                    self.pool.put(buf);
+                    return Err(e);
+                }
+            }
+        }
         let mut filled = self.carry.len();
         let mut want = filled + self.size;
         if buf.len() < want {
@@ -149,12 +206,44 @@ impl<R: Read> Chunker<R> {
                         None => Ok(None),
                     };
                 }
-                return Ok(Some(Chunk { buf, len: filled }));
+                // The last line, without its line end, may be too long too.
+                let mut cut = Vec::new();
+                let start = memchr::memrchr(b'\n', &buf[..filled]).map_or(0, |i| i + 1);
+                if filled - start > self.max_line {
+                    filled = start + self.max_line;
+                    cut.push(start);
+                }
+                return Ok(Some(Chunk {
+                    buf,
+                    len: filled,
+                    cut,
+                }));
             }
             if let Some(nl) = memchr::memrchr(b'\n', &buf[scanned..filled]) {
-                let cut = scanned + nl + 1;
-                self.carry.extend_from_slice(&buf[cut..filled]);
-                return Ok(Some(Chunk { buf, len: cut }));
+                let mut end = scanned + nl + 1;
+                let mut cut = Vec::new();
+                // The first line began in the carry and may be too long: keep its start.
+                let first = memchr::memchr(b'\n', &buf[..end]).unwrap_or(end);
+                if first > self.max_line {
+                    buf.copy_within(first..filled, self.max_line);
+                    let dropped = first - self.max_line;
+                    end -= dropped;
+                    filled -= dropped;
+                    cut.push(0);
+                }
+                self.carry.extend_from_slice(&buf[end..filled]);
+                return Ok(Some(Chunk { buf, len: end, cut }));
+            }
+            // No line end yet: the whole buffer is one line. Past the maximum, keep its
+            // start as a line of its own and drop the rest of it.
+            if filled > self.max_line {
+                buf[self.max_line] = b'\n';
+                self.skipping = true;
+                return Ok(Some(Chunk {
+                    buf,
+                    len: self.max_line + 1,
+                    cut: vec![0],
+                }));
             }
             // A line longer than the chunk: grow and read on.
             scanned = filled;
@@ -169,6 +258,39 @@ impl<R: Read> Chunker<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_longer_than_the_maximum_are_cut_and_the_rest_dropped() {
+        let mut data = b"short\n".to_vec();
+        data.extend(std::iter::repeat_n(b'x', 5000));
+        data.extend_from_slice(b"\nafter\n");
+        data.extend(std::iter::repeat_n(b'y', 3000));
+        for size in [1, 7, 64, 4096] {
+            let mut c = Chunker::new(&data[..], size).max_line(100);
+            let (mut text, mut cuts) = (Vec::new(), 0);
+            while let Ok(Some(ch)) = c.next_chunk() {
+                cuts += ch.cut.len();
+                for &at in &ch.cut {
+                    assert!(
+                        ch.bytes()[at..].starts_with(b"xxx")
+                            || ch.bytes()[at..].starts_with(b"yyy")
+                    );
+                }
+                text.extend_from_slice(ch.bytes());
+            }
+            let mut want = b"short\n".to_vec();
+            want.extend(std::iter::repeat_n(b'x', 100));
+            want.extend_from_slice(b"\nafter\n");
+            want.extend(std::iter::repeat_n(b'y', 100));
+            // A last line cut before the end of the input gets a line end; one cut at the end
+            // does not: the same lines.
+            if text.last() == Some(&b'\n') {
+                text.pop();
+            }
+            assert_eq!(text, want, "{size}");
+            assert_eq!(cuts, 2, "{size}");
+        }
+    }
 
     #[test]
     fn a_held_tail_is_left_unread() {

@@ -43,6 +43,11 @@ impl Span {
         }
     }
 
+    /// Where the span starts in its base.
+    pub fn start(self) -> usize {
+        self.start as usize
+    }
+
     pub fn get(self, base: &[u8]) -> &[u8] {
         base.get(self.start as usize..self.end1.get() as usize - 1)
             .unwrap_or_default()

@@ -46,6 +46,7 @@ pub(super) struct DateStage<'a> {
     restored: bool,
     /// What the next run needs (`--state`).
     carry: DateCarry,
+    max_line: usize,
 }
 
 /// What the dating stage leaves for the next run: how far each input was read (bytes, lines;
@@ -65,6 +66,8 @@ pub(super) struct DateSetup {
     pub(super) dated: Pool<Vec<Dated>>,
     pub(super) keep_coverage: bool,
     pub(super) resumes: Vec<Option<Resume>>,
+    /// Lines are cut at this length (for the warning).
+    pub(super) max_line: usize,
 }
 
 /// The first and last instant (ns) of each host's lines in one file; hosts rarely change from
@@ -104,6 +107,7 @@ impl<'a> DateStage<'a> {
             dated,
             keep_coverage,
             resumes,
+            max_line,
         } = setup;
         DateStage {
             inputs,
@@ -124,6 +128,7 @@ impl<'a> DateStage<'a> {
             },
             resumes,
             tz,
+            max_line,
             offset: 0,
             new_lines: 0,
             restored: false,
@@ -205,6 +210,21 @@ impl<'a> DateStage<'a> {
         });
     }
 
+    /// A line longer than the maximum: counted, and the first few named.
+    fn long_line(&mut self) {
+        self.summary.stats.long_lines += 1;
+        if self.warnings < MAX_WARNINGS {
+            let w = format!(
+                "{}:{}: line longer than {} bytes, cut",
+                self.name(self.file),
+                self.line_no,
+                self.max_line
+            );
+            self.summary.warnings.push(w);
+        }
+        self.warnings += 1;
+    }
+
     /// Notes a file that starts well before the previous one ended (out of order, overlap).
     fn check_chain(&mut self, ts: &Stamp) {
         let name = self.name(self.file);
@@ -253,9 +273,14 @@ impl<'a> DateStage<'a> {
 
     fn lines(&mut self, p: &Parsed, out: &mut Vec<Dated>) {
         let data = p.chunk.bytes();
-        for (idx, (_, line)) in p.lines.iter().enumerate() {
+        let mut cuts = p.chunk.cut.iter().peekable();
+        for (idx, (span, line)) in p.lines.iter().enumerate() {
             self.line_no += 1;
             self.new_lines += 1;
+            if cuts.peek().is_some_and(|&&at| at == span.start()) {
+                cuts.next();
+                self.long_line();
+            }
             let stats = &mut self.summary.stats;
             stats.lines += 1;
             if let Some(fs) = stats.files.last_mut() {

@@ -67,6 +67,7 @@ pub fn convert_from(
             .collect(),
         hold_tail: state.is_some(),
         cancel: cancel.clone(),
+        max_line: cfg.max_line_length,
     };
     let dated = Pool::default();
     let setup = DateSetup {
@@ -76,6 +77,7 @@ pub fn convert_from(
         dated: dated.clone(),
         keep_coverage: !cfg.partition_by.is_empty(),
         resumes,
+        max_line: cfg.max_line_length,
     };
     let mut dating = DateStage::new(&inputs, setup);
     dating.summary.stats.notes.extend(found.notes);

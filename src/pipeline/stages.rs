@@ -35,6 +35,8 @@ pub(super) struct MailSteps<'a> {
     pub(super) hold_tail: bool,
     /// Ends reads that wait on a stalled stream.
     pub(super) cancel: Cancel,
+    /// Lines are cut at this length.
+    pub(super) max_line: usize,
 }
 
 impl<'a> Steps for MailSteps<'a> {
@@ -55,14 +57,13 @@ impl<'a> Steps for MailSteps<'a> {
         match self.inputs.get(source) {
             Some(input) => {
                 let skip = self.skips.get(source).copied().unwrap_or(0);
-                Reading::open(
-                    input,
-                    self.chunk_size,
-                    &self.buffers,
+                let how = How {
+                    chunk_size: self.chunk_size,
                     skip,
-                    self.hold_tail,
-                    &self.cancel,
-                )
+                    hold_tail: self.hold_tail,
+                    max_line: self.max_line,
+                };
+                Reading::open(input, &self.buffers, how, &self.cancel)
             }
             None => Err(Error::Internal { stage: "open" }),
         }
@@ -129,6 +130,16 @@ pub(super) struct Reading {
     pub(super) resumed: bool,
 }
 
+/// How an input is read.
+pub(super) struct How {
+    pub(super) chunk_size: usize,
+    /// Decompressed bytes an earlier run read (`--state`).
+    pub(super) skip: u64,
+    /// Leave a plain file's unfinished last line (`--state`).
+    pub(super) hold_tail: bool,
+    pub(super) max_line: usize,
+}
+
 /// What the dating stage is told of an input that opened.
 pub(super) struct Opened {
     pub(super) compression: &'static str,
@@ -141,12 +152,16 @@ impl Reading {
     /// without its line end is left for the next run.
     pub(super) fn open(
         input: &Source,
-        chunk_size: usize,
         pool: &Pool,
-        skip: u64,
-        hold_tail: bool,
+        how: How,
         cancel: &Cancel,
     ) -> Result<Self, Error> {
+        let How {
+            chunk_size,
+            skip,
+            hold_tail,
+            max_line,
+        } = how;
         let mut opened = decompress::open_with(input, Some(cancel))?;
         let mut resumed = false;
         if skip > 0 {
@@ -165,7 +180,9 @@ impl Reading {
         }
         let hold = hold_tail && opened.compression == Compression::Plain;
         Ok(Reading {
-            chunker: Chunker::with_pool(opened.reader, chunk_size, pool.clone()).hold_tail(hold),
+            chunker: Chunker::with_pool(opened.reader, chunk_size, pool.clone())
+                .hold_tail(hold)
+                .max_line(max_line),
             compression: opened.compression,
             consumed: opened.consumed,
             resumed,

@@ -103,3 +103,24 @@ fn debians_duplicate_files_are_skipped_when_a_glob_names_them() {
         "{err}"
     );
 }
+
+#[test]
+fn an_over_long_line_is_cut_counted_and_named_and_the_rest_converted() {
+    let dir = tempdir();
+    let log = dir.path().join("maillog");
+    let text = std::fs::read_to_string(fixture(LOG)).expect("read");
+    let mut lines: Vec<&str> = text.lines().collect();
+    let long = "A".repeat(3 << 20);
+    lines.insert(3, &long);
+    std::fs::write(&log, lines.join("\n") + "\n").expect("write");
+    let out = run(&["--year", "2026", "--stats", log.to_str().expect("p")]);
+    assert!(out.status.success());
+    let want = stdout(&["--year", "2026", fixture(LOG).to_str().expect("p")]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), want);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("maillog:4: line longer than 1048576 bytes, cut"),
+        "{err}"
+    );
+    assert!(err.contains("lines cut at --max-line-length: 1"), "{err}");
+}
