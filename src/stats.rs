@@ -95,6 +95,10 @@ pub struct Stats {
     pub evicted: u64,
     /// Messages dropped an hour after every recipient was final, without `removed`.
     pub settled_dropped: u64,
+    /// Messages dropped an hour after their client, which never got a sender.
+    pub abandoned: u64,
+    /// Messages dropped because too many were open at once (the oldest first).
+    pub shed: u64,
     pub files: Vec<FileStats>,
     /// Recognised lines by MTA (indexed by `Mta::ALL`).
     pub by_mta: [u64; Mta::ALL.len()],
@@ -184,6 +188,21 @@ impl Stats {
                 s,
                 "records already in the dataset from an earlier run (not written again): {}",
                 self.already_in_dataset
+            );
+        }
+        if self.abandoned > 0 {
+            let _ = writeln!(
+                s,
+                "messages dropped with only their client known (sessions ended before DATA): {}",
+                self.abandoned
+            );
+        }
+        if self.shed > 0 {
+            let _ = writeln!(
+                s,
+                "messages dropped over the budget of {} open at once (oldest first): {}",
+                crate::merge::OPEN_BUDGET,
+                self.shed
             );
         }
         for n in &self.notes {

@@ -65,6 +65,16 @@ impl Message {
     fn settled(&self) -> bool {
         self.nrcpt.is_some_and(|n| self.finished >= n) && self.deferred.is_empty()
     }
+
+    /// Nothing but the client is known: no sender, no size, no recipient (a session that ended
+    /// after RCPT, before the message was queued). Nothing can make a record of it.
+    fn abandoned(&self) -> bool {
+        self.sender.is_none()
+            && self.size.is_none()
+            && self.nrcpt.is_none()
+            && self.deferred.is_empty()
+            && self.finished == 0
+    }
 }
 
 /// The correlation state of one run; carries across input files, and across runs when saved
@@ -93,11 +103,20 @@ pub struct Merger {
     evicted: u64,
     #[serde(skip)]
     settled_dropped: u64,
+    #[serde(skip)]
+    abandoned: u64,
+    #[serde(skip)]
+    shed: u64,
 }
 
 /// A settled message (every recipient final) with no line for this long is dropped, not kept
-/// for the whole eviction age: its `removed` was lost, and nothing else can follow.
+/// for the whole eviction age: its `removed` was lost, and nothing else can follow. So is an
+/// abandoned one (only its client known).
 const SETTLED_AGE_SECS: i64 = 3600;
+
+/// Open messages kept at most (~620 bytes each): past this, the tenth that has been silent
+/// longest is dropped, whatever the log time. Memory stays bounded whatever the input.
+pub const OPEN_BUDGET: usize = 250_000;
 
 /// Default eviction age: above Postfix's `maximal_queue_lifetime` of 5 days.
 pub const DEFAULT_MAX_AGE_SECS: i64 = 7 * 86_400;
@@ -133,6 +152,8 @@ impl Merger {
             last_sweep: i64::MIN,
             evicted: 0,
             settled_dropped: 0,
+            abandoned: 0,
+            shed: 0,
         }
     }
 
@@ -150,6 +171,16 @@ impl Merger {
     /// Messages dropped by eviction so far.
     pub fn evicted(&self) -> u64 {
         self.evicted
+    }
+
+    /// Messages of which only the client was ever known, dropped after an hour.
+    pub fn abandoned(&self) -> u64 {
+        self.abandoned
+    }
+
+    /// Messages dropped because the open ones were over [`OPEN_BUDGET`].
+    pub fn shed(&self) -> u64 {
+        self.shed
     }
 
     /// Settled messages dropped after an hour without `removed`.
@@ -170,7 +201,7 @@ impl Merger {
         self.last_sweep = now;
         let limit = now - self.max_age;
         let settled_limit = now - SETTLED_AGE_SECS.min(self.max_age);
-        let (mut evicted, mut settled) = (0, 0);
+        let (mut evicted, mut settled, mut abandoned) = (0, 0, 0);
         self.open.retain(|_, m| {
             if m.last_seen < limit {
                 evicted += 1;
@@ -178,16 +209,30 @@ impl Merger {
             } else if m.last_seen < settled_limit && m.settled() {
                 settled += 1;
                 false
+            } else if m.last_seen < settled_limit && m.abandoned() {
+                abandoned += 1;
+                false
             } else {
                 true
             }
         });
         self.evicted += evicted;
         self.settled_dropped += settled;
+        self.abandoned += abandoned;
         self.links.retain(|_, o| o.at >= limit);
         self.once.sweep(limit);
         self.sessions.sweep(limit);
         self.deliveries.retain(|_, p| p.at >= limit);
+    }
+
+    /// Over the budget: drops the tenth of the open messages that has been silent longest.
+    fn shed_oldest(&mut self) {
+        let mut ages: Vec<i64> = self.open.values().map(|m| m.last_seen).collect();
+        let k = ages.len() / 10;
+        let (_, &mut cut, _) = ages.select_nth_unstable(k);
+        let before = self.open.len();
+        self.open.retain(|_, m| m.last_seen > cut);
+        self.shed += (before - self.open.len()) as u64;
     }
 
     pub(super) fn message(&mut self, ctx: &Ctx, qid: &[u8]) -> &mut Message {
@@ -208,6 +253,9 @@ impl Merger {
     /// Merges one event; records it decides are passed to `emit`.
     pub fn event(&mut self, ctx: &Ctx, ev: Event<&[u8]>, emit: &mut Emit) -> Result<(), Error> {
         self.sweep(ctx.ts.instant.as_second());
+        if self.open.len() > OPEN_BUDGET {
+            self.shed_oldest();
+        }
         match ev {
             Event::Client {
                 qid,
@@ -688,6 +736,39 @@ Mar  1 10:05:01 mx1 postfix/smtp[3]: A1B2C3: to=<y@example.net>, relay=mx.exampl
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn abandoned_sessions_are_dropped_after_an_hour_and_the_table_has_a_budget() {
+        // 100 sessions that ended after RCPT (only client= is logged), then a day of traffic.
+        let mut text = String::new();
+        for i in 0..100 {
+            text.push_str(&format!(
+                "Mar  1 10:00:00 mx1 postfix/smtpd[9]: {:X}: client=x.example[192.0.2.1]\n",
+                0xA0000 + i
+            ));
+        }
+        for h in 11..=23 {
+            text.push_str(&format!(
+                "Mar  1 {h}:00:00 mx1 postfix/qmgr[99]: BBBBBB: removed\n"
+            ));
+        }
+        let mut m = Merger::with_max_age(5 * 86_400);
+        merge_into(&mut m, &text);
+        assert_eq!((m.abandoned(), m.open_messages()), (100, 0));
+        // More open messages than the budget: the silent-longest tenth goes, counted.
+        let mut text = String::new();
+        for i in 0..(OPEN_BUDGET + 10) {
+            let (h, mi, s) = (i / 3600 % 24, i / 60 % 60, i % 60);
+            text.push_str(&format!(
+                "Mar  2 {h:02}:{mi:02}:{s:02} mx1 postfix/qmgr[1]: {:X}: from=<a@example.org>, size=1, nrcpt=1 (queue active)\n",
+                0x100000 + i
+            ));
+        }
+        let mut m = Merger::with_max_age(5 * 86_400);
+        merge_into(&mut m, &text);
+        assert!(m.open_messages() <= OPEN_BUDGET, "{}", m.open_messages());
+        assert!(m.shed() >= (OPEN_BUDGET / 10) as u64, "{}", m.shed());
     }
 
     #[test]

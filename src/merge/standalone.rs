@@ -10,8 +10,8 @@ use crate::record::{RecordRef, Status};
 use hashbrown::HashSet;
 use std::collections::VecDeque;
 
-/// Keys remembered at most: past this, the oldest are forgotten first.
-const ONCE_MAX: usize = 1 << 20;
+/// Keys remembered at most (~100 bytes each): past this, the oldest are forgotten first.
+const ONCE_MAX: usize = 1 << 18;
 
 /// The keys of `once` lines already written, oldest first.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]

@@ -387,6 +387,8 @@ impl<'a> MergeStage<'a> {
         stats.open_at_end = self.merger.open_messages() as u64;
         stats.evicted = self.merger.evicted();
         stats.settled_dropped = self.merger.settled_dropped();
+        stats.abandoned = self.merger.abandoned();
+        stats.shed = self.merger.shed();
         Ok((summary, keep.then_some((self.merger, self.reorder))))
     }
 }
