@@ -219,6 +219,20 @@ impl<W: Write + Send + 'static> Drop for Encoder<W> {
     }
 }
 
+/// `batch` with its rows in `ts` order (the first column), ties in the order they came.
+fn sorted_by_ts(batch: &RecordBatch) -> io::Result<RecordBatch> {
+    let ts = batch
+        .column(0)
+        .as_any()
+        .downcast_ref::<arrow_array::TimestampMicrosecondArray>()
+        .ok_or_else(|| io::Error::other("the ts column is not a timestamp"))?;
+    let key = |i: u32| ts.is_valid(i as usize).then(|| ts.value(i as usize));
+    let mut order: Vec<u32> = (0..u32::try_from(batch.num_rows()).map_err(to_io)?).collect();
+    order.sort_by_key(|&i| key(i));
+    let order = arrow_array::UInt32Array::from(order);
+    arrow_select::take::take_record_batch(batch, &order).map_err(to_io)
+}
+
 /// One Parquet file being written: a row group of builders in front of an `ArrowWriter`.
 pub struct ParquetFile<W: Write + Send + 'static> {
     encoder: Encoder<W>,
@@ -226,6 +240,8 @@ pub struct ParquetFile<W: Write + Send + 'static> {
     builders: Vec<Builder>,
     rows: usize,
     last_ts: i64,
+    /// The row group's rows came in `ts` order (else they are sorted when it is written).
+    in_order: bool,
     /// The last `ts_local` text and the wall time and offset it is for: records come in time
     /// order, many in the same second, and formatting it was ~5% of the merge step.
     local: Option<(jiff::civil::DateTime, i32, String)>,
@@ -248,6 +264,7 @@ impl<W: Write + Send + 'static> ParquetFile<W> {
             builders: COLUMNS.iter().map(|c| Builder::new(c.kind)).collect(),
             rows: 0,
             last_ts: i64::MIN,
+            in_order: true,
             local: None,
         })
     }
@@ -257,10 +274,12 @@ impl<W: Write + Send + 'static> ParquetFile<W> {
             Value::Micros(m) => m,
             _ => 0,
         };
-        // Each row group is sorted by ts: a step back in time starts a new one.
-        if ts < self.last_ts || self.rows >= ROW_GROUP_ROWS {
+        if self.rows >= ROW_GROUP_ROWS {
             self.flush_group()?;
         }
+        // A step back in time (hosts whose clocks disagree on one central log) is sorted
+        // when the row group is written: row groups stay full, and each is in ts order.
+        self.in_order &= ts >= self.last_ts;
         self.last_ts = ts;
         if let Some(s) = &r.ts {
             if !matches!(&self.local, Some((t, o, _)) if *t == s.local && *o == s.offset) {
@@ -286,9 +305,13 @@ impl<W: Write + Send + 'static> ParquetFile<W> {
             return Ok(());
         }
         let arrays: Vec<ArrayRef> = self.builders.iter_mut().map(Builder::finish).collect();
-        let batch = RecordBatch::try_new(Arc::clone(&self.schema), arrays).map_err(to_io)?;
+        let mut batch = RecordBatch::try_new(Arc::clone(&self.schema), arrays).map_err(to_io)?;
+        if !self.in_order {
+            batch = sorted_by_ts(&batch)?;
+        }
         self.rows = 0;
         self.last_ts = i64::MIN;
+        self.in_order = true;
         self.encoder.write(batch)
     }
 

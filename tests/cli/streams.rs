@@ -124,3 +124,73 @@ fn an_over_long_line_is_cut_counted_and_named_and_the_rest_converted() {
     );
     assert!(err.contains("lines cut at --max-line-length: 1"), "{err}");
 }
+
+#[test]
+fn two_hosts_with_skewed_clocks_give_full_row_groups_in_ts_order() {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    // A central syslog: mx1 and mx2 interleaved, mx2's clock ten minutes behind, so the log
+    // steps back by more than the reorder window at every other line.
+    let dir = tempdir();
+    let log = dir.path().join("maillog");
+    let mut text = String::new();
+    for i in 0..40_000u32 {
+        let (host, skew) = if i % 2 == 0 { ("mx1", 600) } else { ("mx2", 0) };
+        let s = i / 4 + skew;
+        let t = format!(
+            "Mar 14 {:02}:{:02}:{:02}",
+            10 + s / 3600,
+            s / 60 % 60,
+            s % 60
+        );
+        text.push_str(&format!("{t} {host} postfix/smtpd[1]: NOQUEUE: reject: RCPT from unknown[192.0.2.1]: 554 5.7.1 <u{i}@example.org>: Relay access denied; from=<a@example.net> to=<u{i}@example.org> proto=ESMTP helo=<x>\n"));
+    }
+    std::fs::write(&log, text).expect("write");
+    let out = dir.path().join("out.parquet");
+    let res = run(&[
+        "--year",
+        "2026",
+        "--tz",
+        "UTC",
+        "-o",
+        out.to_str().expect("p"),
+        log.to_str().expect("p"),
+    ]);
+    assert!(
+        res.status.success(),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let file = std::fs::File::open(&out).expect("open");
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).expect("parquet");
+    let groups = builder.metadata().num_row_groups();
+    let rows: i64 = builder
+        .metadata()
+        .row_groups()
+        .iter()
+        .map(|g| g.num_rows())
+        .sum();
+    assert_eq!(rows, 40_000);
+    // At most one row group per 32,768 rows (before: one per step back, ~20,000).
+    assert_eq!(groups, 2, "{groups} row groups");
+    for g in 0..groups {
+        let file = std::fs::File::open(&out).expect("open");
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+            .expect("parquet")
+            .with_row_groups(vec![g])
+            .build()
+            .expect("reader");
+        let mut last = i64::MIN;
+        for batch in reader {
+            let batch = batch.expect("batch");
+            let ts = batch
+                .column(0)
+                .as_any()
+                .downcast_ref::<arrow_array::TimestampMicrosecondArray>()
+                .expect("ts");
+            for v in ts.values().iter() {
+                assert!(*v >= last, "row group {g} is not in ts order");
+                last = *v;
+            }
+        }
+    }
+}
