@@ -81,7 +81,10 @@ pub struct Partitioned {
     /// Where this run's files are written until it commits.
     stage: PathBuf,
     keys: Vec<PartitionKey>,
-    open: BTreeMap<String, ParquetFile<io::BufWriter<std::fs::File>>>,
+    /// Open partition files, each with when it was last written to (a count of records).
+    open: BTreeMap<String, (u64, ParquetFile<io::BufWriter<std::fs::File>>)>,
+    /// Records written so far (the clock of `open`).
+    tick: u64,
     /// Files written per partition (a partition reopened after it was closed gets a new part).
     parts: BTreeMap<String, usize>,
     /// What committed runs read: their records are not written again.
@@ -100,21 +103,33 @@ pub struct Partitioned {
     _lock: std::fs::File,
 }
 
-/// Partition values may not contain a path separator or start with a dot.
+/// A host as a partition directory's value: bytes other than `A-Z a-z 0-9 . _ -` (and a
+/// leading `.`) as `%XX`, which DuckDB and Spark decode; longer than 100 bytes so, its first
+/// 64 and a hash of the whole (`~` and 16 hex digits), so the name fits every file system.
+/// The directory is `host_part=…`, not `host=…`: the `host` column of the files holds the true
+/// host, and a partition column of the same name would hide it.
 fn partition_value(v: &[u8]) -> String {
-    let s = String::from_utf8_lossy(v);
-    let mut out: String = s
-        .chars()
-        .map(|c| {
-            if c == '/' || c == '\\' || c.is_control() || c == '=' {
-                '_'
-            } else {
-                c
-            }
-        })
-        .collect();
-    if out.is_empty() || out.starts_with('.') {
-        out.insert(0, '_');
+    let mut out = String::with_capacity(v.len());
+    for (i, &b) in v.iter().enumerate() {
+        let safe = b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || (b == b'.' && i > 0);
+        if safe {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    if out.is_empty() {
+        out.push_str("%00");
+    }
+    if out.len() > 100 {
+        // Every `%` starts a `%XX`: cut before one, never inside.
+        let b = out.as_bytes();
+        let mut cut = 64;
+        while cut > 0 && (b[cut - 1] == b'%' || (cut >= 2 && b[cut - 2] == b'%')) {
+            cut -= 1;
+        }
+        let hash = crate::hash::fnv1a(crate::hash::FNV_START, v);
+        out = format!("{}~{hash:016x}", &out[..cut]);
     }
     out
 }
@@ -238,6 +253,10 @@ fn load_coverage(meta: &Path) -> io::Result<Coverage> {
     }
 }
 
+/// Partition files open at once at most (each may hold an encoder thread): past this, the
+/// one used least recently is closed (a later record of its partition opens a new part).
+const MAX_OPEN: usize = 64;
+
 impl Partitioned {
     /// Opens the dataset in `root` for a run: takes its lock, finishes a committed run that was
     /// stopped, removes what uncommitted runs left, and reads what committed runs covered.
@@ -257,6 +276,7 @@ impl Partitioned {
             stage,
             keys,
             open: BTreeMap::new(),
+            tick: 0,
             parts: BTreeMap::new(),
             covered,
             skip_covered: true,
@@ -298,7 +318,9 @@ impl Partitioned {
                     let d = r.ts.map(|t| t.local.date()).unwrap_or_default();
                     p.push_str(&format!("date={d}"));
                 }
-                PartitionKey::Host => p.push_str(&format!("host={}", partition_value(r.host))),
+                PartitionKey::Host => {
+                    p.push_str(&format!("host_part={}", partition_value(r.host)));
+                }
             }
         }
         p
@@ -382,7 +404,7 @@ impl RecordWriter for Partitioned {
     }
 
     fn finish(&mut self) -> io::Result<()> {
-        for (_, mut f) in std::mem::take(&mut self.open) {
+        for (_, (_, mut f)) in std::mem::take(&mut self.open) {
             f.close_file()?;
         }
         Ok(())
@@ -407,9 +429,20 @@ impl Partitioned {
                     .cloned()
                     .collect();
                 for k in done {
-                    if let Some(mut f) = self.open.remove(&k) {
+                    if let Some((_, mut f)) = self.open.remove(&k) {
                         f.close_file()?;
                     }
+                }
+            }
+            // Many hosts: open files (and encoder threads) stay within a bound.
+            if self.open.len() >= MAX_OPEN {
+                let oldest = self
+                    .open
+                    .iter()
+                    .min_by_key(|(_, (used, _))| *used)
+                    .map(|(k, _)| k.clone());
+                if let Some((_, mut f)) = oldest.and_then(|k| self.open.remove(&k)) {
+                    f.close_file()?;
                 }
             }
             let n = self.parts.entry(part.to_string()).or_insert(0);
@@ -417,16 +450,18 @@ impl Partitioned {
             std::fs::create_dir_all(&dir)?;
             let file = std::fs::File::create(dir.join(format!("part-{:05}.parquet.tmp", *n)))?;
             *n += 1;
-            self.open.insert(
-                part.to_string(),
-                ParquetFile::with_encoder(
-                    io::BufWriter::with_capacity(1 << 20, file),
-                    self.encode_apart,
-                )?,
-            );
+            let f = ParquetFile::with_encoder(
+                io::BufWriter::with_capacity(1 << 20, file),
+                self.encode_apart,
+            )?;
+            self.open.insert(part.to_string(), (0, f));
         }
+        self.tick += 1;
         match self.open.get_mut(part) {
-            Some(f) => f.append(r),
+            Some((used, f)) => {
+                *used = self.tick;
+                f.append(r)
+            }
             None => Ok(()),
         }
     }
@@ -438,5 +473,33 @@ impl Drop for Partitioned {
         if !self.committed {
             let _ = std::fs::remove_dir_all(&self.stage);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_values_are_escaped_and_long_ones_hashed() {
+        for (host, want) in [
+            ("mx1.example.org", "mx1.example.org"),
+            ("a/b", "a%2Fb"),
+            ("x=y", "x%3Dy"),
+            ("p%2Fq", "p%252Fq"),
+            ("..", "%2E."),
+            ("", "%00"),
+            ("m x", "m%20x"),
+        ] {
+            assert_eq!(partition_value(host.as_bytes()), want, "{host}");
+        }
+        let long = "h/".repeat(150);
+        let v = partition_value(long.as_bytes());
+        assert!(v.len() <= 64 + 17, "{v}");
+        assert!(v.contains('~') && !v.contains('/'));
+        // The cut never splits a %XX.
+        let before = v.split('~').next().unwrap_or_default();
+        assert!(!before.ends_with('%') && before.rfind('%').is_none_or(|p| before.len() - p == 3));
+        assert_ne!(v, partition_value("h/".repeat(151).as_bytes()));
     }
 }

@@ -361,7 +361,7 @@ fn parquet_bytes_are_the_same_whether_row_groups_are_encoded_apart_or_not() {
             ],
         ]
         .concat());
-        let dir = ds.join("date=2026-03-14/host=mx1");
+        let dir = ds.join("date=2026-03-14/host_part=mx1");
         let parts: Vec<_> = std::fs::read_dir(&dir)
             .expect("partition")
             .filter_map(|e| e.ok())

@@ -368,7 +368,7 @@ fn partitioned_dataset_rerun_adds_nothing_and_another_day_adds_only_itself() {
     ]);
     let nested: Vec<String> = tree(&ds2).iter().map(|(n, _)| shape(n)).collect();
     assert!(
-        nested.contains(&"date=2026-03-14/host=mx1/part-*-00000.parquet".to_string()),
+        nested.contains(&"date=2026-03-14/host_part=mx1/part-*-00000.parquet".to_string()),
         "{nested:?}"
     );
 }
