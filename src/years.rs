@@ -239,7 +239,7 @@ pub fn chain_years(files: &[ChainFile], given: Option<i16>) -> Vec<ChainYear> {
         }
         None => {
             let mut next: Option<(i32, DayKey)> = None;
-            for (n, &i) in stamped.iter().rev().enumerate() {
+            for &i in stamped.iter().rev() {
                 let f = &files[i];
                 let raw = f.first.as_ref();
                 let y = match (raw.and_then(iso_key), raw.and_then(bsd_key), next) {
@@ -252,17 +252,55 @@ pub fn chain_years(files: &[ChainFile], given: Option<i16>) -> Vec<ChainYear> {
                 };
                 years[i] = Some(y);
                 next = at(i, y);
+            }
+            // Each file's own anchor, where its first line is BSD: the year it alone gives.
+            let own = |i: usize| -> Option<i32> {
+                let f = files.get(i)?;
+                let (mo, d, h, m, s) = f.first.as_ref().and_then(bsd_key)?;
+                Some(YearStart::NotAfter(f.anchor).first_year(mo, d, h, m, s))
+            };
+            // The newest file's anchor sets the chain, unless most of the older files agree
+            // with each other against it (a live file whose time is wrong): then they do.
+            // Archives copied at once share one time (the copy's): they do not outvote it.
+            let newest = stamped.last().copied();
+            let older: Vec<(i32, jiff::civil::DateTime)> = stamped
+                .iter()
+                .filter(|&&i| Some(i) != newest)
+                .filter_map(|&i| Some((own(i)? - years[i]?, files[i].anchor)))
+                .collect();
+            let agreeing = |d: i32| older.iter().filter(move |(e, _)| *e == d);
+            let shift = older
+                .iter()
+                .map(|(d, _)| *d)
+                .filter(|&d| d != 0)
+                .max_by_key(|&d| agreeing(d).count())
+                .filter(|&d| 2 * agreeing(d).count() > older.len())
+                .filter(|&d| {
+                    let mut times = agreeing(d).map(|(_, a)| *a);
+                    let first = times.next();
+                    times.any(|a| Some(a) != first)
+                });
+            if let Some(d) = shift {
+                for y in years.iter_mut().flatten() {
+                    *y += d;
+                }
+            }
+            for (n, &i) in stamped.iter().rev().enumerate() {
+                let (Some(y), Some(own)) = (years[i], own(i)) else {
+                    continue;
+                };
+                let what = &files[i].anchor_what;
                 if n > 0 {
-                    out[i].from = format!("the rotated set (checked against {})", f.anchor_what);
-                    if let Some((mo, d, h, m, s)) = raw.and_then(bsd_key) {
-                        let own = YearStart::NotAfter(f.anchor).first_year(mo, d, h, m, s);
-                        if own != y {
-                            out[i].note = Some(format!(
-                                "its {} puts its first line in {own}, the rotated set in {y}; the set wins",
-                                f.anchor_what
-                            ));
-                        }
-                    }
+                    out[i].from = format!("the rotated set (checked against {what})");
+                }
+                if own != y {
+                    out[i].note = Some(format!(
+                        "its {what} puts its first line in {own}, the rest of its rotated set in \
+                         {y}; the set wins"
+                    ));
+                }
+                if n == 0 && shift.is_some() {
+                    out[i].from = format!("the rotated set (its own {what} overruled)");
                 }
             }
         }

@@ -180,7 +180,10 @@ impl<'a> DateStage<'a> {
         let (start, year_from) = match self.plan.get(file) {
             Some(p) => {
                 if let Some(n) = &p.note {
+                    // A time that disagrees with the rest of the set is worth a warning: a
+                    // wrong clock or a copy that lost its times.
                     self.summary.stats.notes.push(format!("{name}: {n}"));
+                    self.summary.warnings.push(format!("{name}: {n}"));
                 }
                 (p.start, p.from.clone())
             }

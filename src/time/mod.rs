@@ -63,6 +63,9 @@ impl Stamp {
 pub enum TimeError {
     #[error("{month:02}-{day:02} does not exist in {year}")]
     NoSuchDate { year: i16, month: u8, day: u8 },
+    /// A full date far from the BSD lines around it: one wrong clock, not the log's time.
+    #[error("{date} is {days} days from the line before")]
+    Outlier { date: DateTime, days: i64 },
 }
 
 /// Days from 1970-01-01 for a proleptic Gregorian date, accepting day numbers past the month's
@@ -215,9 +218,37 @@ mod tests {
         r.restart(YearStart::FirstLineIn(2020));
         assert_eq!(year(&mut r, &bsd("Jan  1 00:00:03")), 2020);
         // An ISO stamp moves the chain: the same BSD day after it is chosen again.
-        let (iso, _) = parse_iso(b"2030-01-01T00:00:04 x").unwrap_or_else(|| panic!());
-        assert_eq!(year(&mut r, &iso), 2030);
-        assert_eq!(year(&mut r, &bsd("Jan  1 00:00:05")), 2030);
+        let (iso, _) = parse_iso(b"2019-12-31T23:59:59 x").unwrap_or_else(|| panic!());
+        assert_eq!(year(&mut r, &iso), 2019);
+        assert_eq!(year(&mut r, &bsd("Jan  1 00:00:05")), 2020);
+    }
+
+    #[test]
+    fn a_full_date_far_from_the_bsd_lines_is_an_outlier_unless_the_next_line_confirms_it() {
+        let mut r = YearResolver::new(YearStart::FirstLineIn(2026));
+        let year = |r: &mut YearResolver, raw: &RawStamp| r.resolve(raw).map(|t| t.local.year());
+        let iso = |s: &str| {
+            parse_iso(s.as_bytes())
+                .map(|(r, _)| r)
+                .unwrap_or_else(|| panic!("{s}"))
+        };
+        assert_eq!(year(&mut r, &bsd("Mar 14 10:00:00")), Ok(2026));
+        // One host with a clock in 2030 on a central log: reported, and the chain stays.
+        assert!(matches!(
+            r.resolve(&iso("2030-03-14T10:00:01+00:00 x")),
+            Err(TimeError::Outlier { days, .. }) if days > 1400
+        ));
+        assert_eq!(year(&mut r, &bsd("Mar 14 10:00:02")), Ok(2026));
+        // Near dates are no outliers; nor is a jump the next line confirms (a log resumed).
+        assert_eq!(year(&mut r, &iso("2026-04-01T00:00:00+00:00 x")), Ok(2026));
+        assert_eq!(year(&mut r, &bsd("Apr  1 00:00:01")), Ok(2026));
+        assert!(r.resolve(&iso("2027-09-01T00:00:00+00:00 x")).is_err());
+        assert_eq!(year(&mut r, &iso("2027-09-01T00:00:05+00:00 x")), Ok(2027));
+        assert_eq!(year(&mut r, &bsd("Sep  1 00:00:06")), Ok(2027));
+        // A log of full dates only may jump as it likes.
+        let mut r = YearResolver::new(YearStart::FirstLineIn(2026));
+        assert_eq!(year(&mut r, &iso("2013-01-04T17:03:46+00:00 x")), Ok(2013));
+        assert_eq!(year(&mut r, &iso("2013-06-02T06:54:20+00:00 x")), Ok(2013));
     }
 
     #[test]

@@ -62,7 +62,18 @@ pub struct YearResolver {
     /// of the same day as the line before it is in the same year (the other candidates are a
     /// year away), so the year need not be chosen again (a third of the resolver's work).
     day: Option<(u8, u8, i32, Date)>,
+    /// The last stamp resolved was a BSD one: a full date far from it is an outlier.
+    #[serde(default)]
+    after_bsd: bool,
+    /// An outlier set aside: a full date right after it, near it, confirms a real jump.
+    #[serde(default)]
+    jump: Option<i64>,
 }
+
+/// A full date (RFC 3339) this many days from the BSD line before it is an outlier: a host
+/// with a wrong clock on a central log, not the log's time. It is reported and skipped, and
+/// the lines after it keep their years, unless the next line confirms the jump.
+const OUTLIER_DAYS: i64 = 62;
 
 fn utc() -> TimeZone {
     TimeZone::UTC
@@ -93,6 +104,8 @@ impl YearResolver {
             hour_cache: None,
             memo: None,
             day: None,
+            after_bsd: false,
+            jump: None,
         }
     }
 
@@ -104,6 +117,8 @@ impl YearResolver {
         self.last_instant = None;
         self.memo = None;
         self.day = None;
+        self.after_bsd = false;
+        self.jump = None;
     }
 
     /// True once a stamp has been resolved (later stamps chain from it).
@@ -179,6 +194,8 @@ impl YearResolver {
             RawStamp::Epoch { secs, nanos } => {
                 // Not a BSD stamp: the next one chooses its year again.
                 self.day = None;
+                self.after_bsd = false;
+                self.jump = None;
                 let instant = Timestamp::new(secs, nanos as i32).unwrap_or_default();
                 let zoned = instant.to_zoned(self.tz.clone());
                 let local = zoned.datetime();
@@ -191,6 +208,19 @@ impl YearResolver {
                 }
             }
             RawStamp::Iso { local, offset } => {
+                let secs = approx_secs_of(local);
+                if let (true, Some(prev)) = (self.after_bsd, self.last) {
+                    let days = (secs - prev).abs() / 86_400;
+                    let confirmed = self
+                        .jump
+                        .is_some_and(|j| (secs - j).abs() / 86_400 <= OUTLIER_DAYS);
+                    if days > OUTLIER_DAYS && !confirmed {
+                        self.jump = Some(secs);
+                        return Err(TimeError::Outlier { date: local, days });
+                    }
+                }
+                self.after_bsd = false;
+                self.jump = None;
                 self.day = None;
                 self.last = Some(approx_secs_of(local));
                 self.last_year = i32::from(local.year());
@@ -223,6 +253,8 @@ impl YearResolver {
                 second,
                 micros,
             } => {
+                self.after_bsd = true;
+                self.jump = None;
                 let at = |y: i32| approx_secs(y, month, day, hour, minute, second);
                 let bad = |year: i32| TimeError::NoSuchDate {
                     year: i16::try_from(year).unwrap_or(i16::MAX),

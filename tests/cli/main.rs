@@ -175,12 +175,32 @@ fn reject_warning_is_not_a_rejection_but_milter_cleanup_and_postscreen_rejects_a
         "john@example.com smtp@example.org 1-2-3-4-example.com - SMTP - 554 ?",
         "spammer@example.com goodguy@example.com 216.245.194.173 - SMTP - 550 ?",
         "bcfxhdfyrey4l@easterndalek.com service@exterminate.com 192.168.7.245 - SMTP - 999 ?",
-        "user2@example.com some.dest@destdomain.com 99.88.77.66 - SMTP - 450 ?",
     ] {
         assert!(out.contains(want), "missing {want}\n{out}");
     }
-    // A CONNECT reject names no mail; a discard is not a rejection.
-    assert_eq!(out.lines().count(), 4, "{out}");
+    // A CONNECT reject names no mail; a discard is not a rejection. The file's last line,
+    // stamped 2021 among lines of 2026, is an outlier (issue 22): reported, not converted.
+    assert_eq!(out.lines().count(), 3, "{out}");
+    let res = run(&[
+        "--year",
+        "2026",
+        fixture("postfix/rejects.log").to_str().expect("p"),
+    ]);
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(
+        err.contains("rejects.log:7: bad timestamp (2021-02-06T10:57:58"),
+        "{err}"
+    );
+    // The cleanup reject of that line, in a log of its own.
+    let dir = tempdir();
+    let alone = dir.path().join("cleanup.log");
+    let text = std::fs::read_to_string(fixture("postfix/rejects.log")).expect("read");
+    std::fs::write(&alone, text.lines().last().expect("a line")).expect("write");
+    let out = stdout(&["--year", "2026", alone.to_str().expect("p")]);
+    assert!(
+        out.contains("user2@example.com some.dest@destdomain.com 99.88.77.66 - SMTP - 450 ?"),
+        "{out}"
+    );
 }
 
 #[test]

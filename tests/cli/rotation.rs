@@ -113,7 +113,28 @@ fn mtimes_reset_to_the_copy_day_still_give_the_right_years() {
     );
     let (out, err) = conv(&["--tz", "UTC", "--stats", dir.path().to_str().expect("p")]);
     golden("newyear", &out);
-    assert!(err.contains("maillog.3.gz: its file mtime 2027-01-01T12:00:00 puts its first line in 2026, the rotated set in 2025; the set wins"), "{err}");
+    assert!(err.contains("maillog.3.gz: its file mtime 2027-01-01T12:00:00 puts its first line in 2026, the rest of its rotated set in 2025; the set wins"), "{err}");
+}
+
+#[test]
+fn a_live_file_whose_time_is_years_off_is_overruled_by_its_set_with_a_warning() {
+    // Issue 22: the live file's mtime says 2030; the archives' own times (their gzip headers
+    // and distinct mtimes) agree with each other. The set's years are used, and stderr says so
+    // without --stats.
+    let dir = copy_set(
+        "newyear",
+        &[
+            ("maillog", "2030-06-01 00:00:00"),
+            ("maillog.1", "2026-01-02 00:00:05"),
+        ],
+        "2026-11-23 12:00:00",
+    );
+    let (out, err) = conv(&["--tz", "UTC", dir.path().to_str().expect("p")]);
+    golden("newyear", &out);
+    assert!(
+        err.contains("maillog: its file mtime 2030-06-01T00:00:00 puts its first line in 2030, the rest of its rotated set in 2026; the set wins"),
+        "{err}"
+    );
 }
 
 #[test]

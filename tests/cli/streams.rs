@@ -231,3 +231,27 @@ fn thousands_of_hosts_partition_within_a_bound_of_open_files() {
         .count();
     assert_eq!(hosts, 1500);
 }
+
+#[test]
+fn a_line_stamped_years_away_is_reported_and_moves_no_other_line() {
+    // One host with its clock in 2030 (an RFC 3339 stamp) on a BSD-stamped log.
+    let dir = tempdir();
+    let log = dir.path().join("maillog");
+    let text = std::fs::read_to_string(fixture(LOG)).expect("read");
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let odd = lines[3].replacen("Mar 14 09:00:01", "2030-03-14T09:00:01+00:00", 1);
+    assert_ne!(odd, lines[3]);
+    lines[3] = odd;
+    std::fs::write(&log, lines.join("\n") + "\n").expect("write");
+    let out = run(&["--year", "2026", "--stats", log.to_str().expect("p")]);
+    assert!(out.status.success());
+    let got = String::from_utf8_lossy(&out.stdout);
+    assert!(!got.contains("2030-"), "{got}");
+    assert!(got.lines().all(|l| l.starts_with("2026-")), "{got}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("maillog:4: bad timestamp (2030-03-14T09:00:01"),
+        "{err}"
+    );
+    assert!(err.contains("1 bad timestamps"), "{err}");
+}
