@@ -261,6 +261,8 @@ impl Partitioned {
     /// Opens the dataset in `root` for a run: takes its lock, finishes a committed run that was
     /// stopped, removes what uncommitted runs left, and reads what committed runs covered.
     pub fn create(root: &Path, keys: Vec<PartitionKey>) -> io::Result<Partitioned> {
+        // Absolute: the stage (a temporary directory, made absolute) is named relative to it.
+        let root = &std::path::absolute(root)?;
         let meta = root.join(META);
         std::fs::create_dir_all(&meta)?;
         let lock = lock(&meta)?;

@@ -422,3 +422,20 @@ fn with_state_each_run_writes_only_new_records_to_stdout_or_a_new_file() {
     // Nothing new: nothing written.
     assert!(with_state(&s1, &[log_s]).stdout.is_empty());
 }
+
+#[test]
+fn a_dataset_named_by_a_relative_path_is_written() {
+    let dir = tempdir();
+    let out = bin()
+        .current_dir(dir.path())
+        .args(["--year", "2026", "--partition-by", "date", "-o", "ds"])
+        .arg(fixture("postfix/awstats-e2e.log"))
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(files(&dir.path().join("ds")).len(), 2);
+}
