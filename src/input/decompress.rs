@@ -120,7 +120,7 @@ pub fn open_with(input: &Input, cancel: Option<&Cancel>) -> Result<Opened, Error
                 input: input.display(),
                 source,
             };
-            let f = File::open(p).map_err(open_err)?;
+            let f = open_file(p, cancel.is_some()).map_err(open_err)?;
             let meta = f.metadata().map_err(open_err)?;
             if meta.is_dir() {
                 return Err(open_err(io::Error::other("is a directory")));
@@ -136,6 +136,23 @@ pub fn open_with(input: &Input, cancel: Option<&Cancel>) -> Result<Opened, Error
     let mut opened = decode(raw, &input.display())?;
     opened.mtime = mtime;
     Ok(opened)
+}
+
+/// Opens `p` for reading. A FIFO is opened without waiting for a writer (the wait would
+/// hold a signal back); its reads then wait in `poll`, which a cancel ends.
+fn open_file(p: &std::path::Path, fifo_without_wait: bool) -> io::Result<File> {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let is_fifo = std::fs::metadata(p).is_ok_and(|m| m.file_type().is_fifo());
+    if !(fifo_without_wait && is_fifo) {
+        return File::open(p);
+    }
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(p)?;
+    let flags = rustix::fs::fcntl_getfl(&f)?;
+    rustix::fs::fcntl_setfl(&f, flags - rustix::fs::OFlags::NONBLOCK)?;
+    Ok(f)
 }
 
 /// `r`, read only once `poll` says data is there, checking `cancel` every 200 ms meanwhile.
