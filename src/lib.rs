@@ -12,6 +12,7 @@ pub mod cancel;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod files;
 pub mod hash;
 pub mod input;
 pub mod merge;

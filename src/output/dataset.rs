@@ -14,7 +14,7 @@ use crate::record::RecordRef;
 use crate::stats::Coverage;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 /// Hive partition keys.
@@ -134,23 +134,6 @@ fn partition_value(v: &[u8]) -> String {
     out
 }
 
-/// `path`, written whole or not at all: a temporary file, fsync, rename.
-fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".maillogconv-")
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    sync_dir(dir)
-}
-
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    std::fs::File::open(dir)?.sync_all()
-}
-
 fn invalid(path: &Path, e: impl std::fmt::Display) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidData,
@@ -159,28 +142,6 @@ fn invalid(path: &Path, e: impl std::fmt::Display) -> io::Error {
             path.display()
         ),
     )
-}
-
-/// Takes the dataset's lock, or says who holds it.
-fn lock(meta: &Path) -> io::Result<std::fs::File> {
-    let path = meta.join("lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(io::Error::new(
-            io::ErrorKind::WouldBlock,
-            format!(
-                "another maillogconv run is writing this dataset (it holds {}); \
-                 this run wrote nothing",
-                path.display()
-            ),
-        )),
-        Err(std::fs::TryLockError::Error(e)) => Err(e),
-    }
 }
 
 /// Finishes a run that committed (its journal exists) but was stopped before its files were
@@ -210,14 +171,14 @@ fn roll_forward(root: &Path) -> io::Result<()> {
         }
     }
     let coverage = serde_json::to_vec(&journal.coverage).map_err(io::Error::other)?;
-    write_atomically(&meta.join(COVERAGE), &coverage)?;
+    crate::files::write_atomically(&meta.join(COVERAGE), &coverage)?;
     if let Some((staged, dest)) = &journal.state {
         if staged.exists() {
             std::fs::rename(staged, dest)?;
         }
     }
     std::fs::remove_file(&path)?;
-    sync_dir(&meta)
+    std::fs::File::open(&meta)?.sync_all()
 }
 
 /// Removes what runs that never committed left: their stages, and the temporary directories
@@ -265,7 +226,10 @@ impl Partitioned {
         let root = &std::path::absolute(root)?;
         let meta = root.join(META);
         std::fs::create_dir_all(&meta)?;
-        let lock = lock(&meta)?;
+        let lock = crate::files::lock(
+            &meta.join("lock"),
+            "another maillogconv run is writing this dataset",
+        )?;
         roll_forward(root)?;
         clean(root)?;
         let covered = load_coverage(&meta)?;
@@ -364,7 +328,7 @@ impl Partitioned {
         };
         let meta = self.root.join(META);
         let bytes = serde_json::to_vec(&journal).map_err(io::Error::other)?;
-        write_atomically(&meta.join(JOURNAL), &bytes)?;
+        crate::files::write_atomically(&meta.join(JOURNAL), &bytes)?;
         self.committed = true;
         roll_forward(&self.root)?;
         std::fs::remove_dir_all(&self.stage)

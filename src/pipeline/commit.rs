@@ -42,7 +42,7 @@ fn load(cfg: &Config, path: Option<&Path>) -> anyhow::Result<Option<State>> {
 fn staged_state(path: &Path, st: Option<State>) -> anyhow::Result<Option<(PathBuf, PathBuf)>> {
     let Some(st) = st else { return Ok(None) };
     let bytes = st.to_bytes()?;
-    let staged = state::stage(path, &bytes)
+    let staged = crate::files::stage(path, &bytes)
         .with_context(|| format!("cannot write the state {}", path.display()))?;
     // Absolute: a dataset's journal is finished by a run that may start elsewhere.
     Ok(Some((

@@ -7,13 +7,14 @@
 //! file beside it keeps two runs from interleaving. Its size follows the open messages.
 
 use super::stages::Held;
+use crate::files;
 use crate::hash::{fnv1a, FNV_START};
 use crate::merge::Merger;
 use crate::order::Reorder;
 use crate::time::YearResolver;
 use crate::years::Peeked;
 use serde::{Deserialize, Serialize};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"MLCSTATE";
@@ -209,25 +210,11 @@ impl State {
 
 /// The lock beside a state file, held for the run.
 pub fn lock(state: &Path) -> io::Result<std::fs::File> {
-    let path = sibling(state, "lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(io::Error::new(
-            io::ErrorKind::WouldBlock,
-            format!(
-                "another maillogconv run is using the state {} (it holds {}); this run wrote \
-                 nothing",
-                state.display(),
-                path.display()
-            ),
-        )),
-        Err(std::fs::TryLockError::Error(e)) => Err(e),
-    }
+    let busy = format!(
+        "another maillogconv run is using the state {}",
+        state.display()
+    );
+    files::lock(&sibling(state, "lock"), &busy)
 }
 
 /// `state.EXT` beside the state file.
@@ -236,33 +223,6 @@ pub fn sibling(state: &Path, ext: &str) -> PathBuf {
     name.push(".");
     name.push(ext);
     state.with_file_name(name)
-}
-
-/// Writes `bytes` to a temporary file beside `path` (synced) and returns its path: a state or
-/// output to be renamed into place at the commit.
-pub fn stage(path: &Path, bytes: &[u8]) -> io::Result<PathBuf> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".maillogconv-state-")
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    let (_, kept) = tmp.keep().map_err(|e| e.error)?;
-    Ok(kept)
-}
-
-/// Renames `staged` onto `path` and syncs the directory.
-pub fn install(staged: &Path, path: &Path) -> io::Result<()> {
-    std::fs::rename(staged, path)?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    std::fs::File::open(dir)?.sync_all()
 }
 
 /// A run that writes a file output with its state commits both with one journal beside the
@@ -282,7 +242,7 @@ pub fn roll_forward(state: &Path) -> io::Result<()> {
     })?;
     for (staged, dest) in &moves {
         if staged.exists() {
-            install(staged, dest)?;
+            files::install(staged, dest)?;
         }
     }
     std::fs::remove_file(&journal)
@@ -297,8 +257,7 @@ pub fn commit(state: &Path, moves: &[(PathBuf, PathBuf)]) -> io::Result<()> {
         .map(|(a, b)| Ok((std::path::absolute(a)?, std::path::absolute(b)?)))
         .collect::<io::Result<_>>()?;
     let bytes = serde_json::to_vec(&moves).map_err(io::Error::other)?;
-    let staged = stage(&journal, &bytes)?;
-    install(&staged, &journal)?;
+    files::write_atomically(&journal, &bytes)?;
     roll_forward(state)
 }
 
