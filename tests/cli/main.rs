@@ -77,6 +77,18 @@ fn assert_golden(rel: &str, got: &[u8]) {
     assert_eq!(got, want.as_slice(), "{} changed (bytes)", path.display());
 }
 
+/// The binary run by `sh` after `setup` (`umask 027`, `ulimit -n 128`), with `args`.
+fn bin_after(setup: &str, args: &[&std::ffi::OsStr]) -> Output {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("{setup}; exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_maillogconv"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("sh")
+}
+
 fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("tempdir")
 }

@@ -45,36 +45,28 @@ fn an_output_that_is_one_of_the_inputs_is_refused() {
 fn outputs_get_the_mode_the_umask_gives_and_an_existing_output_keeps_its_mode() {
     let dir = tempdir();
     let out = dir.path().join("mail.awstats");
-    let convert = |umask: &str| {
-        let st = Command::new("sh")
-            .arg("-c")
-            .arg(format!(
-                "umask {umask}; exec \"$0\" --year 2026 -o \"$1\" \"$2\"",
-            ))
-            .arg(env!("CARGO_BIN_EXE_maillogconv"))
-            .arg(&out)
-            .arg(fixture("postfix/awstats-e2e.log"))
-            .status()
-            .expect("run");
-        assert!(st.success());
+    let log = fixture("postfix/awstats-e2e.log");
+    let convert = |umask: &str, out: &Path| {
+        let args = ["--year", "2026", "-o"].map(std::ffi::OsStr::new);
+        let res = bin_after(
+            &format!("umask {umask}"),
+            &[&args[..], &[out.as_os_str(), log.as_os_str()]].concat(),
+        );
+        assert!(
+            res.status.success(),
+            "{}",
+            String::from_utf8_lossy(&res.stderr)
+        );
     };
-    convert("022");
+    convert("022", &out);
     assert_eq!(mode(&out), 0o644);
-    convert("077");
+    convert("077", &out);
     assert_eq!(mode(&out), 0o644, "an existing output keeps its mode");
     std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o640)).expect("chmod");
-    convert("022");
+    convert("022", &out);
     assert_eq!(mode(&out), 0o640);
     let fresh = dir.path().join("new.csv");
-    let st = Command::new("sh")
-        .arg("-c")
-        .arg("umask 027; exec \"$0\" --year 2026 -o \"$1\" \"$2\"")
-        .arg(env!("CARGO_BIN_EXE_maillogconv"))
-        .arg(&fresh)
-        .arg(fixture("postfix/awstats-e2e.log"))
-        .status()
-        .expect("run");
-    assert!(st.success());
+    convert("027", &fresh);
     assert_eq!(mode(&fresh), 0o640);
 }
 

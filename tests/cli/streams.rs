@@ -202,25 +202,29 @@ fn thousands_of_hosts_partition_within_a_bound_of_open_files() {
     let dir = tempdir();
     let log = dir.path().join("central.log");
     let mut text = String::new();
-    for round in 0..1 {
-        for h in 0..1500 {
-            let s = round * 1500 + h;
-            text.push_str(&format!(
-                "Mar 14 {:02}:{:02}:{:02} host{h:04} postfix/smtpd[1]: NOQUEUE: reject: RCPT from unknown[192.0.2.1]: 554 5.7.1 <u{s}@example.org>: Relay access denied; from=<a@example.net> to=<u{s}@example.org> proto=ESMTP helo=<x>\n",
-                10 + s / 3600, s / 60 % 60, s % 60
-            ));
-        }
+    for s in 0..1500 {
+        text.push_str(&format!(
+            "Mar 14 {:02}:{:02}:{:02} host{s:04} postfix/smtpd[1]: NOQUEUE: reject: RCPT from unknown[192.0.2.1]: 554 5.7.1 <u{s}@example.org>: Relay access denied; from=<a@example.net> to=<u{s}@example.org> proto=ESMTP helo=<x>\n",
+            10 + s / 3600, s / 60 % 60, s % 60
+        ));
     }
     std::fs::write(&log, text).expect("write");
     let ds = dir.path().join("ds");
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg("ulimit -n 128; exec \"$0\" --year 2026 --tz UTC -j2 --partition-by date,host -o \"$1\" \"$2\"")
-        .arg(env!("CARGO_BIN_EXE_maillogconv"))
-        .arg(&ds)
-        .arg(&log)
-        .output()
-        .expect("run");
+    let args = [
+        "--year",
+        "2026",
+        "--tz",
+        "UTC",
+        "-j2",
+        "--partition-by",
+        "date,host",
+        "-o",
+    ]
+    .map(std::ffi::OsStr::new);
+    let out = bin_after(
+        "ulimit -n 128",
+        &[&args[..], &[ds.as_os_str(), log.as_os_str()]].concat(),
+    );
     assert!(
         out.status.success(),
         "{}",
