@@ -297,6 +297,17 @@ mod tests {
         }
     }
 
+    /// The file names of what discovery found, in order (`-` for stdin).
+    fn names(d: &Discovered) -> Vec<String> {
+        d.inputs
+            .iter()
+            .map(|i| match i {
+                Input::Path(p) => file_name(p),
+                Input::Stdin => "-".into(),
+            })
+            .collect()
+    }
+
     #[test]
     fn directory_is_ordered_oldest_first_and_skips_duplicates() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
@@ -312,14 +323,7 @@ mod tests {
             std::fs::write(dir.path().join(n), "x\n").unwrap_or_else(|e| panic!("{e}"));
         }
         let d = discover(&[Input::Path(dir.path().to_path_buf())]);
-        let names: Vec<String> = d
-            .inputs
-            .iter()
-            .map(|i| match i {
-                Input::Path(p) => file_name(p),
-                Input::Stdin => "-".into(),
-            })
-            .collect();
+        let names = names(&d);
         assert_eq!(
             names,
             ["maillog.10.gz", "maillog.2.gz", "maillog.1", "maillog"]
@@ -352,14 +356,7 @@ mod tests {
             .collect();
         for args in [vec![glob], list] {
             let d = discover(&args);
-            let names: Vec<String> = d
-                .inputs
-                .iter()
-                .map(|i| match i {
-                    Input::Path(p) => file_name(p),
-                    Input::Stdin => "-".into(),
-                })
-                .collect();
+            let names = names(&d);
             assert!(names.iter().all(|n| n.starts_with("mail.log")), "{names:?}");
             assert!(
                 d.warnings.iter().any(|w| w.contains("mail.info")),

@@ -3,9 +3,7 @@
 //! (its line numbers and its year), and what this run read is left for the next.
 
 use super::pool::Input;
-use super::stages::{
-    Dated, MailSteps, Opened, Parsed, Resolved, MAX_WARNINGS, REORDER_WINDOW_SECS,
-};
+use super::stages::{Dated, MailSteps, Opened, Parsed, Resolved, REORDER_WINDOW_SECS};
 use super::state::Resume;
 use crate::error::Error;
 use crate::input::chunk::Pool;
@@ -14,6 +12,10 @@ use crate::parse::{Event, Line, Mta};
 use crate::stats::{FileStats, Summary};
 use crate::time::{Stamp, YearResolver, YearStart};
 use crate::years::ChainYear;
+
+/// Warnings about single lines (bad timestamps, cut lines) given before going quiet; all are
+/// counted in `--stats`.
+const MAX_WARNINGS: u64 = 10;
 
 /// Dating stage: numbers lines, resolves years and counts, in input order; a step of its own
 /// apart from merging, so two workers can run the two serial steps at once.
@@ -213,19 +215,20 @@ impl<'a> DateStage<'a> {
         });
     }
 
-    /// A line longer than the maximum: counted, and the first few named.
-    fn long_line(&mut self) {
-        self.summary.stats.long_lines += 1;
+    /// A warning about the current line, `FILE:LINE: what`, while under [`MAX_WARNINGS`].
+    fn line_warning(&mut self, what: std::fmt::Arguments) {
         if self.warnings < MAX_WARNINGS {
-            let w = format!(
-                "{}:{}: line longer than {} bytes, cut",
-                self.name(self.file),
-                self.line_no,
-                self.max_line
-            );
+            let w = format!("{}:{}: {what}", self.name(self.file), self.line_no);
             self.summary.warnings.push(w);
         }
         self.warnings += 1;
+    }
+
+    /// A line longer than the maximum: counted, and the first few named.
+    fn long_line(&mut self) {
+        self.summary.stats.long_lines += 1;
+        let max = self.max_line;
+        self.line_warning(format_args!("line longer than {max} bytes, cut"));
     }
 
     /// Notes a file that starts well before the previous one ended (out of order, overlap).
@@ -312,15 +315,7 @@ impl<'a> DateStage<'a> {
                 Ok(ts) => ts,
                 Err(e) => {
                     stats.bad_timestamps += 1;
-                    if self.warnings < MAX_WARNINGS {
-                        let w = format!(
-                            "{}:{}: bad timestamp ({e}); line skipped",
-                            self.name(self.file),
-                            self.line_no
-                        );
-                        self.summary.warnings.push(w);
-                    }
-                    self.warnings += 1;
+                    self.line_warning(format_args!("bad timestamp ({e}); line skipped"));
                     continue;
                 }
             };

@@ -19,8 +19,6 @@ use crate::time::Stamp;
 
 /// How far (seconds of log time) records may be out of order and still be sorted.
 pub(super) const REORDER_WINDOW_SECS: i64 = 300;
-/// Bad-timestamp warnings reported before going quiet (all are counted in `--stats`).
-pub(super) const MAX_WARNINGS: u64 = 10;
 
 /// The steps, as the pool runs them.
 pub(super) struct MailSteps<'a> {
