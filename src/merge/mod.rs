@@ -389,6 +389,7 @@ impl Merger {
             DeliveryStatus::Deferred => Status::Deferred,
             DeliveryStatus::Bounced => Status::Bounced,
             DeliveryStatus::Expired => Status::Expired,
+            DeliveryStatus::Discarded => Status::Discarded,
             // Address probes and unknown states are not delivery attempts.
             DeliveryStatus::Deliverable | DeliveryStatus::Undeliverable | DeliveryStatus::Other => {
                 return Ok(())
@@ -413,7 +414,7 @@ impl Merger {
                 m.deferred.retain(|t| t != to);
             }
         }
-        if matches!(status, Status::Sent | Status::Bounced) {
+        if matches!(status, Status::Sent | Status::Bounced | Status::Discarded) {
             m.finished += recipients.len() as u32;
         }
         let close = d.closes_when_final && m.nrcpt.is_some_and(|n| m.finished >= n);

@@ -73,13 +73,28 @@ pub fn code(r: &RecordRef) -> Option<u16> {
             })
         }
         Status::Bounced | Status::Expired => Some(999),
-        Status::Rejected => Some(r.smtp_code.unwrap_or(match r.dsn.first() {
-            // cleanup and milter rejects log only the enhanced code; smtpd sent 4xx/5xx.
-            Some(b'4') => 450,
-            Some(b'5') => 550,
-            _ => 999,
-        })),
+        Status::Rejected => Some(r.smtp_code.or_else(|| perl_code(r.reply)).unwrap_or(
+            match r.dsn.first() {
+                // cleanup and milter rejects log only the enhanced code; smtpd sent 4xx/5xx.
+                Some(b'4') => 450,
+                Some(b'5') => 550,
+                _ => 999,
+            },
+        )),
         Status::Deferred | Status::Discarded => None,
+    }
+}
+
+/// maillogconvert.pl takes any three digits that begin a reject's text as its code; the
+/// `smtp_code` column holds only RFC 5321 replies (2xx–5xx), so the rest are read here.
+fn perl_code(reply: &[u8]) -> Option<u16> {
+    match reply {
+        [a @ b'0'..=b'9', b @ b'0'..=b'9', c @ b'0'..=b'9', rest @ ..]
+            if matches!(rest.first(), None | Some(b' ' | b'-')) =>
+        {
+            Some(u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0'))
+        }
+        _ => None,
     }
 }
 

@@ -13,6 +13,8 @@ pub enum DeliveryStatus {
     Deferred,
     Bounced,
     Expired,
+    /// Delivered nowhere on purpose (Exim's `:blackhole:`).
+    Discarded,
     /// Address verification probes (`status=deliverable|undeliverable`): not deliveries.
     Deliverable,
     Undeliverable,

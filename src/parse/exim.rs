@@ -104,20 +104,7 @@ impl<'a> Iterator for Fields<'a> {
             }
             (&v[1..i.min(v.len())], v.get(i + 1..).unwrap_or_default())
         } else if key == b"H" {
-            // `name [ip]`, `(helo) [ip]`, `name (helo) [ip]:port`: up to the `]`.
-            match memchr::memchr(b']', v) {
-                Some(c) => {
-                    let end = v[c..]
-                        .iter()
-                        .position(|&b| b == b' ')
-                        .map_or(v.len(), |p| c + p);
-                    (&v[..end], &v[end..])
-                }
-                None => {
-                    let end = memchr::memchr(b' ', v).unwrap_or(v.len());
-                    (&v[..end], &v[end..])
-                }
-            }
+            v.split_at(host_field_len(v))
         } else {
             let end = memchr::memchr(b' ', v).unwrap_or(v.len());
             (&v[..end], &v[end..])
@@ -127,7 +114,46 @@ impl<'a> Iterator for Fields<'a> {
     }
 }
 
-/// The parts of an Exim `H=` value, each when present.
+/// The length of an `H=` value: `name [ip]:port`, `(helo) [ip]`, `name (helo) [ip]`,
+/// `name DS [ip]`, `([192.0.2.7]) [192.0.2.8]` (a HELO that is an address literal), or a
+/// bare name list without an address (`host.1:host.2`). The address is the first `[` outside
+/// parentheses that starts a word; the value ends after it and its port, or else at the next
+/// ` KEY=`.
+fn host_field_len(v: &[u8]) -> usize {
+    let mut depth = 0u32;
+    let mut i = 0;
+    while i < v.len() {
+        match v[i] {
+            b'(' => depth += 1,
+            b')' => depth = depth.saturating_sub(1),
+            b'[' if depth == 0 && (i == 0 || v[i - 1] == b' ') => {
+                let Some(c) = memchr::memchr(b']', &v[i..]) else {
+                    return v.len();
+                };
+                let mut end = i + c + 1;
+                if v.get(end) == Some(&b':') {
+                    end += 1 + v[end + 1..]
+                        .iter()
+                        .take_while(|b| b.is_ascii_digit())
+                        .count();
+                }
+                return end;
+            }
+            b' ' if depth == 0 => {
+                let w = &v[i + 1..];
+                let n = w.iter().take_while(|c| c.is_ascii_alphabetic()).count();
+                if n > 0 && w.get(n) == Some(&b'=') {
+                    return i;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    v.len()
+}
+
+/// The parts of an Exim `H=` value, each when present and well-formed.
 struct HostParts<'a> {
     name: Option<&'a [u8]>,
     helo: Option<&'a [u8]>,
@@ -136,38 +162,87 @@ struct HostParts<'a> {
 
 /// Splits `name (helo) [ip]:port` into its name, helo and ip.
 fn host_parts(h: &[u8]) -> HostParts<'_> {
-    let open = memchr::memchr(b'[', h);
-    let ip = open.and_then(|o| {
-        let c = memchr::memchr(b']', &h[o..])? + o;
-        Some(&h[o + 1..c])
-    });
-    let before = open.map_or(h, |o| &h[..o]).trim_ascii_end();
-    let (name, helo) = match memchr::memchr(b'(', before) {
-        Some(p) => {
-            let close = memchr::memrchr(b')', before).unwrap_or(before.len());
-            let name = before[..p].trim_ascii_end();
-            ((!name.is_empty()).then_some(name), before.get(p + 1..close))
+    let (name, ip, _) = super::split_peer(h);
+    // The HELO is the outer parentheses, which may hold brackets: `([192.0.2.7])`.
+    let helo = memchr::memchr(b'(', h).and_then(|o| {
+        let mut depth = 0u32;
+        for (i, &c) in h[o..].iter().enumerate() {
+            match c {
+                b'(' => depth += 1,
+                b')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(&h[o + 1..o + i]);
+                    }
+                }
+                _ => {}
+            }
         }
-        None => ((!before.is_empty()).then_some(before), None),
-    };
-    HostParts { name, helo, ip }
+        None
+    });
+    HostParts {
+        name: (!name.is_empty()).then_some(name),
+        helo,
+        ip: (!ip.is_empty()).then_some(ip),
+    }
 }
 
 /// `addr <orig> rest`: the address, the original address in angle brackets when given, rest.
+/// The address runs to ` <` when an original follows before the first `KEY=` field (special
+/// addresses hold spaces: `:defer: defer message@special <":defer: …"@special>`), else to the
+/// first space; a failure without fields logs `** addr: reason`, whose colon is not the
+/// address's.
 fn address(v: &[u8]) -> (&[u8], Option<&[u8]>, &[u8]) {
-    let end = memchr::memchr(b' ', v).unwrap_or(v.len());
-    let addr = &v[..end];
-    let rest = v.get(end + 1..).unwrap_or_default();
-    if let Some(r) = rest.strip_prefix(b"<") {
+    let fields_at = host_field_len_key(v);
+    let head = &v[..fields_at];
+    if let Some(lt) = super::find_pair(head, b' ', b'<') {
+        let r = &v[lt + 2..];
         if let Some(close) = memchr::memchr(b'>', r) {
-            return (
-                addr,
-                Some(&r[..close]),
-                r.get(close + 1..).unwrap_or_default(),
-            );
+            let after = r.get(close + 1..).unwrap_or_default();
+            if after.is_empty() || after.starts_with(b" ") {
+                return (&v[..lt], Some(&r[..close]), after.trim_ascii_start());
+            }
         }
     }
-    (addr, None, rest)
+    let end = memchr::memchr(b' ', v).unwrap_or(v.len());
+    let addr = &v[..end];
+    match addr.strip_suffix(b":") {
+        // The reason keeps its `: ` for the caller to find.
+        Some(a) if !a.starts_with(b":") => (a, None, &v[end - 1..]),
+        _ => (addr, None, v.get(end + 1..).unwrap_or_default()),
+    }
+}
+
+/// Where the `KEY=` fields of a delivery line begin (` R=`, ` T=`, …), or the end.
+fn host_field_len_key(v: &[u8]) -> usize {
+    memchr::memchr_iter(b' ', v)
+        .find(|&i| {
+            let w = &v[i + 1..];
+            let n = w.iter().take_while(|c| c.is_ascii_alphabetic()).count();
+            n > 0 && n <= 3 && w.get(n) == Some(&b'=')
+        })
+        .unwrap_or(v.len())
+}
+
+/// What a delivery's address says happened: Exim's special addresses (`:blackhole:`,
+/// `:defer:`, `:fail:`) and autoreplies (`>userx`) are not where the message went; the
+/// original address is.
+enum Target {
+    /// An address, a pipe (`|cmd`) or a file (`/path`).
+    Address,
+    Blackhole,
+    /// `:defer:`, `:fail:` and autoreplies (`>a,b`): the outcome is the line's flag.
+    Pseudo,
+}
+
+fn target(addr: &[u8]) -> Target {
+    if addr == b":blackhole:" {
+        Target::Blackhole
+    } else if addr.starts_with(b":") || addr.starts_with(b">") {
+        Target::Pseudo
+    } else {
+        Target::Address
+    }
 }
 
 /// Parses the body of an Exim line (after the stamp).
@@ -219,10 +294,20 @@ fn arrival<'a>(qid: &'a [u8], v: &'a [u8]) -> Event<&'a [u8]> {
 
 fn delivery<'a>(qid: &'a [u8], v: &'a [u8], status: DeliveryStatus) -> Event<&'a [u8]> {
     let (addr, orig, rest) = address(v);
+    let (to, orig_to, pseudo, status) = match target(addr) {
+        Target::Address => (addr, orig, None, status),
+        Target::Blackhole => (
+            orig.unwrap_or(&addr[..0]),
+            None,
+            Some(addr),
+            DeliveryStatus::Discarded,
+        ),
+        Target::Pseudo => (orig.unwrap_or(&addr[..0]), None, Some(addr), status),
+    };
     let mut d = Delivery {
         qid,
-        to: addr,
-        orig_to: orig,
+        to,
+        orig_to,
         relay: &v[..0],
         delay: None,
         delays: None,
@@ -256,6 +341,10 @@ fn delivery<'a>(qid: &'a [u8], v: &'a [u8], status: DeliveryStatus) -> Event<&'a
     }
     if let Some(r) = reason {
         d.reply = r;
+    }
+    if let (Some(p @ ([b':', b'b', ..] | [b'>', ..])), true) = (pseudo, d.relay.is_empty()) {
+        // Where the message went: the blackhole, or the autoreply.
+        d.relay = p;
     }
     Event::Delivery(d)
 }
@@ -420,12 +509,15 @@ mod tests {
         let Event::Delivery(d) = e else {
             panic!("{e:?}")
         };
+        // A blackhole is where the message was discarded, not its recipient.
         assert_eq!(
-            (d.qid, d.to, d.orig_to),
+            (d.qid, d.to, d.orig_to, d.relay, d.status),
             (
                 b("10HmaX-0005vi-00"),
+                b("nulldeliver@test.ex"),
+                None,
                 b(":blackhole:"),
-                Some(b("nulldeliver@test.ex"))
+                DeliveryStatus::Discarded
             )
         );
         let e = event("1999-03-02 09:44:33 10HmaX-000000005vi-0000 ** userx@mxt1.test.ex R=others : lowest numbered MX record points to local host");

@@ -9,8 +9,16 @@ pub fn find_pair(hay: &[u8], a: u8, b: u8) -> Option<usize> {
 }
 
 /// Splits a peer as Postfix logs it, `host[ip]`, `host[ip]:port` or `[ip]:port`, into host, ip
-/// and port. A value without brackets (`local`, `none`, `dovecot`) is all host.
+/// and port. A value without brackets (`local`, `none`, `dovecot`) is all host. Each part is
+/// kept only when it is what its column promises ([`host_name`], [`ip_address`]): a unix
+/// socket in the brackets (`mail1.example.com[private/dovecot-lmtp]`), a bracketed or `unknown`
+/// name, or an anonymised address leaves that part empty.
 pub fn split_peer(raw: &[u8]) -> (&[u8], &[u8], Option<u16>) {
+    let (host, ip, port) = split_peer_raw(raw);
+    (host_name(host), ip_address(ip), port)
+}
+
+fn split_peer_raw(raw: &[u8]) -> (&[u8], &[u8], Option<u16>) {
     // The last bracket pair: Sendmail's MSP logs `relay=[127.0.0.1] [127.0.0.1]`.
     let Some(close) = memchr::memrchr(b']', raw) else {
         return ip_then_name(raw).unwrap_or((raw, &raw[raw.len()..], None));
@@ -22,14 +30,63 @@ pub fn split_peer(raw: &[u8]) -> (&[u8], &[u8], Option<u16>) {
         .get(close + 1..)
         .and_then(|r| r.strip_prefix(b":"))
         .and_then(port_number);
-    // Exim writes `host [ip]` with a space, and `name (helo) [ip]`: the helo is not the host.
+    // Exim writes `host [ip]` with a space, `name (helo) [ip]` (the helo is not the host) and
+    // `name DS [ip]` (DNSSEC-verified): the host is the first word.
     let mut host = raw[..open].trim_ascii_end();
-    if host.ends_with(b")") {
-        if let Some(p) = memchr::memchr(b'(', host) {
-            host = host[..p].trim_ascii_end();
-        }
+    if host.starts_with(b"(") {
+        host = &host[..0];
+    } else if let Some(sp) = memchr::memchr(b' ', host) {
+        host = &host[..sp];
     }
     (host, &raw[open + 1..close], port)
+}
+
+/// `v` if it is an IP address (Sendmail's `IPv6:` prefix removed), else empty: the harness
+/// placeholders of Exim's test suite (`V4NET.0.0.1`), a socket path, a truncated line.
+pub fn ip_address(v: &[u8]) -> &[u8] {
+    let v = v
+        .strip_prefix(b"IPv6:")
+        .or_else(|| v.strip_prefix(b"ipv6:"))
+        .unwrap_or(v);
+    let ok = !v.is_empty()
+        && std::str::from_utf8(v)
+            .ok()
+            .is_some_and(|s| s.parse::<std::net::IpAddr>().is_ok());
+    if ok {
+        v
+    } else {
+        &v[..0]
+    }
+}
+
+/// `v` if it is a host name, else empty: an address literal, `unknown` (Postfix's name for a
+/// client without reverse DNS), or text with brackets, parentheses, spaces or address
+/// punctuation is not one.
+pub fn host_name(v: &[u8]) -> &[u8] {
+    const NOT_IN_NAMES: [bool; 256] = {
+        let mut t = [false; 256];
+        let s = b" \t[](){}<>@,;:/\\|\"'=";
+        let mut i = 0;
+        while i < s.len() {
+            t[s[i] as usize] = true;
+            i += 1;
+        }
+        let mut c = 0;
+        while c < 0x20 {
+            t[c] = true;
+            c += 1;
+        }
+        t
+    };
+    let ok = !v.is_empty()
+        && v != b"unknown"
+        && !v.iter().any(|&c| NOT_IN_NAMES[usize::from(c)])
+        && ip_address(v).is_empty();
+    if ok {
+        v
+    } else {
+        &v[..0]
+    }
 }
 
 /// OpenSMTPD's `ip (name)` (`173.194.76.27 (ws-in-f27.1e100.net)`), if `raw` is one.
@@ -68,13 +125,14 @@ pub fn is_loopback_ip(ip: &[u8]) -> bool {
     ip.starts_with(b"127.") || ip == b"::1" || ip == b"IPv6:::1"
 }
 
-/// The SMTP reply code (any three digits, as maillogconvert.pl reads it) and enhanced status
-/// code at the start of a reply text:
+/// The SMTP reply code (three digits, the first 2 to 5: RFC 5321's classes) and enhanced
+/// status code at the start of a reply text:
 /// `554 5.7.1 <x>: …` → (Some(554), Some("5.7.1")); `5.7.1 Blocked` → (None, Some("5.7.1")).
 pub fn reply_codes(reply: &[u8]) -> (Option<u16>, Option<&[u8]>) {
     let mut rest = reply;
     let mut code = None;
     if rest.len() >= 3
+        && matches!(rest[0], b'2'..=b'5')
         && rest[..3].iter().all(u8::is_ascii_digit)
         && matches!(rest.get(3), None | Some(b' ' | b'-'))
     {
@@ -119,10 +177,7 @@ mod tests {
             (&b"mx.example.com"[..], &b"192.0.2.1"[..], Some(25))
         );
         let (h, i, p) = split_peer(b"unknown[2001:558:fe21:2a::6]");
-        assert_eq!(
-            (h, i, p),
-            (&b"unknown"[..], &b"2001:558:fe21:2a::6"[..], None)
-        );
+        assert_eq!((h, i, p), (&b""[..], &b"2001:558:fe21:2a::6"[..], None));
         let (h, i, p) = split_peer(b"[1.2.3.4]:51234");
         assert_eq!((h, i, p), (&b""[..], &b"1.2.3.4"[..], Some(51234)));
         for (text, want) in [
@@ -146,12 +201,59 @@ mod tests {
             (&b"ws-in-f27.1e100.net"[..], &b"173.194.76.27"[..], None)
         );
         let (h, i, _) = split_peer(b"not-an-ip (x)");
-        assert_eq!((h, i), (&b"not-an-ip (x)"[..], &b""[..]));
+        assert_eq!((h, i), (&b""[..], &b""[..]));
         let (h, i, p) = split_peer(b"local");
         assert_eq!((h, i, p), (&b"local"[..], &b""[..], None));
         // Sendmail's MSP hand-off (infohtreasure maillog): the address is the last pair.
         let (h, i, p) = split_peer(b"[127.0.0.1] [127.0.0.1]");
-        assert_eq!((h, i, p), (&b"[127.0.0.1]"[..], &b"127.0.0.1"[..], None));
+        assert_eq!((h, i, p), (&b""[..], &b"127.0.0.1"[..], None));
+    }
+
+    // Issue 18's findings, on the real shapes.
+    #[test]
+    fn peers_keep_only_what_their_columns_promise() {
+        let peer = |raw: &str| {
+            let (h, i, p) = split_peer(raw.as_bytes());
+            (
+                String::from_utf8_lossy(h).into_owned(),
+                String::from_utf8_lossy(i).into_owned(),
+                p,
+            )
+        };
+        let s = |v: &str| v.to_owned();
+        // Postfix LMTP to Dovecot over a unix socket.
+        assert_eq!(
+            peer("mail1.example.com[private/dovecot-lmtp]"),
+            (s("mail1.example.com"), s(""), None)
+        );
+        // Sendmail: an IPv6 peer, and the MSP's hand-off with no name.
+        assert_eq!(
+            peer("mx.example.org [IPv6:2001:db8::1]"),
+            (s("mx.example.org"), s("2001:db8::1"), None)
+        );
+        assert_eq!(
+            peer("[127.0.0.1] [127.0.0.1]"),
+            (s(""), s("127.0.0.1"), None)
+        );
+        // Exim: a HELO that is an address literal; a name that is the address; DNSSEC.
+        assert_eq!(
+            peer("([192.0.2.7]) [192.0.2.8]:52391"),
+            (s(""), s("192.0.2.8"), Some(52391))
+        );
+        assert_eq!(peer("::1 [::1]"), (s(""), s("::1"), None));
+        assert_eq!(
+            peer("l-sec.test.ex DS [127.0.0.1]"),
+            (s("l-sec.test.ex"), s("127.0.0.1"), None)
+        );
+        assert_eq!(peer("host.1:host.2"), (s(""), s(""), None));
+        // Exim's test harness anonymises addresses: not an address.
+        assert_eq!(
+            peer("ten-1.test.ex [V4NET.0.0.1]"),
+            (s("ten-1.test.ex"), s(""), None)
+        );
+        assert_eq!(ip_address(b"IPv6:::ffff:10.0.0.1"), b"::ffff:10.0.0.1");
+        assert_eq!(host_name(b"unknown"), b"");
+        assert_eq!(host_name(b"mail.example.com."), b"mail.example.com.");
     }
 
     #[test]
@@ -168,6 +270,8 @@ mod tests {
         );
         assert_eq!(reply_codes(b"421"), (Some(421), None));
         assert_eq!(reply_codes(b"4211 x"), (None, None));
+        // sergeymakinen-postfix_exporter/mail.log (templated): `123 1.2.3 Reasons` is neither.
+        assert_eq!(reply_codes(b"123 1.2.3 Reasons"), (None, None));
         for dsn in ["2.0.0", "5.1.1", "4.7.25", "5.123.456"] {
             assert!(is_dsn(dsn.as_bytes()), "{dsn}");
         }

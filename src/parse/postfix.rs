@@ -250,7 +250,7 @@ fn delivery<'a>(qid: &'a [u8], v: &'a [u8]) -> Option<Event<&'a [u8]>> {
                     d.delays = Some([a, b, c, e]);
                 }
             }
-            b"dsn" => d.dsn = Some(val),
+            b"dsn" => d.dsn = super::is_dsn(val).then_some(val),
             _ => {}
         }
         rest = next;

@@ -153,7 +153,9 @@ pub fn parse(msg: &[u8]) -> Event<&[u8]> {
                 client: &rest[..0],
                 reply: &rest[i + 5..],
                 from: None,
-                to: Some(&rest[1..i]),
+                // `<badguy@example.com,,0,>... Invalid route address`: Sendmail reads `,` as a
+                // list separator; the first element is the address.
+                to: Some(rest[1..i].split(|&c| c == b',').next().unwrap_or_default()),
                 proto: None,
                 helo: None,
             });
@@ -212,7 +214,7 @@ fn delivery<'a>(qid: &'a [u8], rest: &'a [u8]) -> Option<Event<&'a [u8]>> {
             b"delay" => d.delay = duration(val),
             b"mailer" => mailer = val,
             b"relay" => d.relay = val,
-            b"dsn" => d.dsn = Some(val),
+            b"dsn" => d.dsn = super::is_dsn(val).then_some(val),
             b"stat" => stat = Some(val),
             _ => {}
         }

@@ -10,6 +10,7 @@ mod nightly;
 mod opensmtpd;
 mod others;
 mod qmail;
+mod quality;
 mod rotation;
 mod sendmail;
 mod streams;
