@@ -68,7 +68,7 @@ impl Merger {
         r.helo = rj.helo.unwrap_or_default();
         r.reply = rj.reply;
         let (code, dsn) = reply_codes(rj.reply);
-        r.smtp_code = code;
+        r.smtp_code = rj.code.or(code);
         r.dsn = dsn.unwrap_or_default();
         emit(&r)
     }

@@ -161,6 +161,9 @@ pub struct Reject<S> {
     pub client: S,
     /// The reply sent to the client: `554 5.7.1 <x>: Relay access denied`.
     pub reply: S,
+    /// The reply code when the log gives it apart from `reply` (Exim logs none: its ACL
+    /// defaults stand in).
+    pub code: Option<u16>,
     pub from: Option<S>,
     pub to: Option<S>,
     pub proto: Option<S>,
@@ -339,6 +342,7 @@ impl<S> Reject<S> {
             stage: f(self.stage),
             client: f(self.client),
             reply: f(self.reply),
+            code: self.code,
             from: self.from.map(&mut *f),
             to: self.to.map(&mut *f),
             proto: self.proto.map(&mut *f),

@@ -349,25 +349,37 @@ fn delivery<'a>(qid: &'a [u8], v: &'a [u8], status: DeliveryStatus) -> Event<&'a
     Event::Delivery(d)
 }
 
-/// `H=(helo) [ip] F=<sender> rejected RCPT <rcpt>: reason` and `… rejected after DATA: reason`.
+/// Exim's refusals, `[qid ]FIELDS [temporarily ]rejected WHAT[ <addr>][: reason]`, where WHAT
+/// is `RCPT`, `MAIL`, `after DATA`, `DATA`, `by local_scan()`, `by non-SMTP ACL`, `connection
+/// in "connect" ACL`, `EHLO or HELO name`, `HELO from host`, `VRFY`, `from <sender>` (message
+/// too big), …; also `SMTP protocol synchronization error (…): rejected connection from H=…`,
+/// `refused connection from [ip]` and `refused relay (host) to <addr>`. Exim does not log the
+/// reply code it sent: its defaults stand in (550, 451 for a temporary refusal, 554 for a
+/// refused connection).
 fn reject<'a>(qid: Option<&'a [u8]>, v: &'a [u8]) -> Option<Event<&'a [u8]>> {
-    let at = super::finder!(b"rejected ").find(v)?;
-    let head = &v[..at];
-    let tail = &v[at + 9..];
-    let (stage, rest) = if let Some(r) = tail.strip_prefix(b"RCPT ") {
-        (&tail[..4], r)
-    } else if let Some(r) = tail.strip_prefix(b"after DATA") {
-        (&tail[6..10], r)
-    } else if let Some(r) = tail.strip_prefix(b"MAIL ") {
-        (&tail[..4], r)
+    if let Some(ev) = refused(v).or_else(|| dropped(qid, v)) {
+        return Some(ev);
+    }
+    // The first ` rejected ` (or a line that begins with it): later ones are in the reason.
+    let at = if v.starts_with(b"rejected ") {
+        0
     } else {
-        return None;
+        super::finder!(b" rejected ").find(v)? + 1
     };
+    let temporary = v[..at].ends_with(b"temporarily ");
+    let head = if temporary { &v[..at - 12] } else { &v[..at] };
+    let tail = &v[at + 9..];
+    let word_end = tail
+        .iter()
+        .position(|&c| c == b' ' || c == b':')
+        .unwrap_or(tail.len());
+    let word = &tail[..word_end];
     let mut r = Reject {
         qid,
+        code: None,
         action: RejectAction::Reject,
         milter: false,
-        stage,
+        stage: word,
         client: &v[..0],
         reply: &v[..0],
         from: None,
@@ -377,39 +389,158 @@ fn reject<'a>(qid: Option<&'a [u8]>, v: &'a [u8]) -> Option<Event<&'a [u8]>> {
     };
     for (k, val) in (Fields { rest: head }) {
         match k {
-            b"H" => {
-                r.client = val;
-                r.helo = host_parts(val).helo;
-            }
-            b"F" => {
-                r.from = Some(
-                    val.strip_prefix(b"<")
-                        .and_then(|x| x.strip_suffix(b">"))
-                        .unwrap_or(val),
-                )
-            }
+            b"H" => r.client = val,
+            b"F" => r.from = Some(strip_angles(val)),
+            b"P" => r.proto = Some(val),
             _ => {}
         }
     }
-    let rest = rest.trim_ascii_start();
-    // `<rcpt>: reason`, or (older Exim) `rcpt: reason`.
-    let (to, reason) = match rest.strip_prefix(b"<") {
+    let sync_error = head.starts_with(b"SMTP protocol synchronization error");
+    let mut rest = tail.get(word_end..).unwrap_or_default().trim_ascii_start();
+    let mut code = 550;
+    match word {
+        b"RCPT" => (r.to, rest) = address_then_reason(rest),
+        b"MAIL" => {
+            // `MAIL <sender>: reason`; a syntax error: `MAIL FROM:<x> U=CALLER: reason`;
+            // no sender: `MAIL from [ip]: reason`, `MAIL command U=CALLER: reason`.
+            let r2 = rest.strip_prefix(b"FROM:").unwrap_or(rest);
+            let (from, after) = address_then_reason(r2);
+            if from.is_some_and(|f| r2.starts_with(b"<") || f.contains(&b'@')) {
+                (r.from, rest) = (from, after);
+            }
+            r.stage = b"MAIL";
+        }
+        b"after" | b"by" | b"during" => r.stage = b"DATA",
+        b"from" => {
+            // `from <sender> H=…: message too big`.
+            let (from, after) = address_then_reason(rest);
+            r.from = r.from.or(from);
+            rest = after;
+            r.stage = b"DATA";
+        }
+        b"connection" => {
+            r.stage = b"CONNECT";
+            code = 554;
+        }
+        b"EHLO" | b"HELO" => r.stage = b"HELO",
+        [] => r.stage = b"DATA",
+        _ => {}
+    }
+    if sync_error {
+        r.stage = b"CONNECT";
+        code = 554;
+    }
+    // A client named after the refusal: `rejected EHLO from (helo) [ip]: reason`,
+    // `rejected connection from H=[ip] input=…`.
+    if r.client.is_empty() {
+        if let Some(h) = super::finder!(b"H=").find(rest) {
+            let val = &rest[h + 2..];
+            r.client = &val[..host_field_len(val)];
+        } else if let Some(f) = super::finder!(b"from ").find(rest) {
+            let val = &rest[f + 5..];
+            let end = super::find_pair(val, b':', b' ').unwrap_or(val.len());
+            if memchr::memchr(b'[', &val[..end]).is_some() {
+                r.client = &val[..end];
+            }
+        }
+    }
+    r.helo = host_parts(r.client).helo;
+    if temporary {
+        code = 451;
+    }
+    r.code = Some(code);
+    r.reply = match super::find_pair(rest, b':', b' ') {
+        Some(i) if !sync_error => &rest[i + 2..],
+        _ if sync_error => head.trim_ascii_end().strip_suffix(b":").unwrap_or(head),
+        _ => &rest[rest.len()..],
+    };
+    Some(Event::Reject(r))
+}
+
+/// `refused connection from [ip] (host_reject_connection)` and the older `refused relay (host)
+/// to <addr>`.
+fn refused(v: &[u8]) -> Option<Event<&[u8]>> {
+    let relay = v.starts_with(b"refused relay");
+    if !relay && !v.starts_with(b"refused connection from ") {
+        return None;
+    }
+    let mut r = Reject {
+        qid: None,
+        code: Some(if relay { 550 } else { 554 }),
+        action: RejectAction::Reject,
+        milter: false,
+        stage: if relay { &b"RCPT"[..] } else { b"CONNECT" },
+        client: &v[..0],
+        reply: v,
+        from: None,
+        to: None,
+        proto: None,
+        helo: None,
+    };
+    if relay {
+        // `refused relay (host) [ip] to <addr>`.
+        let to = super::finder!(b" to <").find(v)?;
+        let rest = &v[to + 5..];
+        r.to = Some(&rest[..memchr::memchr(b'>', rest)?]);
+        r.client = v[13..to].trim_ascii();
+    } else {
+        let rest = &v[24..];
+        r.client = &rest[..host_field_len(rest)];
+    }
+    Some(Event::Reject(r))
+}
+
+/// `H=[127.0.0.1] dropped by 'connect' ACL: reason`: a refusal that also closes the connection.
+fn dropped<'a>(qid: Option<&'a [u8]>, v: &'a [u8]) -> Option<Event<&'a [u8]>> {
+    let at = super::finder!(b" dropped by '").find(v)?;
+    let acl = &v[at + 13..];
+    let acl = &acl[..memchr::memchr(b'\'', acl)?];
+    let connect = acl == b"connect";
+    let mut r = Reject {
+        qid,
+        code: Some(if connect { 554 } else { 550 }),
+        action: RejectAction::Reject,
+        milter: false,
+        stage: if connect { &b"CONNECT"[..] } else { acl },
+        client: &v[..0],
+        reply: super::find_pair(&v[at..], b':', b' ').map_or(&v[..0], |i| &v[at + i + 2..]),
+        from: None,
+        to: None,
+        proto: None,
+        helo: None,
+    };
+    for (k, val) in (Fields { rest: &v[..at] }) {
+        match k {
+            b"H" => r.client = val,
+            b"F" => r.from = Some(strip_angles(val)),
+            _ => {}
+        }
+    }
+    r.helo = host_parts(r.client).helo;
+    Some(Event::Reject(r))
+}
+
+fn strip_angles(v: &[u8]) -> &[u8] {
+    v.strip_prefix(b"<")
+        .and_then(|x| x.strip_suffix(b">"))
+        .unwrap_or(v)
+}
+
+/// `<addr>: reason`, `<addr>` or (older Exim) `addr: reason`: the address and what follows it.
+fn address_then_reason(rest: &[u8]) -> (Option<&[u8]>, &[u8]) {
+    match rest.strip_prefix(b"<") {
         Some(x) => match memchr::memchr(b'>', x) {
             Some(c) => (Some(&x[..c]), x.get(c + 1..).unwrap_or_default()),
             None => (None, rest),
         },
         None if !rest.is_empty() && !rest.starts_with(b":") => {
-            let end = memchr::memchr(b':', rest).unwrap_or(rest.len());
-            (Some(rest[..end].trim_ascii_end()), &rest[end..])
+            let end = super::find_pair(rest, b':', b' ').unwrap_or(rest.len());
+            let addr = rest[..end].trim_ascii_end();
+            let addr = memchr::memchr(b' ', addr).map_or(addr, |sp| &addr[..sp]);
+            (Some(addr), &rest[end..])
         }
         None => (None, rest),
-    };
-    r.to = to;
-    r.reply = reason
-        .strip_prefix(b":")
-        .unwrap_or(reason)
-        .trim_ascii_start();
-    Some(Event::Reject(r))
+    }
 }
 
 #[cfg(test)]

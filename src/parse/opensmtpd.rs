@@ -173,6 +173,7 @@ fn failed_command<'a>(session: &'a [u8], kv: &'a [u8]) -> Event<&'a [u8]> {
         _ => return Event::Ignored,
     };
     let reject = Reject {
+        code: None,
         qid: None,
         action: RejectAction::Reject,
         milter: false,

@@ -344,6 +344,7 @@ fn reject<'a>(qid: Option<&'a [u8]>, rest: &'a [u8]) -> Option<Event<&'a [u8]>> 
         None => (text, &text[text.len()..]),
     };
     let mut r = Reject {
+        code: None,
         qid,
         action,
         milter,
@@ -649,6 +650,7 @@ mod tests {
         assert!(matches!(
             e,
             Event::Reject(Reject {
+                code: None,
                 action: RejectAction::Hold,
                 ..
             })
@@ -673,6 +675,7 @@ mod tests {
         assert!(matches!(
             e,
             Event::Reject(Reject {
+                code: None,
                 action: RejectAction::RejectWarning,
                 ..
             })

@@ -146,6 +146,7 @@ pub fn parse(msg: &[u8]) -> Event<&[u8]> {
     if rest.starts_with(b"<") {
         if let Some(i) = finder!(b">... ").find(rest) {
             return Event::Reject(Reject {
+                code: None,
                 qid: Some(qid),
                 action: RejectAction::Reject,
                 milter: false,
@@ -257,6 +258,7 @@ fn reject<'a>(qid: Option<&'a [u8]>, rest: &'a [u8]) -> Option<Event<&'a [u8]>> 
         return None;
     };
     let mut r = Reject {
+        code: None,
         qid,
         action: RejectAction::Reject,
         milter: rest.starts_with(b"Milter"),
