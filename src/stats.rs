@@ -89,7 +89,10 @@ pub struct Stats {
     pub bad_timestamps: u64,
     /// Lines longer than `--max-line-length`, cut to it.
     pub long_lines: u64,
+    /// Final records by status: a hop to a content filter is not one (`hops`).
     pub records: [u64; Status::ALL.len()],
+    /// Deliveries to a content filter on this machine (the message lives on under a new ID).
+    pub hops: u64,
     pub open_at_end: u64,
     /// Messages dropped because no line came for them for the eviction age.
     pub evicted: u64,
@@ -172,6 +175,13 @@ impl Stats {
             .map(|(st, n)| format!("{} {n}", st.name()))
             .collect();
         let _ = writeln!(s, "records: {} ({})", self.records_total(), by.join(", "));
+        if self.hops > 0 {
+            let _ = writeln!(
+                s,
+                "content-filter hops (not deliveries, not in the records above): {}",
+                self.hops
+            );
+        }
         let _ = writeln!(s, "messages still open at end: {}", self.open_at_end);
         let _ = writeln!(
             s,

@@ -708,6 +708,66 @@ mod tests {
         );
     }
 
+    // Issue 18's findings, on real lines (fail2ban/exim-spam, exim-testsuite 0135, 0180).
+    #[test]
+    fn helo_literals_failure_colons_local_scan_and_codes() {
+        let line = "2013-06-15 11:19:33 [2249] H=([2.181.148.95]) [2.181.148.95]:52391 I=[1.2.3.4]:25 F=fantasizesg4@google.com rejected RCPT some@email.com: rejected found in dnsbl zen.spamhaus.org";
+        let Event::Reject(r) = event(line) else {
+            panic!("{line}")
+        };
+        assert_eq!(
+            crate::parse::split_peer(r.client),
+            (b(""), b("2.181.148.95"), Some(52391))
+        );
+        assert_eq!(
+            (r.helo, r.to, r.code, r.reply),
+            (
+                Some(b("[2.181.148.95]")),
+                Some(b("some@email.com")),
+                Some(550),
+                b("rejected found in dnsbl zen.spamhaus.org")
+            )
+        );
+        let e = event(
+            "1999-03-02 09:44:33 10HmaX-000000005vi-0000 ** b@known.ex: retry timeout exceeded",
+        );
+        let Event::Delivery(d) = e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(
+            (d.to, d.reply),
+            (b("b@known.ex"), b("retry timeout exceeded"))
+        );
+        let line = "2013-06-09 10:21:28 [14127] 1UlasQ-0003fr-45 F=mcorporation4@aol.com H=(mail38.fssprus.ru) [46.254.240.82]:43671 I=[1.2.3.4]:25 P=esmtp rejected by local_scan(): Rejected";
+        let Event::Reject(r) = event(line) else {
+            panic!("{line}")
+        };
+        assert_eq!(
+            (r.qid, r.stage, r.from, r.reply, r.code),
+            (
+                Some(b("1UlasQ-0003fr-45")),
+                b("DATA"),
+                Some(b("mcorporation4@aol.com")),
+                b("Rejected"),
+                Some(550)
+            )
+        );
+        let e = event("1999-03-02 09:44:33 rejected MAIL FROM:<userx@test.ex> U=CALLER: message too big: size=1000000000 max=100");
+        let Event::Reject(r) = e else { panic!("{e:?}") };
+        assert_eq!(
+            (r.stage, r.from, r.to, r.reply),
+            (
+                b("MAIL"),
+                Some(b("userx@test.ex")),
+                None,
+                b("message too big: size=1000000000 max=100")
+            )
+        );
+        let e = event("1999-03-02 09:44:33 H=(test) [V4NET.0.0.1] F=<x@y> temporarily rejected RCPT <userx@test.ex>: greylisted");
+        let Event::Reject(r) = e else { panic!("{e:?}") };
+        assert_eq!(r.code, Some(451));
+    }
+
     #[test]
     fn rejected_after_data() {
         // fail2ban/exim-spam: a message refused at the end of DATA, with its ID.

@@ -407,6 +407,20 @@ mod tests {
         known(line, None).1
     }
 
+    // Issue 18: LMTP to Dovecot over a unix socket (a public forum post's mail.log,
+    // fixtures/README.md): the brackets hold a socket, not an address.
+    #[test]
+    fn lmtp_over_a_unix_socket_has_no_relay_ip() {
+        let e = event("Nov  9 05:48:11 mail1 postfix/lmtp[1838204]: BC3E829EC91: to=<leo@mydomain.com>, relay=mail1.mydomain.com[private/dovecot-lmtp], delay=4.5, delays=4.4/0/0/0.07, dsn=2.0.0, status=sent (250 2.0.0 <leo@mydomain.com> CANtMov9iWGcDBwAHQghHA Saved)");
+        let Event::Delivery(d) = e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(
+            crate::parse::split_peer(d.relay),
+            (b("mail1.mydomain.com"), b(""), None)
+        );
+    }
+
     #[test]
     fn floats_match_the_standard_parser() {
         for v in [

@@ -209,9 +209,11 @@ fn delivery<'a>(qid: &'a [u8], rest: &'a [u8]) -> Option<Event<&'a [u8]>> {
     };
     let mut mailer: &[u8] = &rest[..0];
     let mut stat: Option<&[u8]> = None;
+    let mut ctladdr: Option<&[u8]> = None;
     for (k, val) in fields(rest) {
         match k {
             b"to" => d.to = val,
+            b"ctladdr" => ctladdr = Some(val),
             b"delay" => d.delay = duration(val),
             b"mailer" => mailer = val,
             b"relay" => d.relay = val,
@@ -221,6 +223,18 @@ fn delivery<'a>(qid: &'a [u8], rest: &'a [u8]) -> Option<Event<&'a [u8]>> {
         }
     }
     let stat = stat?;
+    // A program or file an alias expanded to: `to="|node /home/e2m/e2m.js", ctladdr=<e2m@x>
+    // (8/0)`. The quotes are Sendmail's, not the recipient's; ctladdr names the address that
+    // was expanded (for other deliveries it is the local sender, not a recipient).
+    if let Some(target) = d.to.strip_prefix(b"\"").and_then(|t| t.strip_suffix(b"\"")) {
+        if target.starts_with(b"|") || target.starts_with(b"/") {
+            d.to = target;
+            d.list = false;
+            d.orig_to = ctladdr
+                .and_then(|c| c.strip_prefix(b"<"))
+                .and_then(|c| Some(&c[..memchr::memchr(b'>', c)?]));
+        }
+    }
     if d.relay.is_empty() {
         d.relay = mailer;
     }
@@ -296,6 +310,47 @@ mod tests {
 
     fn event(line: &str) -> Event<&[u8]> {
         known(line, Some(Mta::Sendmail)).1
+    }
+
+    // Issue 18: a delivery to a program through an alias (a public how-to's maillog,
+    // fixtures/README.md), an IPv6 peer (fail2ban/sendmail-reject), the MSP's hand-off with no
+    // name (infohtreasure maillog), and a refused list address (sendmail-custom-dsn.log).
+    #[test]
+    fn program_deliveries_ipv6_peers_and_refused_lists() {
+        let e = event("Mar 23 15:43:11 zen1 sendmail[26238]: t2N4h8XZ026237: to=\"|node /home/e2m/e2m.js\", ctladdr=<e2m@zen1.mydomain.com> (8/0), delay=00:00:03, xdelay=00:00:03, mailer=prog, pri=30622, dsn=2.0.0, stat=Sent");
+        let Event::Delivery(d) = e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(
+            (d.to, d.orig_to, d.list, d.status),
+            (
+                b("|node /home/e2m/e2m.js"),
+                Some(b("e2m@zen1.mydomain.com")),
+                false,
+                DeliveryStatus::Sent
+            )
+        );
+        // ctladdr of an ordinary delivery is the sender, not an original recipient.
+        let e = event("Mar 23 15:43:08 zen1 sendmail[26236]: t2N4h88k026236: to=e2m@localhost, ctladdr=kevin (500/500), delay=00:00:00, xdelay=00:00:00, mailer=relay, pri=30083, relay=[127.0.0.1] [127.0.0.1], dsn=2.0.0, stat=Sent (t2N4h8XZ026237 Message accepted for delivery)");
+        let Event::Delivery(d) = e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(d.orig_to, None);
+        assert_eq!(
+            crate::parse::split_peer(d.relay),
+            (b(""), b("127.0.0.1"), None)
+        );
+        // A real check_rcpt line (a public sendmail how-to) with its peer in the IPv6 form the
+        // issue reports.
+        let e = event("Oct 31 21:05:17 q381-1158 sendmail[15715]: 29VC5Hbm015715: ruleset=check_rcpt, arg1=<websiteman@naver.com>, relay=ipv6.example.net [IPv6:2001:db8::1], reject=550 5.7.1 <websiteman@naver.com>... Relaying denied");
+        let Event::Reject(r) = e else { panic!("{e:?}") };
+        assert_eq!(
+            crate::parse::split_peer(r.client),
+            (b("ipv6.example.net"), b("2001:db8::1"), None)
+        );
+        let e = event("May 20 07:01:47 mailhost sendmail[2847]: j4KC1gSG002847: <badguy@badhost.example.com,,0,>... Invalid route address");
+        let Event::Reject(r) = e else { panic!("{e:?}") };
+        assert_eq!(r.to, Some(b("badguy@badhost.example.com")));
     }
 
     // Real lines: yudai09-fluent-plugin-sendmail/data, gitpan-Parse-Syslog-Mail/*.log.

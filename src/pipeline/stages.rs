@@ -328,7 +328,9 @@ impl<'a> MergeStage<'a> {
         // its line and message are at hand, and held for time order. A write error stops
         // correlation at the line that met it.
         let mut emit = |rec: &RecordRef| -> Result<(), Error> {
-            if let Some(st) = rec.status {
+            if rec.is_hop() {
+                counts.hops += 1;
+            } else if let Some(st) = rec.status {
                 counts.count(st);
             }
             let held = if *renders {
@@ -382,6 +384,7 @@ impl<'a> MergeStage<'a> {
         }
         let stats = &mut summary.stats;
         stats.records = self.counts.records;
+        stats.hops = self.counts.hops;
         stats.open_at_end = self.merger.open_messages() as u64;
         stats.evicted = self.merger.evicted();
         stats.settled_dropped = self.merger.settled_dropped();

@@ -556,6 +556,33 @@ fn stats_report_records_by_status_and_open_messages() {
     assert!(err.contains("messages still open at end: 0"), "{err}");
 }
 
+/// `--stats` counts content-filter hops apart: its `sent` is the number of AWStats lines with
+/// code 1, on a log with a filter on 127.0.0.1:10025 (gitpan-Mail-Log-Parse/log).
+#[test]
+fn stats_sent_equals_awstats_code_1_lines() {
+    for log in [
+        "corpus/gitpan-Mail-Log-Parse/log",
+        "postfix/content-filter.log",
+    ] {
+        let p = fixture(log);
+        let out = run(&["--stats", "--year", "2026", p.to_str().expect("p")]);
+        assert!(out.status.success());
+        let code1 = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.split(' ').nth(8) == Some("1"))
+            .count();
+        let err = String::from_utf8_lossy(&out.stderr);
+        let sent: usize = err
+            .split("(sent ")
+            .nth(1)
+            .and_then(|r| r.split(',').next())
+            .and_then(|n| n.parse().ok())
+            .expect("sent count");
+        assert_eq!(sent, code1, "{log}: {err}");
+        assert!(err.contains("content-filter hops"), "{log}: {err}");
+    }
+}
+
 #[test]
 fn output_file_is_written_atomically() {
     let dir = tempdir();
