@@ -2,14 +2,15 @@
 //!
 //! `client - sender [dd/Mon/yyyy:HH:MM:SS +zzzz] "SMTP recipient HTTP/1.0" code size "relay" "mta/queue_id"`
 //!
-//! - client: the client IP (else its name, else `-`); user: the sender (`-` for none, `<>` for
-//!   the null sender); time: local time as logged with its offset;
+//! - client: the client IP; `127.0.0.1` for mail with no SMTP client (local submissions,
+//!   bounces the server wrote), `0.0.0.0` for a client logged without its address; user: the
+//!   sender (`-` for none, `<>` for the null sender); time: local time as logged with its offset;
 //! - request: `SMTP` and the recipient; code: the SMTP reply code when logged, else 250 for
 //!   sent, 550 for bounced and expired, 450 for deferred, 550 for rejected and discarded;
 //! - size: bytes, `-` when unknown; referer: the relay (`-` for none); user agent: MTA and
 //!   queue ID.
 //!
-//! Spaces in the unquoted fields become `%20`; `"` and `\` inside quoted fields are escaped
+//! Spaces and brackets in the unquoted fields become `%20`, `%5B`, `%5D`; `"` and `\` inside quoted fields are escaped
 //! with `\`; control bytes become `\xHH`, so no address can break a line or a field.
 
 use super::RecordWriter;
@@ -42,6 +43,9 @@ fn bare(buf: &mut Vec<u8>, v: &[u8]) {
     for &c in v {
         match c {
             b' ' => buf.extend_from_slice(b"%20"),
+            // A bracket in the user field would be read as the start of the date.
+            b'[' => buf.extend_from_slice(b"%5B"),
+            b']' => buf.extend_from_slice(b"%5D"),
             c if c < 0x20 || c == 0x7f => buf.extend_from_slice(format!("\\x{c:02x}").as_bytes()),
             _ => buf.push(c),
         }
@@ -99,12 +103,15 @@ impl<W: Write + Send> RecordWriter for Clf<W> {
 /// Appends the CLF line of `r` to `buf` (nothing for a record without a time).
 fn line(r: &RecordRef, buf: &mut Vec<u8>) {
     let Some(ts) = r.ts else { return };
+    // Web-log analyzers take the client for an address: mail with no SMTP client (a local
+    // submission, a bounce the server wrote) came from this machine; a client known only by
+    // name is the unspecified address.
     bare(
         buf,
-        if r.client_ip.is_empty() {
-            r.client_host
-        } else {
-            r.client_ip
+        match (r.client_ip, r.client_host) {
+            ([], []) => b"127.0.0.1",
+            ([], _) => b"0.0.0.0",
+            (ip, _) => ip,
         },
     );
     buf.extend_from_slice(b" - ");

@@ -38,7 +38,8 @@ const TEXT: Kind = Kind::Text { dict: false };
 const DICT: Kind = Kind::Text { dict: true };
 
 /// Every column, in order.
-pub const COLUMNS: [Column; 34] = [
+/// New columns go at the end, so positional readers of earlier files keep working.
+pub const COLUMNS: [Column; 36] = [
     col("ts", Kind::Timestamp, false),
     col("ts_local", TEXT, false),
     col("host", DICT, true),
@@ -73,6 +74,8 @@ pub const COLUMNS: [Column; 34] = [
     col("prev_queue_id", TEXT, true),
     col("source_file", DICT, false),
     col("source_line", Kind::Int64, false),
+    col("sender_domain", DICT, true),
+    col("recipient_domain", DICT, true),
 ];
 
 /// A field's value.
@@ -80,6 +83,8 @@ pub const COLUMNS: [Column; 34] = [
 pub enum Value<'a> {
     Null,
     Text(&'a [u8]),
+    /// Text to be written with ASCII letters in lower case (see [`lower`]).
+    Lower(&'a [u8]),
     Int(i64),
     Float(f64),
     /// Microseconds since the epoch, UTC.
@@ -107,6 +112,37 @@ fn opt_int<T: Into<i64>>(v: Option<T>) -> Value<'static> {
 
 fn opt_float(v: Option<f64>) -> Value<'static> {
     v.map_or(Value::Null, Value::Float)
+}
+
+/// The domain of an address, for per-domain reports: after the last `@`, without a domain
+/// literal's brackets or a trailing dot, written in lower case (non-ASCII, IDNA, as logged);
+/// null for a local name, a program or a file, or a domain that is no name.
+fn domain(addr: &[u8]) -> Value<'_> {
+    let Some(at) = memchr::memrchr(b'@', addr) else {
+        return Value::Null;
+    };
+    let d = &addr[at + 1..];
+    let d = d
+        .strip_prefix(b"[")
+        .and_then(|x| x.strip_suffix(b"]"))
+        .unwrap_or(d);
+    let d = d.strip_suffix(b".").unwrap_or(d);
+    let bad = |c: &u8| c.is_ascii_control() || b" []()<>@,;:/\\|\"'=".contains(c);
+    if d.is_empty() || d.iter().any(bad) {
+        Value::Null
+    } else {
+        Value::Lower(d)
+    }
+}
+
+/// `t` as UTF-8 with ASCII letters in lower case; borrowed when it has none in upper case.
+pub fn lower(t: &[u8]) -> std::borrow::Cow<'_, str> {
+    let s = utf8(t);
+    if s.bytes().any(|c| c.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(s.to_ascii_lowercase())
+    } else {
+        s
+    }
 }
 
 /// A text field as UTF-8: itself when it is valid (nearly always), else with U+FFFD for the
@@ -199,6 +235,33 @@ pub fn value<'a>(r: &'a RecordRef<'a>, i: usize) -> Value<'a> {
         31 => text(r.prev_queue_id),
         32 => Value::Text(r.source_file),
         33 => Value::Int(i64::try_from(r.source_line).unwrap_or(i64::MAX)),
+        34 => domain(r.sender.unwrap_or_default()),
+        35 => domain(r.recipient),
         _ => Value::Null,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domains_are_lower_case_names() {
+        let d = |a: &str| match domain(a.as_bytes()) {
+            Value::Lower(t) => Some(lower(t).into_owned()),
+            _ => None,
+        };
+        assert_eq!(d("User@Example.COM").as_deref(), Some("example.com"));
+        assert_eq!(d("\"a b\"@x.example").as_deref(), Some("x.example"));
+        assert_eq!(d("postmaster@[192.0.2.1]").as_deref(), Some("192.0.2.1"));
+        assert_eq!(
+            d("a@mail.example.org.").as_deref(),
+            Some("mail.example.org")
+        );
+        // IDNA and UTF-8 as logged; only ASCII letters are lowered.
+        assert_eq!(d("a@Bücher.example").as_deref(), Some("bücher.example"));
+        for none in ["CALLER", "|/usr/bin/procmail", "", "a@", "a@b c"] {
+            assert_eq!(d(none), None, "{none}");
+        }
     }
 }

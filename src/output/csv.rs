@@ -58,6 +58,7 @@ impl<W: Write + Send> RecordWriter for Csv<W> {
                     .push_field(r.ts.map(|t| local_text(&t)).unwrap_or_default().as_bytes()),
                 (_, Value::Null) => self.row.push_field(b""),
                 (_, Value::Text(t)) => self.row.push_field(super::columns::utf8(t).as_bytes()),
+                (_, Value::Lower(t)) => self.row.push_field(super::columns::lower(t).as_bytes()),
                 (_, Value::Int(n)) => self.row.push_field(n.to_string().as_bytes()),
                 (_, Value::Float(f)) => self.row.push_field(f.to_string().as_bytes()),
                 (_, Value::Micros(m)) => self.row.push_field(utc_text(m).as_bytes()),

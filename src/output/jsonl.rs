@@ -65,6 +65,7 @@ fn line(r: &RecordRef, buf: &mut Vec<u8>) -> io::Result<()> {
             },
             (_, Value::Null) => buf.extend_from_slice(b"null"),
             (_, Value::Text(t)) => string(buf, &super::columns::utf8(t))?,
+            (_, Value::Lower(t)) => string(buf, &super::columns::lower(t))?,
             (_, Value::Int(n)) => buf.extend_from_slice(n.to_string().as_bytes()),
             (_, Value::Float(f)) if f.is_finite() => {
                 serde_json::to_writer(&mut *buf, &f).map_err(io::Error::other)?

@@ -88,6 +88,7 @@ impl Builder {
             (Builder::Ts(b), Value::Micros(m)) => b.append_value(m),
             // Arrow text is UTF-8: other bytes become U+FFFD, visibly.
             (Builder::Text(b), Value::Text(t)) => b.append_value(super::columns::utf8(t)),
+            (Builder::Text(b), Value::Lower(t)) => b.append_value(super::columns::lower(t)),
             (Builder::I32(b), Value::Int(i)) => b.append_option(i32::try_from(i).ok()),
             (Builder::I64(b), Value::Int(i)) => b.append_value(i),
             (Builder::F64(b), Value::Float(f)) => b.append_value(f),

@@ -118,6 +118,25 @@ fn run_with(cfg: &Config, cancel: &Cancel, state_path: Option<&Path>) -> anyhow:
     Ok(summary)
 }
 
+/// A CSV file to append to must have this version's columns: rows of another column list
+/// under its header would be read as the wrong fields.
+fn same_csv_header(file: &mut std::fs::File, name: &str) -> anyhow::Result<()> {
+    use std::io::{BufRead, Read};
+    let mut first = String::new();
+    std::io::BufReader::new(Read::take(&mut *file, 1 << 16))
+        .read_line(&mut first)
+        .map_err(write_err(name.to_owned()))?;
+    let want: Vec<&str> = output::columns::COLUMNS.iter().map(|c| c.name).collect();
+    if first.trim_end() != want.join(",") {
+        anyhow::bail!(
+            "{name}: its CSV header is not this version's columns (written by another \
+             version of maillogconv?); --append needs a file with the same columns: start a \
+             new file"
+        );
+    }
+    Ok(())
+}
+
 /// `--append`: records are added to the end of `out`. With a state, a tail that a run stopped
 /// before its commit left is cut off first, and the state records the committed length.
 fn append(
@@ -136,6 +155,9 @@ fn append(
         .open(out)
         .with_context(|| format!("cannot open {name}"))?;
     let mut start = file.metadata().map_err(write_err(name.clone()))?.len();
+    if cfg.format == output::Format::Csv && start > 0 {
+        same_csv_header(&mut file, &name)?;
+    }
     if let Some(committed) = st.as_ref().and_then(|s| s.output_len) {
         if start > committed {
             file.set_len(committed).map_err(write_err(name.clone()))?;

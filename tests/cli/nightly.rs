@@ -382,6 +382,26 @@ fn append_writes_the_csv_header_only_into_a_new_file() {
     assert_eq!(rows, 2 * (once.lines().count() - 1));
 }
 
+/// A CSV written with other columns (an earlier version's 34) is not appended to: its rows
+/// would be read as the wrong fields.
+#[test]
+fn append_refuses_a_csv_with_other_columns() {
+    let dir = tempdir();
+    let out = dir.path().join("old.csv");
+    let old = "ts,ts_local,host,mta,queue_id,message_id,sender,recipient,orig_recipient,client_host,client_ip,sasl_username,relay,relay_host,relay_ip,relay_port,status,dsn,smtp_code,reply,size,nrcpt,delay,delay_before_queue,delay_in_queue,delay_connect,delay_transmit,proto,helo,received_ts,next_queue_id,prev_queue_id,source_file,source_line\n";
+    std::fs::write(&out, old).expect("write");
+    let res = bin()
+        .args(["--year", "2026", "--append", "-o"])
+        .arg(&out)
+        .arg(fixture("postfix/awstats-e2e.log"))
+        .output()
+        .expect("run");
+    assert!(!res.status.success());
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(err.contains("not this version's columns"), "{err}");
+    assert_eq!(std::fs::read_to_string(&out).expect("out"), old);
+}
+
 #[test]
 fn with_state_each_run_writes_only_new_records_to_stdout_or_a_new_file() {
     let dir = tempdir();
