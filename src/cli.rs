@@ -88,6 +88,14 @@ struct Cli {
     /// on stderr): memory stays bounded whatever the input.
     #[arg(long, value_name = "BYTES", default_value_t = 1 << 20, value_parser = clap::value_parser!(u32).range(1024..))]
     max_line_length: u32,
+    /// Write the lines of a recognised MTA that gave no record (connects, warnings, lines it
+    /// cannot parse, bad timestamps) to FILE as they were read, to audit what was skipped.
+    /// FILE appears when the run completes.
+    #[arg(long, value_name = "FILE")]
+    unparsed: Option<PathBuf>,
+    /// With --unparsed: also the lines of no recognised MTA (other programs' syslog lines).
+    #[arg(long, requires = "unparsed")]
+    unparsed_all: bool,
 }
 
 /// Parses `args` (including the program name) into a [`Config`]; clap prints usage errors.
@@ -158,6 +166,8 @@ pub fn parse(args: Vec<std::ffi::OsString>) -> Result<Config, clap::Error> {
         state: cli.state,
         append: cli.append,
         max_line_length: cli.max_line_length as usize,
+        unparsed: cli.unparsed,
+        unparsed_all: cli.unparsed_all,
         max_age_secs: i64::from(cli.evict_after_days) * 86_400,
         mta: cli.mta,
         tz: cli.tz.unwrap_or_else(jiff::tz::TimeZone::system),

@@ -40,6 +40,10 @@ pub struct Config {
     pub state: Option<PathBuf>,
     /// Add to `output` instead of replacing it (line formats).
     pub append: bool,
+    /// Lines of a recognised MTA that gave no record are written here (`--unparsed`).
+    pub unparsed: Option<PathBuf>,
+    /// With `unparsed`: lines of no recognised MTA too.
+    pub unparsed_all: bool,
     /// Lines longer than this are cut to it (memory stays bounded).
     pub max_line_length: usize,
 }
@@ -61,6 +65,8 @@ impl Default for Config {
             strict: false,
             state: None,
             append: false,
+            unparsed: None,
+            unparsed_all: false,
             max_line_length: crate::input::chunk::MAX_LINE,
         }
     }

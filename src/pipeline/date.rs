@@ -49,6 +49,7 @@ pub(super) struct DateStage<'a> {
     /// What the next run needs (`--state`).
     carry: DateCarry,
     max_line: usize,
+    audit: Option<super::audit::Audit>,
 }
 
 /// What the dating stage leaves for the next run: how far each input was read (bytes, lines;
@@ -70,6 +71,8 @@ pub(super) struct DateSetup {
     pub(super) resumes: Vec<Option<Resume>>,
     /// Lines are cut at this length (for the warning).
     pub(super) max_line: usize,
+    /// Where lines that give nothing go (`--unparsed`).
+    pub(super) audit: Option<super::audit::Audit>,
 }
 
 /// The first and last instant (ns) of each host's lines in one file; hosts rarely change from
@@ -110,6 +113,7 @@ impl<'a> DateStage<'a> {
             keep_coverage,
             resumes,
             max_line,
+            audit,
         } = setup;
         DateStage {
             inputs,
@@ -131,6 +135,7 @@ impl<'a> DateStage<'a> {
             resumes,
             tz,
             max_line,
+            audit,
             offset: 0,
             new_lines: 0,
             restored: false,
@@ -300,6 +305,9 @@ impl<'a> DateStage<'a> {
             } = line
             else {
                 stats.unknown += 1;
+                if let Some(a) = self.audit.as_mut().filter(|a| a.all) {
+                    a.line(span.get(data));
+                }
                 continue;
             };
             let mta = *mta;
@@ -315,6 +323,9 @@ impl<'a> DateStage<'a> {
                 Ok(ts) => ts,
                 Err(e) => {
                     stats.bad_timestamps += 1;
+                    if let Some(a) = &mut self.audit {
+                        a.line(span.get(data));
+                    }
                     self.line_warning(format_args!("bad timestamp ({e}); line skipped"));
                     continue;
                 }
@@ -333,6 +344,9 @@ impl<'a> DateStage<'a> {
             }
             // Lines that cannot make or change a record stop here.
             if matches!(event, Event::Ignored | Event::Malformed) {
+                if let Some(a) = &mut self.audit {
+                    a.line(span.get(data));
+                }
                 continue;
             }
             out.push(Dated {
@@ -343,9 +357,9 @@ impl<'a> DateStage<'a> {
         }
     }
 
-    pub(super) fn finish(mut self) -> (Summary, DateCarry) {
+    pub(super) fn finish(mut self) -> (Summary, DateCarry, Option<super::audit::Audit>) {
         self.strict_error();
         self.close_coverage();
-        (self.summary, self.carry)
+        (self.summary, self.carry, self.audit)
     }
 }

@@ -2,6 +2,7 @@
 //! on one worker or many. Output bytes never depend on the number of workers: chunks are dated
 //! and merged in input order.
 
+mod audit;
 mod commit;
 mod date;
 pub mod pool;
@@ -45,7 +46,7 @@ pub fn convert_from(
 ) -> Result<(Summary, Option<State>), Error> {
     let found = discover(&cfg.inputs);
     let inputs = found.inputs;
-    if let Some(out) = &cfg.output {
+    for out in cfg.output.iter().chain(&cfg.unparsed) {
         refuse_output_among_inputs(out, &cfg.inputs, &inputs)?;
     }
     let peeks: Vec<Peeked> = inputs.iter().map(peek).collect();
@@ -78,6 +79,10 @@ pub fn convert_from(
         keep_coverage: !cfg.partition_by.is_empty(),
         resumes,
         max_line: cfg.max_line_length,
+        audit: match &cfg.unparsed {
+            Some(p) => Some(audit::Audit::create(p.clone(), cfg.unparsed_all)?),
+            None => None,
+        },
     };
     let mut dating = DateStage::new(&inputs, setup);
     dating.summary.stats.notes.extend(found.notes);
@@ -102,8 +107,11 @@ pub fn convert_from(
     let keep = state.is_some();
     let (dating, merging) =
         pool::run(&steps, dating, merging, cfg.threads, cancel).map_err(stopped_error)?;
-    let (summary, carry) = dating.finish();
+    let (summary, carry, audit) = dating.finish();
     let (summary, kept) = merging.finish(summary, keep)?;
+    if let Some(a) = audit {
+        a.install()?;
+    }
     let state = state.map(|mut s| {
         let now = jiff::Timestamp::now().as_second();
         s.record_inputs(&peeks, &carry.read, carry.last, now);

@@ -641,3 +641,67 @@ fn closed_stdout_pipe_ends_quietly() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `--unparsed FILE` holds the lines of a recognised MTA that gave no record, as read and in
+/// input order; `--unparsed-all` adds the lines of no recognised MTA (here Roundcube's).
+#[test]
+fn unparsed_lines_are_written_for_audit() {
+    let dir = tempdir();
+    let log = fixture("corpus/infohtreasure-Postfix-Maillog-Dump/mailog2");
+    let input = std::fs::read(&log).expect("read");
+    let input_lines: Vec<&[u8]> = input.split(|&c| c == b'\n').collect();
+    let audit = |all: bool| {
+        let path = dir.path().join(if all { "all.txt" } else { "mta.txt" });
+        let mut args = vec!["--stats", "--year", "2026", "-f", "jsonl", "--unparsed"];
+        let p = path.to_str().expect("p").to_owned();
+        args.push(&p);
+        if all {
+            args.push("--unparsed-all");
+        }
+        let l = log.to_str().expect("p").to_owned();
+        args.push(&l);
+        let out = run(&args);
+        assert!(out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        (std::fs::read(&path).expect("audit file"), err, out.stdout)
+    };
+    let (mta, err, records) = audit(false);
+    let (all, _, _) = audit(true);
+    let unknown: usize = err
+        .split(" recognised, ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("unknown count");
+    assert!(unknown > 0);
+    let mta_lines: Vec<&[u8]> = mta
+        .split(|&c| c == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    let all_lines: Vec<&[u8]> = all
+        .split(|&c| c == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(all_lines.len(), mta_lines.len() + unknown);
+    // In input order, as read.
+    let mut it = input_lines.iter();
+    for l in &all_lines {
+        assert!(it.any(|x| x == l), "{}", String::from_utf8_lossy(l));
+    }
+    // Connects and verbose lines are there; no line that made a record is.
+    assert!(mta_lines
+        .iter()
+        .any(|l| l.windows(13).any(|w| w == b"connect from ")));
+    for r in String::from_utf8_lossy(&records).lines() {
+        let v: serde_json::Value = serde_json::from_str(r).expect("json");
+        let n = v["source_line"].as_u64().expect("line") as usize;
+        let line = input_lines[n - 1];
+        let made = mta_lines.iter().filter(|l| **l == line).count();
+        let same = input_lines.iter().filter(|l| **l == line).count();
+        assert!(
+            made < same || made == 0,
+            "{}",
+            String::from_utf8_lossy(line)
+        );
+    }
+}
