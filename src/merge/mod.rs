@@ -107,7 +107,26 @@ pub struct Merger {
     abandoned: u64,
     #[serde(skip)]
     shed: u64,
+    /// Rejects of a queued message whose sender line is yet to come (Sendmail logs a refused
+    /// recipient, then `from=…, nrcpts=0` when the session ends): held for
+    /// [`SENDER_WAIT_SECS`] of log time to be written once, with the sender. Never saved: a
+    /// run's last ones are written when it ends.
+    #[serde(skip)]
+    pending: Vec<Pending>,
 }
+
+/// A reject held for its message's sender: the message's key, when it was decided (log
+/// seconds), the record.
+#[derive(Debug)]
+struct Pending {
+    key: Vec<u8>,
+    at: i64,
+    record: Box<crate::record::Record>,
+}
+
+/// How long a reject waits for its message's sender line: a session ends seconds after the
+/// refusal, and the records' reorder window (five minutes) must still hold it.
+const SENDER_WAIT_SECS: i64 = 60;
 
 /// A settled message (every recipient final) with no line for this long is dropped, not kept
 /// for the whole eviction age: its `removed` was lost, and nothing else can follow. So is an
@@ -154,6 +173,7 @@ impl Merger {
             settled_dropped: 0,
             abandoned: 0,
             shed: 0,
+            pending: Vec::new(),
         }
     }
 
@@ -250,9 +270,65 @@ impl Merger {
         m
     }
 
+    /// Writes the held rejects decided before `before` (log seconds; all with `i64::MAX`)
+    /// as they are: their sender never came.
+    pub fn flush_pending(&mut self, before: i64, emit: &mut Emit) -> Result<(), Error> {
+        let due = self.pending.iter().take_while(|p| p.at < before).count();
+        for p in self.pending.drain(..due) {
+            emit(&p.record.view())?;
+        }
+        Ok(())
+    }
+
+    /// Holds `r` (a reject of a message with no sender yet) for the sender line.
+    pub(super) fn hold_for_sender(
+        &mut self,
+        ctx: &Ctx,
+        qid: &[u8],
+        record: Box<crate::record::Record>,
+    ) {
+        let mut key = Vec::new();
+        set_key(&mut key, ctx.host, qid);
+        self.pending.push(Pending {
+            key,
+            at: ctx.ts.instant.as_second(),
+            record,
+        });
+    }
+
+    /// The sender of the message under `self.key` is now known: its held rejects are written.
+    fn release_pending(&mut self, emit: &mut Emit) -> Result<(), Error> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let Some(sender) = self
+            .open
+            .get(self.key.as_slice())
+            .and_then(|m| m.sender.clone())
+        else {
+            return Ok(());
+        };
+        let key = &self.key;
+        let mut i = 0;
+        while i < self.pending.len() {
+            if self.pending[i].key == *key {
+                let mut p = self.pending.remove(i);
+                p.record.sender = Some(sender.clone());
+                emit(&p.record.view())?;
+            } else {
+                i += 1;
+            }
+        }
+        Ok(())
+    }
+
     /// Merges one event; records it decides are passed to `emit`.
     pub fn event(&mut self, ctx: &Ctx, ev: Event<&[u8]>, emit: &mut Emit) -> Result<(), Error> {
-        self.sweep(ctx.ts.instant.as_second());
+        let now = ctx.ts.instant.as_second();
+        if !self.pending.is_empty() {
+            self.flush_pending(now.saturating_sub(SENDER_WAIT_SECS), emit)?;
+        }
+        self.sweep(now);
         if self.open.len() > OPEN_BUDGET {
             self.shed_oldest();
         }
@@ -277,6 +353,7 @@ impl Merger {
                 if m.sender.is_none() {
                     m.sender = Some(kept(from));
                 }
+                self.release_pending(emit)?;
             }
             Event::MessageId { qid, message_id } => {
                 let m = self.message(ctx, qid);
@@ -292,6 +369,7 @@ impl Merger {
                 m.sender = Some(kept(from));
                 m.size = size.or(m.size);
                 m.nrcpt = nrcpt.or(m.nrcpt);
+                self.release_pending(emit)?;
             }
             Event::Arrival(a) => {
                 let m = self.message(ctx, a.qid);
@@ -318,6 +396,7 @@ impl Merger {
                         notification: false,
                     }));
                 }
+                self.release_pending(emit)?;
             }
             Event::Expired { qid, from } => {
                 let m = self.message(ctx, qid);
@@ -598,7 +677,34 @@ mod tests {
                 });
             }
         }
+        let _ = m.flush_pending(i64::MAX, &mut |r| {
+            out.push(Box::new(r.to_owned_record()));
+            Ok(())
+        });
         out
+    }
+
+    // Issue 18: a public sendmail log (fixtures/README.md): the refused recipient, then the
+    // session's `from=` line naming the sender. One record, with the sender.
+    #[test]
+    fn a_sendmail_reject_is_written_once_with_the_sender_that_follows() {
+        let recs = merge_text(
+            "Oct 31 21:05:17 q381-1158 sendmail[15715]: 29VC5Hbm015715: ruleset=check_rcpt, arg1=<websiteman@naver.com>, relay=[61.83.89.93], reject=550 5.7.1 <websiteman@naver.com>... Relaying denied. IP name lookup failed [61.83.89.93]\n\
+             Oct 31 21:05:17 q381-1158 sendmail[15715]: 29VC5Hbm015715: from=<jamesjoa@gmail.com>, size=0, class=0, nrcpts=0, proto=ESMTP, daemon=MTA, relay=[61.83.89.93]\n",
+        );
+        assert_eq!(recs.len(), 1, "{recs:?}");
+        let r = &recs[0];
+        assert_eq!(r.status, Some(Status::Rejected));
+        assert_eq!(r.sender.as_deref(), Some(&b"jamesjoa@gmail.com"[..]));
+        assert_eq!(&r.recipient[..], b"websiteman@naver.com");
+        assert_eq!(&r.client_ip[..], b"61.83.89.93");
+        assert_eq!(r.smtp_code, Some(550));
+        // Without the sender line, the reject is still written (its sender unknown).
+        let recs = merge_text(
+            "Oct 31 21:05:17 q381-1158 sendmail[15715]: 29VC5Hbm015715: ruleset=check_rcpt, arg1=<websiteman@naver.com>, relay=[61.83.89.93], reject=550 5.7.1 <websiteman@naver.com>... Relaying denied. IP name lookup failed [61.83.89.93]\n",
+        );
+        assert_eq!(recs.len(), 1);
+        assert_eq!(recs[0].sender, None);
     }
 
     #[test]

@@ -70,6 +70,14 @@ impl Merger {
         let (code, dsn) = reply_codes(rj.reply);
         r.smtp_code = rj.code.or(code);
         r.dsn = dsn.unwrap_or_default();
-        emit(&r)
+        match rj.qid {
+            // The message's sender line may follow (Sendmail logs it when the session ends).
+            Some(qid) if r.sender.is_none() => {
+                let record = Box::new(r.to_owned_record());
+                self.hold_for_sender(ctx, qid, record);
+                Ok(())
+            }
+            _ => emit(&r),
+        }
     }
 }

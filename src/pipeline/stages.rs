@@ -259,6 +259,34 @@ impl Timed for Held {
 /// the records held for time order.
 pub(super) type Carried = (Merger, Reorder<Held>);
 
+/// Takes a record the merger decided: counts it, then renders it (line formats) or copies it
+/// (the others) while its line and message are at hand, and holds it for time order.
+fn take(
+    rec: &RecordRef,
+    out: &mut Out,
+    reorder: &mut Reorder<Held>,
+    renders: bool,
+    line: &mut Vec<u8>,
+    counts: &mut Stats,
+) -> Result<(), Error> {
+    if rec.is_hop() {
+        counts.hops += 1;
+    } else if let Some(st) = rec.status {
+        counts.count(st);
+    }
+    let held = if renders {
+        line.clear();
+        out.writer.render(rec, line).map_err(|e| out.error(e))?;
+        if line.is_empty() {
+            return Ok(());
+        }
+        Held::Line(rec.key(), line.as_slice().into())
+    } else {
+        Held::Record(Box::new(rec.to_owned_record()))
+    };
+    reorder.push(held, &mut |h| out.emit(h))
+}
+
 /// Merge stage: correlation, order, writing, in input order.
 pub(super) struct MergeStage<'a> {
     /// Input names, for the records' `source_file`.
@@ -327,24 +355,7 @@ impl<'a> MergeStage<'a> {
         // Each record is counted, then rendered (line formats) or copied (the others) while
         // its line and message are at hand, and held for time order. A write error stops
         // correlation at the line that met it.
-        let mut emit = |rec: &RecordRef| -> Result<(), Error> {
-            if rec.is_hop() {
-                counts.hops += 1;
-            } else if let Some(st) = rec.status {
-                counts.count(st);
-            }
-            let held = if *renders {
-                line.clear();
-                out.writer.render(rec, line).map_err(|e| out.error(e))?;
-                if line.is_empty() {
-                    return Ok(());
-                }
-                Held::Line(rec.key(), line.as_slice().into())
-            } else {
-                Held::Record(Box::new(rec.to_owned_record()))
-            };
-            reorder.push(held, &mut |h| out.emit(h))
-        };
+        let mut emit = |rec: &RecordRef| take(rec, out, reorder, *renders, line, counts);
         for d in &r.dated {
             let Some((
                 _,
@@ -378,6 +389,20 @@ impl<'a> MergeStage<'a> {
         mut summary: Summary,
         keep: bool,
     ) -> Result<(Summary, Option<Carried>), Error> {
+        // Rejects still waiting for their sender are written as they are: the held ones are
+        // not saved with the open messages.
+        let MergeStage {
+            out,
+            merger,
+            reorder,
+            renders,
+            line,
+            counts,
+            ..
+        } = &mut self;
+        merger.flush_pending(i64::MAX, &mut |rec| {
+            take(rec, out, reorder, *renders, line, counts)
+        })?;
         if !keep {
             let out = &mut self.out;
             self.reorder.finish(&mut |r| out.emit(r))?;

@@ -21,10 +21,30 @@ fn golden_awstats_for_sendmail_fixtures() {
         "gitpan-sendmail-plain",
         "fail2ban-sendmail-reject",
         "gitpan-sendmail-custom-dsn",
+        "reject-then-sender",
     ] {
         let got = conv_sm(name);
         assert_golden(&format!("sendmail/{name}.awstats"), got.as_bytes());
     }
+}
+
+/// maillogconvert.pl writes a `check_rcpt` reject twice, with `<>` and again with the sender
+/// the session's `from=…, nrcpts=0` line names; and misses a failure logged without ctladdr=.
+#[test]
+fn sendmail_reject_is_written_once_with_its_sender_and_bounces_need_no_ctladdr() {
+    let out = conv_sm("reject-then-sender");
+    let naver: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains(" websiteman@naver.com ") && l.contains(" 550 "))
+        .collect();
+    assert_eq!(
+        naver,
+        ["2026-10-31 21:05:17 jamesjoa@gmail.com websiteman@naver.com 61.83.89.93 - SMTP - 550 ?"]
+    );
+    assert!(
+        out.contains("2026-10-31 21:03:44 master@epcs.co.kr websiteman@icmms.co.kr 119.202.74.194 mx.yandex.net SMTP - 550 1148"),
+        "{out}"
+    );
 }
 
 #[test]
