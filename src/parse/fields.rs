@@ -104,12 +104,12 @@ pub fn host_name(v: &[u8]) -> &[u8] {
         }
         t
     };
-    // An address literal has only digits and dots (a name has a letter) or a colon (not in
-    // names at all).
+    // An IPv6 literal has a colon, which names do not; `is_ipv4` stops at a name's first
+    // letter.
     let ok = !v.is_empty()
         && v != b"unknown"
         && !v.iter().any(|&c| NOT_IN_NAMES[usize::from(c)])
-        && !(v.iter().all(|c| c.is_ascii_digit() || *c == b'.') && is_ipv4(v));
+        && !is_ipv4(v);
     if ok {
         v
     } else {
