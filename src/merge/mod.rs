@@ -112,21 +112,8 @@ pub struct Merger {
     /// [`SENDER_WAIT_SECS`] of log time to be written once, with the sender. Never saved: a
     /// run's last ones are written when it ends.
     #[serde(skip)]
-    pending: Vec<Pending>,
+    pending: Vec<reject::Pending>,
 }
-
-/// A reject held for its message's sender: the message's key, when it was decided (log
-/// seconds), the record.
-#[derive(Debug)]
-struct Pending {
-    key: Vec<u8>,
-    at: i64,
-    record: Box<crate::record::Record>,
-}
-
-/// How long a reject waits for its message's sender line: a session ends seconds after the
-/// refusal, and the records' reorder window (five minutes) must still hold it.
-const SENDER_WAIT_SECS: i64 = 60;
 
 /// A settled message (every recipient final) with no line for this long is dropped, not kept
 /// for the whole eviction age: its `removed` was lost, and nothing else can follow. So is an
@@ -270,63 +257,11 @@ impl Merger {
         m
     }
 
-    /// Writes the held rejects decided before `before` (log seconds; all with `i64::MAX`)
-    /// as they are: their sender never came.
-    pub fn flush_pending(&mut self, before: i64, emit: &mut Emit) -> Result<(), Error> {
-        let due = self.pending.iter().take_while(|p| p.at < before).count();
-        for p in self.pending.drain(..due) {
-            emit(&p.record.view())?;
-        }
-        Ok(())
-    }
-
-    /// Holds `r` (a reject of a message with no sender yet) for the sender line.
-    pub(super) fn hold_for_sender(
-        &mut self,
-        ctx: &Ctx,
-        qid: &[u8],
-        record: Box<crate::record::Record>,
-    ) {
-        let mut key = Vec::new();
-        set_key(&mut key, ctx.host, qid);
-        self.pending.push(Pending {
-            key,
-            at: ctx.ts.instant.as_second(),
-            record,
-        });
-    }
-
-    /// The sender of the message under `self.key` is now known: its held rejects are written.
-    fn release_pending(&mut self, emit: &mut Emit) -> Result<(), Error> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        let Some(sender) = self
-            .open
-            .get(self.key.as_slice())
-            .and_then(|m| m.sender.clone())
-        else {
-            return Ok(());
-        };
-        let key = &self.key;
-        let mut i = 0;
-        while i < self.pending.len() {
-            if self.pending[i].key == *key {
-                let mut p = self.pending.remove(i);
-                p.record.sender = Some(sender.clone());
-                emit(&p.record.view())?;
-            } else {
-                i += 1;
-            }
-        }
-        Ok(())
-    }
-
     /// Merges one event; records it decides are passed to `emit`.
     pub fn event(&mut self, ctx: &Ctx, ev: Event<&[u8]>, emit: &mut Emit) -> Result<(), Error> {
         let now = ctx.ts.instant.as_second();
         if !self.pending.is_empty() {
-            self.flush_pending(now.saturating_sub(SENDER_WAIT_SECS), emit)?;
+            self.flush_pending(now.saturating_sub(reject::SENDER_WAIT_SECS), emit)?;
         }
         self.sweep(now);
         if self.open.len() > OPEN_BUDGET {

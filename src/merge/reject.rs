@@ -1,12 +1,78 @@
 //! Rejects and discards: a record for the refused recipient (or the refused session, which
-//! names none), with the client the line or the session names.
+//! names none), with the client the line or the session names. A reject of a queued message
+//! whose sender is not yet known waits briefly for it (Sendmail logs it when the session ends).
 
-use super::{base_record, kept, Ctx, Emit, Merger};
+use super::{base_record, kept, set_key, Ctx, Emit, Merger};
 use crate::error::Error;
 use crate::parse::{reply_codes, split_peer, Reject, RejectAction};
 use crate::record::{RecordRef, Status};
 
+/// A reject held for its message's sender: the message's key, when it was decided (log
+/// seconds), the record.
+#[derive(Debug)]
+pub(super) struct Pending {
+    key: Vec<u8>,
+    at: i64,
+    record: Box<crate::record::Record>,
+}
+
+/// How long a reject waits for its message's sender line: a session ends seconds after the
+/// refusal, and the records' reorder window (five minutes) must still hold it.
+pub(super) const SENDER_WAIT_SECS: i64 = 60;
+
 impl Merger {
+    /// Writes the held rejects decided before `before` (log seconds; all with `i64::MAX`)
+    /// as they are: their sender never came.
+    pub fn flush_pending(&mut self, before: i64, emit: &mut Emit) -> Result<(), Error> {
+        let due = self.pending.iter().take_while(|p| p.at < before).count();
+        for p in self.pending.drain(..due) {
+            emit(&p.record.view())?;
+        }
+        Ok(())
+    }
+
+    /// Holds `r` (a reject of a message with no sender yet) for the sender line.
+    pub(super) fn hold_for_sender(
+        &mut self,
+        ctx: &Ctx,
+        qid: &[u8],
+        record: Box<crate::record::Record>,
+    ) {
+        let mut key = Vec::new();
+        set_key(&mut key, ctx.host, qid);
+        self.pending.push(Pending {
+            key,
+            at: ctx.ts.instant.as_second(),
+            record,
+        });
+    }
+
+    /// The sender of the message under `self.key` is now known: its held rejects are written.
+    pub(super) fn release_pending(&mut self, emit: &mut Emit) -> Result<(), Error> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let Some(sender) = self
+            .open
+            .get(self.key.as_slice())
+            .and_then(|m| m.sender.clone())
+        else {
+            return Ok(());
+        };
+        let key = &self.key;
+        let mut i = 0;
+        while i < self.pending.len() {
+            if self.pending[i].key == *key {
+                let mut p = self.pending.remove(i);
+                p.record.sender = Some(sender.clone());
+                emit(&p.record.view())?;
+            } else {
+                i += 1;
+            }
+        }
+        Ok(())
+    }
+
     pub(super) fn reject(
         &mut self,
         ctx: &Ctx,
