@@ -101,7 +101,7 @@ struct Cli {
 /// Parses `args` (including the program name) into a [`Config`]; clap prints usage errors.
 pub fn parse(args: Vec<std::ffi::OsString>) -> Result<Config, clap::Error> {
     if let Some(cfg) = legacy(&args) {
-        return Ok(cfg);
+        return cfg;
     }
     let cli = Cli::try_parse_from(args)?;
     let mut inputs: Vec<Input> = cli
@@ -203,21 +203,49 @@ fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// `maillogconv standard [YEAR]`: stdin to stdout, AWStats lines, as maillogconvert.pl.
-fn legacy(args: &[std::ffi::OsString]) -> Option<Config> {
+/// `maillogconv standard [YEAR] [INPUT]...`: maillogconvert.pl's call (stdin to stdout, AWStats
+/// lines), and files after it if given.
+fn legacy(args: &[std::ffi::OsString]) -> Option<Result<Config, clap::Error>> {
     if args.get(1)?.to_str()? != "standard" || std::path::Path::new("standard").exists() {
         return None;
     }
-    let year = match args.get(2) {
-        None => None,
-        Some(y) => Some(y.to_str()?.parse::<i16>().ok()?),
-    };
-    if args.len() > 3 {
-        return None;
+    let mut rest = args.get(2..).unwrap_or_default();
+    let mut year = None;
+    if let Some(first) = rest.first() {
+        match first.to_str().and_then(|y| y.parse::<i16>().ok()) {
+            Some(y) => {
+                year = Some(y);
+                rest = &rest[1..];
+            }
+            None if !std::path::Path::new(first).exists() => {
+                return Some(Err(clap::Error::raw(
+                    clap::error::ErrorKind::InvalidValue,
+                    format!(
+                        "maillogconvert.pl's form is `standard [YEAR] [INPUT]...`: {} is neither a year nor a file\n",
+                        first.to_string_lossy()
+                    ),
+                )));
+            }
+            None => {}
+        }
     }
-    Some(Config {
+    let mut inputs: Vec<Input> = rest
+        .iter()
+        .map(|p| {
+            if p == "-" {
+                Input::Stdin
+            } else {
+                Input::Path(p.into())
+            }
+        })
+        .collect();
+    if inputs.is_empty() {
+        inputs.push(Input::Stdin);
+    }
+    Some(Ok(Config {
         year,
+        inputs,
         threads: default_threads(),
         ..Config::default()
-    })
+    }))
 }

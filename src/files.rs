@@ -12,6 +12,17 @@ fn dir_of(path: &Path) -> &Path {
     }
 }
 
+/// An error making a file in `dir`, naming the directory the user gave rather than the
+/// temporary file's name (`No such file or directory at path "/x/.maillogconv-wB5NA7.tmp"`).
+pub fn in_dir(dir: &Path, e: &io::Error) -> io::Error {
+    let why = match std::fs::metadata(dir) {
+        Err(_) => "the directory does not exist".to_string(),
+        Ok(m) if !m.is_dir() => "it is not a directory".to_string(),
+        Ok(_) => e.kind().to_string(),
+    };
+    io::Error::new(e.kind(), format!("{}: {why}", dir.display()))
+}
+
 /// Takes the lock file `path` for this process's run, or says that `busy` (another run holds
 /// it): the caller stops without writing.
 pub fn lock(path: &Path, busy: &str) -> io::Result<std::fs::File> {
@@ -39,7 +50,8 @@ pub fn stage(path: &Path, bytes: &[u8]) -> io::Result<PathBuf> {
     let mut tmp = tempfile::Builder::new()
         .prefix(".maillogconv-")
         .suffix(".tmp")
-        .tempfile_in(dir_of(path))?;
+        .tempfile_in(dir_of(path))
+        .map_err(|e| in_dir(dir_of(path), &e))?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     let (_, kept) = tmp.keep().map_err(|e| e.error)?;

@@ -32,9 +32,15 @@ fn main() -> ExitCode {
     }
     let cfg = match maillogconv::cli::parse(std::env::args_os().collect()) {
         Ok(cfg) => cfg,
+        // Usage errors carry the same `maillogconv: error:` prefix as run-time ones; help and
+        // --version are printed as they are.
+        Err(e) if e.use_stderr() => {
+            eprint!("maillogconv: {}", e.render());
+            return ExitCode::from(Exit::Usage as u8);
+        }
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { Exit::Usage as u8 } else { 0 });
+            return ExitCode::from(0);
         }
     };
     match maillogconv::run(&cfg, &cancel) {

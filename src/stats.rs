@@ -72,6 +72,8 @@ pub struct FileStats {
     pub name: String,
     pub compression: &'static str,
     pub lines: u64,
+    /// Lines of a mail server maillogconv knows.
+    pub recognised: u64,
     pub first: Option<Stamp>,
     pub last: Option<Stamp>,
     /// How the year of BSD stamps was chosen for this file.

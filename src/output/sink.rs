@@ -45,7 +45,9 @@ impl Sink {
         builder.prefix(".maillogconv-").suffix(".tmp");
         #[cfg(unix)]
         builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-        let tmp = builder.tempfile_in(dir)?;
+        let tmp = builder
+            .tempfile_in(dir)
+            .map_err(|e| crate::files::in_dir(dir, &e))?;
         if let Ok(meta) = std::fs::metadata(path) {
             std::fs::set_permissions(tmp.path(), meta.permissions())?;
         }

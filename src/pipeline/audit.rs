@@ -23,10 +23,10 @@ impl Audit {
         let tmp = tempfile::Builder::new()
             .prefix(".maillogconv-")
             .suffix(".tmp")
-            .tempfile_in(dir)
-            .map_err(|source| Error::Write {
+            .tempfile_in(&dir)
+            .map_err(|e| Error::Write {
                 output: path.display().to_string(),
-                source,
+                source: crate::files::in_dir(&dir, &e),
             })?;
         Ok(Audit {
             out: BufWriter::with_capacity(1 << 16, tmp),

@@ -312,6 +312,9 @@ impl<'a> DateStage<'a> {
             };
             let mta = *mta;
             stats.recognised += 1;
+            if let Some(fs) = stats.files.last_mut() {
+                fs.recognised += 1;
+            }
             stats.count_mta(mta);
             if matches!(event, Event::Malformed) {
                 stats.malformed += 1;
@@ -359,6 +362,15 @@ impl<'a> DateStage<'a> {
 
     pub(super) fn finish(mut self) -> (Summary, DateCarry, Option<super::audit::Audit>) {
         self.strict_error();
+        // `/etc/passwd` given by mistake converts to nothing: say so rather than exit quietly.
+        for f in &self.summary.stats.files {
+            if f.lines > 0 && f.recognised == 0 && !f.failed {
+                self.summary.warnings.push(format!(
+                    "{}: none of its {} lines is from a mail server maillogconv reads; is it a mail log?",
+                    f.name, f.lines
+                ));
+            }
+        }
         self.close_coverage();
         (self.summary, self.carry, self.audit)
     }

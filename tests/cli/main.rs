@@ -3,6 +3,7 @@
 //! Set MAILLOGCONV_BLESS=1 to rewrite the golden files (review them with git diff).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod edges;
 mod exim;
 mod faults;
 mod formats;

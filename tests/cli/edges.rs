@@ -1,0 +1,106 @@
+//! The rough edges a new admin meets (issue 19): every message names what the user gave, with
+//! one prefix; a file that is no mail log is named; maillogconvert.pl's call takes files too.
+
+use super::*;
+
+/// Every message on stderr starts `maillogconv: error:` or `maillogconv: warning:`.
+fn assert_prefixed(err: &str) {
+    let first = err.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("maillogconv: error: ") || first.starts_with("maillogconv: warning: "),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_input_with_no_mail_line_is_named_in_a_warning() {
+    let dir = tempdir();
+    let passwd = dir.path().join("passwd");
+    std::fs::write(
+        &passwd,
+        "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1::/:/bin/false\n",
+    )
+    .expect("write");
+    let log = fixture("postfix/rejects.log");
+    let out = bin().arg(&passwd).arg(&log).output().expect("run");
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_prefixed(&err);
+    let name = passwd.display().to_string();
+    assert!(
+        err.contains(&format!(
+            "{name}: none of its 2 lines is from a mail server"
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("rejects.log: none"), "{err}");
+}
+
+#[test]
+fn a_missing_output_directory_is_named_not_the_temporary_file() {
+    let out = run(&[
+        "-o",
+        "/nonexistent/dir/out.csv",
+        "fixtures/postfix/rejects.log",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_prefixed(&err);
+    assert!(err.contains("/nonexistent/dir/out.csv"), "{err}");
+    assert!(
+        err.contains("/nonexistent/dir: the directory does not exist"),
+        "{err}"
+    );
+    assert!(!err.contains(".maillogconv-"), "{err}");
+    let out = run(&[
+        "--unparsed",
+        "/nonexistent/dir/u.txt",
+        "fixtures/postfix/rejects.log",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("/nonexistent/dir: the directory does not exist") && !err.contains(".tmp"),
+        "{err}"
+    );
+}
+
+#[test]
+fn usage_and_run_time_errors_have_one_prefix() {
+    let out = run(&["--no-such-option"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_prefixed(&String::from_utf8_lossy(&out.stderr));
+    let out = run(&["/no/such/log"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_prefixed(&err);
+    assert!(err.contains("/no/such/log"), "{err}");
+}
+
+#[test]
+fn the_standard_form_takes_a_year_and_files_and_says_what_is_wrong() {
+    let log = rel_fixture("postfix/awstats-e2e.log");
+    let direct = stdout(&["--year", "2026", &log]);
+    let standard = stdout(&["standard", "2026", &log]);
+    assert_eq!(standard, direct);
+    let mut child = bin()
+        .args(["standard", "2026"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let text = std::fs::read(fixture("postfix/awstats-e2e.log")).expect("read");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&text)
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), direct);
+    let out = run(&["standard", "twenty"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_prefixed(&err);
+    assert!(err.contains("`standard [YEAR] [INPUT]...`"), "{err}");
+}
