@@ -28,10 +28,40 @@ impl ValueEnum for Mta {
     }
 }
 
+/// What `--generate` prints.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Generate {
+    /// The man page (roff), for `man -l -` or /usr/share/man/man1/maillogconv.1.
+    Man,
+    Bash,
+    Zsh,
+    Fish,
+}
+
+const EXAMPLES: &str = "\
+Examples:
+  # AWStats (LogType=M), as maillogconvert.pl: in awstats.mail.conf
+  LogFile=\"maillogconv /var/log/maillog |\"
+
+  # maillogconvert.pl's own call, unchanged
+  maillogconv standard 2026 < /var/log/maillog > maillog.awstats
+
+  # Nightly from cron: only new lines, each record once, into a Parquet dataset
+  15 3 * * *  maillogconv --state /var/lib/maillogconv/state -o /srv/mail/records --partition-by date /var/log/maillog*
+
+  # One-off: a rotated set to CSV, with a summary on stderr
+  maillogconv --stats -o mail.csv /var/log/mail.log*";
+
 /// Convert mail server logs (Postfix, Sendmail, Exim, qmail, OpenSMTPD, ...) into AWStats lines
 /// or analysable data.
 #[derive(Debug, Parser)]
-#[command(name = "maillogconv", version, about)]
+#[command(
+    name = "maillogconv",
+    version,
+    about,
+    override_usage = "maillogconv [OPTIONS] [INPUTS]...\n       maillogconv standard [YEAR] [INPUTS]...   (maillogconvert.pl's call: AWStats lines)",
+    after_help = EXAMPLES
+)]
 struct Cli {
     /// Log files, directories (their maillog/mail.log families) or glob patterns; plain, gzip,
     /// bzip2, xz or zstd (detected from content). Rotated sets are read oldest first.
@@ -88,6 +118,10 @@ struct Cli {
     /// on stderr): memory stays bounded whatever the input.
     #[arg(long, value_name = "BYTES", default_value_t = 1 << 20, value_parser = clap::value_parser!(u32).range(1024..))]
     max_line_length: u32,
+    /// Print the man page or a shell's completion script (generated from these options) and
+    /// exit.
+    #[arg(long, value_name = "KIND", value_enum)]
+    generate: Option<Generate>,
     /// Write the lines of a recognised MTA that gave no record (connects, warnings, lines it
     /// cannot parse, bad timestamps) to FILE as they were read, to audit what was skipped.
     /// FILE appears when the run completes.
@@ -98,12 +132,24 @@ struct Cli {
     unparsed_all: bool,
 }
 
-/// Parses `args` (including the program name) into a [`Config`]; clap prints usage errors.
-pub fn parse(args: Vec<std::ffi::OsString>) -> Result<Config, clap::Error> {
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Parsed {
+    /// A conversion.
+    Run(Box<Config>),
+    /// Text to print on stdout, then exit 0 (`--generate`).
+    Print(String),
+}
+
+/// Parses `args` (including the program name); clap prints usage errors.
+pub fn parse(args: Vec<std::ffi::OsString>) -> Result<Parsed, clap::Error> {
     if let Some(cfg) = legacy(&args) {
-        return cfg;
+        return cfg.map(|c| Parsed::Run(Box::new(c)));
     }
     let cli = Cli::try_parse_from(args)?;
+    if let Some(kind) = cli.generate {
+        return Ok(Parsed::Print(generate(kind)?));
+    }
     let mut inputs: Vec<Input> = cli
         .inputs
         .into_iter()
@@ -154,7 +200,7 @@ pub fn parse(args: Vec<std::ffi::OsString>) -> Result<Config, clap::Error> {
             "Parquet is binary: give -o FILE (or redirect stdout)",
         ));
     }
-    Ok(Config {
+    Ok(Parsed::Run(Box::new(Config {
         inputs,
         format,
         partition_by,
@@ -172,7 +218,7 @@ pub fn parse(args: Vec<std::ffi::OsString>) -> Result<Config, clap::Error> {
         mta: cli.mta,
         tz: cli.tz.unwrap_or_else(jiff::tz::TimeZone::system),
         ..Config::default()
-    })
+    })))
 }
 
 /// `--partition-by` keys (one argument, comma-separated).
@@ -197,6 +243,37 @@ fn parse_partition(s: &str) -> Result<Keys, String> {
 
 fn parse_tz(s: &str) -> Result<jiff::tz::TimeZone, String> {
     jiff::tz::TimeZone::get(s).map_err(|e| format!("unknown time zone {s:?}: {e}"))
+}
+
+/// The man page or a completion script, from the same definition as `--help`.
+fn generate(kind: Generate) -> Result<String, clap::Error> {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    let mut out = Vec::new();
+    match kind {
+        Generate::Man => clap_mangen::Man::new(cmd).render(&mut out)?,
+        Generate::Bash => clap_complete::generate(
+            clap_complete::Shell::Bash,
+            &mut cmd,
+            "maillogconv",
+            &mut out,
+        ),
+        Generate::Zsh => {
+            clap_complete::generate(clap_complete::Shell::Zsh, &mut cmd, "maillogconv", &mut out)
+        }
+        Generate::Fish => clap_complete::generate(
+            clap_complete::Shell::Fish,
+            &mut cmd,
+            "maillogconv",
+            &mut out,
+        ),
+    }
+    String::from_utf8(out).map_err(|e| {
+        clap::Error::raw(
+            clap::error::ErrorKind::Io,
+            format!("generated text is not UTF-8: {e}\n"),
+        )
+    })
 }
 
 fn default_threads() -> usize {

@@ -31,7 +31,11 @@ fn main() -> ExitCode {
         let _ = signal_hook::flag::register_usize(sig, cancel.flag(), sig as usize);
     }
     let cfg = match maillogconv::cli::parse(std::env::args_os().collect()) {
-        Ok(cfg) => cfg,
+        Ok(maillogconv::cli::Parsed::Run(cfg)) => cfg,
+        Ok(maillogconv::cli::Parsed::Print(text)) => {
+            print!("{text}");
+            return ExitCode::from(0);
+        }
         // Usage errors carry the same `maillogconv: error:` prefix as run-time ones; help and
         // --version are printed as they are.
         Err(e) if e.use_stderr() => {

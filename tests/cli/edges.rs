@@ -104,3 +104,47 @@ fn the_standard_form_takes_a_year_and_files_and_says_what_is_wrong() {
     assert_prefixed(&err);
     assert!(err.contains("`standard [YEAR] [INPUT]...`"), "{err}");
 }
+
+/// The man page and the completion scripts come from the same definition as `--help`: every
+/// option `--help` lists is in each of them.
+#[test]
+fn man_page_and_completions_cover_every_option_of_help() {
+    let help = stdout(&["--help"]);
+    assert!(
+        help.contains("maillogconv standard [YEAR] [INPUTS]..."),
+        "{help}"
+    );
+    assert!(
+        help.contains("Examples:") && help.contains("standard 2026 <"),
+        "{help}"
+    );
+    let longs: Vec<&str> = help
+        .split_whitespace()
+        .filter(|w| w.starts_with("--") && w.len() > 2)
+        .map(|w| w.trim_end_matches([',', '.', ']']))
+        .filter(|w| {
+            w.chars()
+                .skip(2)
+                .all(|c| c.is_ascii_lowercase() || c == '-')
+        })
+        .collect();
+    assert!(longs.len() > 15, "{longs:?}");
+    let man = stdout(&["--generate", "man"]);
+    assert!(
+        man.starts_with(".ie") && man.contains(".TH maillogconv 1"),
+        "{man}"
+    );
+    for kind in ["man", "bash", "zsh", "fish"] {
+        let text = stdout(&["--generate", kind]);
+        for l in &longs {
+            let name = &l[2..];
+            // roff escapes the dashes of an option: `\-\-partition\-by`.
+            let found = if kind == "man" {
+                text.contains(&name.replace('-', "\\-"))
+            } else {
+                text.contains(name)
+            };
+            assert!(found, "{kind} lacks {l}");
+        }
+    }
+}
