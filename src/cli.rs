@@ -118,6 +118,16 @@ struct Cli {
     /// on stderr): memory stays bounded whatever the input.
     #[arg(long, value_name = "BYTES", default_value_t = 1 << 20, value_parser = clap::value_parser!(u32).range(1024..))]
     max_line_length: u32,
+    /// Replace each address's local part (sender, recipients, SASL user, addresses in replies)
+    /// by a keyed hash (HMAC-SHA-256) of it, keeping the domain: the same key gives the same
+    /// pseudonyms in every run and format. KEYFILE holds the key (at least 16 bytes; e.g.
+    /// `head -c 32 /dev/urandom > KEYFILE`).
+    #[arg(long, value_name = "KEYFILE")]
+    pseudonymize: Option<PathBuf>,
+    /// With --pseudonymize: client IPs too (as IPv6 addresses in fd00::/8), and the client's
+    /// host name and HELO are left out.
+    #[arg(long, requires = "pseudonymize")]
+    pseudonymize_ips: bool,
     /// Print the man page or a shell's completion script (generated from these options) and
     /// exit.
     #[arg(long, value_name = "KIND", value_enum)]
@@ -150,6 +160,10 @@ pub fn parse(args: Vec<std::ffi::OsString>) -> Result<Parsed, clap::Error> {
     if let Some(kind) = cli.generate {
         return Ok(Parsed::Print(generate(kind)?));
     }
+    let pseudonymize = match &cli.pseudonymize {
+        Some(path) => Some(pseudonymizer(path, cli.pseudonymize_ips)?),
+        None => None,
+    };
     let mut inputs: Vec<Input> = cli
         .inputs
         .into_iter()
@@ -214,6 +228,7 @@ pub fn parse(args: Vec<std::ffi::OsString>) -> Result<Parsed, clap::Error> {
         max_line_length: cli.max_line_length as usize,
         unparsed: cli.unparsed,
         unparsed_all: cli.unparsed_all,
+        pseudonymize,
         max_age_secs: i64::from(cli.evict_after_days) * 86_400,
         mta: cli.mta,
         tz: cli.tz.unwrap_or_else(jiff::tz::TimeZone::system),
@@ -243,6 +258,28 @@ fn parse_partition(s: &str) -> Result<Keys, String> {
 
 fn parse_tz(s: &str) -> Result<jiff::tz::TimeZone, String> {
     jiff::tz::TimeZone::get(s).map_err(|e| format!("unknown time zone {s:?}: {e}"))
+}
+
+/// The key in `path`, as a pseudonymiser; a usage error names the file.
+fn pseudonymizer(
+    path: &std::path::Path,
+    ips: bool,
+) -> Result<crate::pseudo::Pseudonymizer, clap::Error> {
+    let usage = |msg: String| clap::Error::raw(clap::error::ErrorKind::InvalidValue, msg + "\n");
+    let key = std::fs::read(path).map_err(|e| {
+        usage(format!(
+            "--pseudonymize {}: cannot read the key: {e}",
+            path.display()
+        ))
+    })?;
+    crate::pseudo::Pseudonymizer::new(&key, ips).ok_or_else(|| {
+        usage(format!(
+            "--pseudonymize {}: the key is {} bytes; at least {} are needed (head -c 32 /dev/urandom > KEYFILE)",
+            path.display(),
+            key.len(),
+            crate::pseudo::MIN_KEY_BYTES
+        ))
+    })
 }
 
 /// The man page or a completion script, from the same definition as `--help`.

@@ -44,6 +44,8 @@ pub struct Config {
     pub unparsed: Option<PathBuf>,
     /// With `unparsed`: lines of no recognised MTA too.
     pub unparsed_all: bool,
+    /// Addresses (and with its option client IPs) replaced by keyed pseudonyms.
+    pub pseudonymize: Option<crate::pseudo::Pseudonymizer>,
     /// Lines longer than this are cut to it (memory stays bounded).
     pub max_line_length: usize,
 }
@@ -67,6 +69,7 @@ impl Default for Config {
             append: false,
             unparsed: None,
             unparsed_all: false,
+            pseudonymize: None,
             max_line_length: crate::input::chunk::MAX_LINE,
         }
     }

@@ -3,8 +3,8 @@
 //! Data flows one way: [`input`] (find, open, decompress, cut into line-aligned chunks) →
 //! [`years`] (the year of each file's BSD stamps, chosen before the run) → [`parse`] (one
 //! MTA-neutral event per line, in parallel) → [`time`] (each line dated, in input order) →
-//! [`merge`] (queue-ID correlation into records) → [`order`] (time order) → [`output`] (one
-//! writer per format). [`pipeline`] builds the stages from the [`config::Config`] once and
+//! [`merge`] (queue-ID correlation into records) → [`pseudo`] (with `--pseudonymize`) →
+//! [`order`] (time order) → [`output`] (one writer per format). [`pipeline`] builds the stages from the [`config::Config`] once and
 //! runs them on a pool of workers; the library prints nothing: what a run has to say comes
 //! back in its [`stats::Summary`]. `docs/ARCHITECTURE.md` follows one line through it all.
 
@@ -20,6 +20,7 @@ pub mod order;
 pub mod output;
 pub mod parse;
 pub mod pipeline;
+pub mod pseudo;
 pub mod record;
 pub mod stats;
 pub mod time;

@@ -98,6 +98,7 @@ pub fn convert_from(
             .output
             .as_ref()
             .map_or("<stdout>".to_string(), |p| p.display().to_string()),
+        pseudo: cfg.pseudonymize.clone(),
     };
     let pools = (steps.buffers.clone(), steps.lines.clone(), dated);
     let carried = state

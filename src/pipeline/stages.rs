@@ -219,6 +219,8 @@ pub(super) fn parse_chunk(chunk: Chunk, mta: Option<Mta>, pool: &Pool<Lines>) ->
 pub(super) struct Out<'a> {
     pub(super) writer: &'a mut dyn RecordWriter,
     pub(super) name: String,
+    /// `--pseudonymize`: records pass through it before they are written.
+    pub(super) pseudo: Option<crate::pseudo::Pseudonymizer>,
 }
 
 impl Out<'_> {
@@ -269,6 +271,14 @@ fn take(
     line: &mut Vec<u8>,
     counts: &mut Stats,
 ) -> Result<(), Error> {
+    let pseudonymised;
+    let rec = match &out.pseudo {
+        Some(p) => {
+            pseudonymised = p.record(rec);
+            &pseudonymised.view()
+        }
+        None => rec,
+    };
     if rec.is_hop() {
         counts.hops += 1;
     } else if let Some(st) = rec.status {

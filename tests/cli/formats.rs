@@ -433,3 +433,72 @@ find "$mnt/ds" | sort > "{d}/after.all"; md5sum $(cat "{d}/before.list") > "{d}/
         "{after}"
     );
 }
+
+/// `--pseudonymize KEYFILE`: the same key gives the same pseudonyms in two runs and in every
+/// format, another key other ones, and no local part of the log is left anywhere.
+#[test]
+fn pseudonyms_are_stable_per_key_and_no_local_part_is_left() {
+    let dir = tempdir();
+    let (k1, k2) = (dir.path().join("k1"), dir.path().join("k2"));
+    std::fs::write(&k1, b"0123456789abcdef-first-key").expect("write");
+    std::fs::write(&k2, b"0123456789abcdef-other-key").expect("write");
+    let logs = [
+        fixture("corpus/gitpan-Mail-Log-Parse/log"),
+        fixture("postfix/rejects.log"),
+        fixture("sendmail/gitpan-sendmail-plain.log"),
+        fixture("exim/fail2ban-exim.log"),
+    ];
+    let conv = |key: &Path, fmt: &str| -> String {
+        let mut c = bin();
+        c.args(["--year", "2026", "--tz", "UTC", "-f", fmt, "--pseudonymize"])
+            .arg(key)
+            .args(["--pseudonymize-ips"]);
+        for l in &logs {
+            c.arg(l);
+        }
+        let out = c.output().expect("run");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+    let locals: std::collections::BTreeSet<String> = logs
+        .iter()
+        .flat_map(|l| {
+            let text = String::from_utf8_lossy(&std::fs::read(l).expect("read")).into_owned();
+            text.split(|c: char| c.is_whitespace() || "<>=,;:()[]\"'".contains(c))
+                .filter_map(|w| w.rsplit_once('@').map(|(local, _)| local.to_owned()))
+                .filter(|l| l.len() >= 3)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(locals.len() > 50, "{}", locals.len());
+    for fmt in ["awstats", "csv", "jsonl", "clf"] {
+        let out = conv(&k1, fmt);
+        for l in &locals {
+            assert!(!out.contains(&format!("{l}@")), "{fmt}: {l}@ is left");
+        }
+    }
+    let jsonl = conv(&k1, "jsonl");
+    assert_eq!(jsonl, conv(&k1, "jsonl"), "same key, same output");
+    let other = conv(&k2, "jsonl");
+    let first = |text: &str| -> serde_json::Value {
+        text.lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json"))
+            .find(|v| v["sender"].as_str().is_some_and(|s| s.contains('@')))
+            .expect("a record with a sender")
+    };
+    let (a, b) = (first(&jsonl), first(&other));
+    assert_ne!(a["sender"], b["sender"], "another key, other pseudonyms");
+    assert_eq!(a["sender_domain"], b["sender_domain"], "the domain is kept");
+    // The same pseudonym in the AWStats line, CSV and CLF.
+    let pseudonym = a["sender"].as_str().expect("sender").to_owned();
+    for fmt in ["awstats", "csv", "clf"] {
+        assert!(
+            conv(&k1, fmt).contains(&pseudonym),
+            "{fmt} lacks {pseudonym}"
+        );
+    }
+}
