@@ -128,6 +128,13 @@ struct Cli {
     /// host name and HELO are left out.
     #[arg(long, requires = "pseudonymize")]
     pseudonymize_ips: bool,
+    /// Show progress on stderr (bytes and lines read, records written, rate, time left) even
+    /// when it is not a terminal [default: only on a terminal; cron stays quiet].
+    #[arg(long, overrides_with = "no_progress")]
+    progress: bool,
+    /// Never show progress.
+    #[arg(long)]
+    no_progress: bool,
     /// Print the man page or a shell's completion script (generated from these options) and
     /// exit.
     #[arg(long, value_name = "KIND", value_enum)]
@@ -229,6 +236,9 @@ pub fn parse(args: Vec<std::ffi::OsString>) -> Result<Parsed, clap::Error> {
         unparsed: cli.unparsed,
         unparsed_all: cli.unparsed_all,
         pseudonymize,
+        progress: (!cli.no_progress
+            && (cli.progress || std::io::IsTerminal::is_terminal(&std::io::stderr())))
+        .then(std::sync::Arc::default),
         max_age_secs: i64::from(cli.evict_after_days) * 86_400,
         mta: cli.mta,
         tz: cli.tz.unwrap_or_else(jiff::tz::TimeZone::system),

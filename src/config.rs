@@ -44,6 +44,8 @@ pub struct Config {
     pub unparsed: Option<PathBuf>,
     /// With `unparsed`: lines of no recognised MTA too.
     pub unparsed_all: bool,
+    /// Counters a progress display reads (`--progress`).
+    pub progress: Option<std::sync::Arc<crate::progress::Progress>>,
     /// Addresses (and with its option client IPs) replaced by keyed pseudonyms.
     pub pseudonymize: Option<crate::pseudo::Pseudonymizer>,
     /// Lines longer than this are cut to it (memory stays bounded).
@@ -70,6 +72,7 @@ impl Default for Config {
             unparsed: None,
             unparsed_all: false,
             pseudonymize: None,
+            progress: None,
             max_line_length: crate::input::chunk::MAX_LINE,
         }
     }

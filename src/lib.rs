@@ -20,6 +20,7 @@ pub mod order;
 pub mod output;
 pub mod parse;
 pub mod pipeline;
+pub mod progress;
 pub mod pseudo;
 pub mod record;
 pub mod stats;

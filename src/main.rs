@@ -2,6 +2,8 @@
 //! print what the run reports, map the result to an exit code. A signal that stopped the run
 //! is raised again once the run has cleaned up, so a calling shell loop stops too.
 
+mod display;
+
 use maillogconv::error::{Error, Exit};
 use maillogconv::Cancel;
 use std::process::ExitCode;
@@ -47,7 +49,12 @@ fn main() -> ExitCode {
             return ExitCode::from(0);
         }
     };
-    match maillogconv::run(&cfg, &cancel) {
+    let display = cfg.progress.clone().map(display::Display::start);
+    let result = maillogconv::run(&cfg, &cancel);
+    if let Some(d) = display {
+        d.stop();
+    }
+    match result {
         Ok(summary) => {
             for w in &summary.warnings {
                 eprintln!("maillogconv: warning: {w}");

@@ -69,7 +69,22 @@ pub fn convert_from(
         hold_tail: state.is_some(),
         cancel: cancel.clone(),
         max_line: cfg.max_line_length,
+        progress: cfg.progress.clone(),
     };
+    if let Some(p) = &cfg.progress {
+        // The inputs' size as stored, when every one is a regular file (ETA).
+        let sizes: Option<u64> = inputs
+            .iter()
+            .map(|i| match i {
+                Input::Path(path) => std::fs::metadata(path)
+                    .ok()
+                    .filter(std::fs::Metadata::is_file)
+                    .map(|m| m.len()),
+                Input::Stdin => None,
+            })
+            .sum();
+        p.set_total(sizes);
+    }
     let dated = Pool::default();
     let setup = DateSetup {
         plan,
@@ -99,6 +114,7 @@ pub fn convert_from(
             .as_ref()
             .map_or("<stdout>".to_string(), |p| p.display().to_string()),
         pseudo: cfg.pseudonymize.clone(),
+        progress: cfg.progress.clone(),
     };
     let pools = (steps.buffers.clone(), steps.lines.clone(), dated);
     let carried = state

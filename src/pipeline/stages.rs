@@ -35,6 +35,8 @@ pub(super) struct MailSteps<'a> {
     pub(super) cancel: Cancel,
     /// Lines are cut at this length.
     pub(super) max_line: usize,
+    /// Counters for a progress display.
+    pub(super) progress: Option<std::sync::Arc<crate::progress::Progress>>,
 }
 
 impl<'a> Steps for MailSteps<'a> {
@@ -75,14 +77,24 @@ impl<'a> Steps for MailSteps<'a> {
     }
 
     fn read(&self, source: usize, reading: &mut Reading) -> Result<Option<Chunk>, Error> {
-        match self.inputs.get(source) {
+        let chunk = match self.inputs.get(source) {
             Some(input) => reading.next(input),
             None => Err(Error::Internal { stage: "read" }),
+        };
+        if let Some(p) = &self.progress {
+            let consumed = reading.consumed.load(std::sync::atomic::Ordering::Relaxed);
+            p.add_bytes(consumed.saturating_sub(reading.reported));
+            reading.reported = consumed;
         }
+        chunk
     }
 
     fn map(&self, chunk: Chunk) -> Parsed {
-        parse_chunk(chunk, self.mta, &self.lines)
+        let parsed = parse_chunk(chunk, self.mta, &self.lines);
+        if let Some(p) = &self.progress {
+            p.add_lines(parsed.lines.len() as u64);
+        }
+        parsed
     }
 
     fn first(&self, stage: &mut DateStage<'a>, input: Input<Self>) -> Option<Resolved> {
@@ -124,6 +136,8 @@ pub(super) struct Reading {
     pub(super) compression: Compression,
     /// Raw bytes consumed, for the offset of an error.
     consumed: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Of those, how many a progress display was told of.
+    reported: u64,
     /// It goes on after what an earlier run read (`--state`).
     pub(super) resumed: bool,
 }
@@ -183,6 +197,7 @@ impl Reading {
                 .max_line(max_line),
             compression: opened.compression,
             consumed: opened.consumed,
+            reported: 0,
             resumed,
         })
     }
@@ -221,6 +236,8 @@ pub(super) struct Out<'a> {
     pub(super) name: String,
     /// `--pseudonymize`: records pass through it before they are written.
     pub(super) pseudo: Option<crate::pseudo::Pseudonymizer>,
+    /// Counters for a progress display.
+    pub(super) progress: Option<std::sync::Arc<crate::progress::Progress>>,
 }
 
 impl Out<'_> {
@@ -279,6 +296,9 @@ fn take(
         }
         None => rec,
     };
+    if let Some(p) = &out.progress {
+        p.add_record();
+    }
     if rec.is_hop() {
         counts.hops += 1;
     } else if let Some(st) = rec.status {

@@ -148,3 +148,67 @@ fn man_page_and_completions_cover_every_option_of_help() {
         }
     }
 }
+
+/// The command run under a pseudo-terminal (`script`, util-linux): what the terminal shows.
+fn on_a_terminal(args: &str) -> String {
+    let cmd = format!(
+        "cd {} && {} {args}",
+        root().display(),
+        env!("CARGO_BIN_EXE_maillogconv")
+    );
+    let out = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("script (util-linux) runs the command under a pseudo-terminal");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn progress_shows_on_a_terminal_and_never_in_cron() {
+    let dir = tempdir();
+    let out = dir.path().join("out.awstats");
+    let o = out.display();
+    let shown = on_a_terminal(&format!(
+        "--year 2026 -o {o} fixtures/corpus/gitpan-Mail-Log-Parse/log"
+    ));
+    assert!(
+        shown.contains("900 lines") && shown.contains("records") && shown.contains("left"),
+        "{shown:?}"
+    );
+    let quiet = on_a_terminal(&format!(
+        "--no-progress --year 2026 -o {o} fixtures/corpus/gitpan-Mail-Log-Parse/log"
+    ));
+    assert!(!quiet.contains("lines"), "{quiet:?}");
+    // Not a terminal (cron): nothing on stderr, unless asked.
+    let res = run(&[
+        "--year",
+        "2026",
+        "-o",
+        &o.to_string(),
+        "fixtures/corpus/gitpan-Mail-Log-Parse/log",
+    ]);
+    assert!(
+        res.status.success() && res.stderr.is_empty(),
+        "{:?}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let res = run(&[
+        "--progress",
+        "--year",
+        "2026",
+        "-o",
+        &o.to_string(),
+        "fixtures/corpus/gitpan-Mail-Log-Parse/log",
+    ]);
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(
+        err.contains("maillogconv: progress: ") && err.contains("900 lines"),
+        "{err}"
+    );
+}
