@@ -5,6 +5,7 @@
 pub mod chunk;
 pub mod decompress;
 pub mod discover;
+pub mod journal;
 
 use std::path::PathBuf;
 

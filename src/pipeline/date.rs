@@ -212,6 +212,12 @@ impl<'a> DateStage<'a> {
                 self.restored = true;
             }
         }
+        // Journal entries carry their instant: no year is inferred.
+        let year_from = if compression.starts_with("journal") {
+            "the journal's timestamps".to_string()
+        } else {
+            year_from
+        };
         self.summary.stats.files.push(FileStats {
             name,
             compression,

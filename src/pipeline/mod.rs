@@ -70,6 +70,7 @@ pub fn convert_from(
         cancel: cancel.clone(),
         max_line: cfg.max_line_length,
         progress: cfg.progress.clone(),
+        tz: cfg.tz.clone(),
     };
     if let Some(p) = &cfg.progress {
         // The inputs' size as stored, when every one is a regular file (ETA).

@@ -8,6 +8,7 @@ use crate::cancel::Cancel;
 use crate::error::Error;
 use crate::input::chunk::{Chunk, Chunker, Pool};
 use crate::input::decompress::{self, Compression};
+use crate::input::journal;
 use crate::input::Input as Source;
 use crate::merge::{Ctx, Merger};
 use crate::order::{Reorder, Timed};
@@ -37,6 +38,8 @@ pub(super) struct MailSteps<'a> {
     pub(super) max_line: usize,
     /// Counters for a progress display.
     pub(super) progress: Option<std::sync::Arc<crate::progress::Progress>>,
+    /// The zone journal entries' times are written in.
+    pub(super) tz: jiff::tz::TimeZone,
 }
 
 impl<'a> Steps for MailSteps<'a> {
@@ -62,6 +65,7 @@ impl<'a> Steps for MailSteps<'a> {
                     skip,
                     hold_tail: self.hold_tail,
                     max_line: self.max_line,
+                    tz: self.tz.clone(),
                 };
                 Reading::open(input, &self.buffers, how, &self.cancel)
             }
@@ -71,7 +75,9 @@ impl<'a> Steps for MailSteps<'a> {
 
     fn info(&self, reading: &Reading) -> Opened {
         Opened {
-            compression: reading.compression.name(),
+            compression: reading
+                .journal
+                .map_or(reading.compression.name(), journal::Format::name),
             resumed: reading.resumed,
         }
     }
@@ -138,6 +144,8 @@ pub(super) struct Reading {
     consumed: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// Of those, how many a progress display was told of.
     reported: u64,
+    /// A journal stream, read as syslog lines.
+    journal: Option<journal::Format>,
     /// It goes on after what an earlier run read (`--state`).
     pub(super) resumed: bool,
 }
@@ -150,6 +158,8 @@ pub(super) struct How {
     /// Leave a plain file's unfinished last line (`--state`).
     pub(super) hold_tail: bool,
     pub(super) max_line: usize,
+    /// The zone journal entries' times are written in.
+    pub(super) tz: jiff::tz::TimeZone,
 }
 
 /// What the dating stage is told of an input that opened.
@@ -173,8 +183,17 @@ impl Reading {
             skip,
             hold_tail,
             max_line,
+            tz,
         } = how;
-        let mut opened = decompress::open_with(input, Some(cancel))?;
+        let open = || -> Result<(decompress::Opened, Option<journal::Format>), Error> {
+            let opened = decompress::open_with(input, Some(cancel))?;
+            journal::wrap(opened, &tz).map_err(|source| Error::Read {
+                input: input.display(),
+                offset: 0,
+                source,
+            })
+        };
+        let (mut opened, mut journal) = open()?;
         let mut resumed = false;
         if skip > 0 {
             let reader = &mut opened.reader;
@@ -187,10 +206,10 @@ impl Reading {
             if skipped == skip {
                 resumed = true;
             } else {
-                opened = decompress::open_with(input, Some(cancel))?;
+                (opened, journal) = open()?;
             }
         }
-        let hold = hold_tail && opened.compression == Compression::Plain;
+        let hold = hold_tail && opened.compression == Compression::Plain && journal.is_none();
         Ok(Reading {
             chunker: Chunker::with_pool(opened.reader, chunk_size, pool.clone())
                 .hold_tail(hold)
@@ -198,6 +217,7 @@ impl Reading {
             compression: opened.compression,
             consumed: opened.consumed,
             reported: 0,
+            journal,
             resumed,
         })
     }

@@ -1,0 +1,331 @@
+//! systemd journal streams, `journalctl -o json` and `journalctl -o export`, recognised by
+//! their content like the compressions, and read as the syslog lines the rest of the pipeline
+//! knows: one RFC 3339 line per entry, `STAMP HOST IDENT[PID]: MESSAGE`, with the time of
+//! `__REALTIME_TIMESTAMP` (microseconds: exact, no year to infer) in the run's time zone, the
+//! host of `_HOSTNAME`, the program of `SYSLOG_IDENTIFIER` (it keeps `postfix/smtpd`, which
+//! `_COMM` would not), the pid of `SYSLOG_PID` (else `_PID`), and `MESSAGE` (also journald's
+//! number-array form of text that is not UTF-8). A line break inside a message becomes a space.
+//! Entries of other programs become lines no parser knows: ignored and counted.
+
+use std::io::{self, BufRead, Read};
+
+/// Which journal export format a stream is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Export,
+}
+
+impl Format {
+    /// The format of a stream that begins with `head`, if it is a journal stream.
+    pub fn detect(head: &[u8]) -> Option<Format> {
+        let first = head.split(|&c| c == b'\n').next().unwrap_or_default();
+        if first.starts_with(b"__CURSOR=") || first.starts_with(b"__REALTIME_TIMESTAMP=") {
+            Some(Format::Export)
+        } else if first.starts_with(b"{\"")
+            && (contains(first, b"\"__REALTIME_TIMESTAMP\"") || contains(first, b"\"__CURSOR\""))
+        {
+            Some(Format::Json)
+        } else {
+            None
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Json => "journal json",
+            Format::Export => "journal export",
+        }
+    }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    memchr::memmem::find(hay, needle).is_some()
+}
+
+/// The fields of one entry that make its line.
+#[derive(Debug, Default)]
+struct Entry {
+    realtime: Option<i64>,
+    host: Vec<u8>,
+    ident: Vec<u8>,
+    pid: Vec<u8>,
+    /// `_PID`, used when there is no `SYSLOG_PID`.
+    any_pid: Vec<u8>,
+    message: Option<Vec<u8>>,
+}
+
+impl Entry {
+    fn set(&mut self, name: &[u8], value: Vec<u8>) {
+        match name {
+            b"__REALTIME_TIMESTAMP" => {
+                self.realtime = std::str::from_utf8(&value)
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+            }
+            b"_HOSTNAME" => self.host = value,
+            b"SYSLOG_IDENTIFIER" => self.ident = value,
+            b"SYSLOG_PID" => self.pid = value,
+            b"_PID" => self.any_pid = value,
+            b"MESSAGE" => self.message = Some(value),
+            _ => {}
+        }
+    }
+
+    /// The entry's syslog line (with its line end) in `out`; nothing for an entry without a
+    /// time or a message.
+    fn line(&self, tz: &jiff::tz::TimeZone, out: &mut Vec<u8>) {
+        let (Some(us), Some(msg)) = (self.realtime, &self.message) else {
+            return;
+        };
+        let Ok(ts) = jiff::Timestamp::from_microsecond(us) else {
+            return;
+        };
+        let zoned = ts.to_zoned(tz.clone());
+        out.extend_from_slice(
+            zoned
+                .strftime("%Y-%m-%dT%H:%M:%S%.6f%:z")
+                .to_string()
+                .as_bytes(),
+        );
+        out.push(b' ');
+        push_word(
+            out,
+            if self.host.is_empty() {
+                b"localhost"
+            } else {
+                &self.host
+            },
+        );
+        out.push(b' ');
+        if !self.ident.is_empty() {
+            push_word(out, &self.ident);
+            let pid = if self.pid.is_empty() {
+                &self.any_pid
+            } else {
+                &self.pid
+            };
+            if !pid.is_empty() {
+                out.push(b'[');
+                push_word(out, pid);
+                out.push(b']');
+            }
+            out.extend_from_slice(b": ");
+        }
+        out.extend(
+            msg.iter()
+                .map(|&c| if c == b'\n' || c == b'\r' { b' ' } else { c }),
+        );
+        out.push(b'\n');
+    }
+}
+
+/// A word of the line's head: no spaces or line breaks in it.
+fn push_word(out: &mut Vec<u8>, w: &[u8]) {
+    out.extend(
+        w.iter()
+            .map(|&c| if c.is_ascii_whitespace() { b'_' } else { c }),
+    );
+}
+
+/// `opened` read as syslog lines if its (decompressed) data is a journal stream.
+pub fn wrap(
+    opened: super::decompress::Opened,
+    tz: &jiff::tz::TimeZone,
+) -> io::Result<(super::decompress::Opened, Option<Format>)> {
+    let mut buffered = io::BufReader::with_capacity(64 * 1024, opened.reader);
+    let format = Format::detect(buffered.fill_buf()?);
+    let reader: Box<dyn Read + Send> = match format {
+        Some(f) => Box::new(JournalReader::new(buffered, f, tz.clone())),
+        None => Box::new(buffered),
+    };
+    Ok((super::decompress::Opened { reader, ..opened }, format))
+}
+
+/// A journal stream read as syslog lines.
+pub struct JournalReader<R> {
+    inner: R,
+    format: Format,
+    tz: jiff::tz::TimeZone,
+    out: Vec<u8>,
+    at: usize,
+    done: bool,
+}
+
+impl<R: BufRead> JournalReader<R> {
+    pub fn new(inner: R, format: Format, tz: jiff::tz::TimeZone) -> Self {
+        JournalReader {
+            inner,
+            format,
+            tz,
+            out: Vec::with_capacity(64 * 1024),
+            at: 0,
+            done: false,
+        }
+    }
+
+    /// Converts entries until some output is ready or the stream ends.
+    fn fill(&mut self) -> io::Result<()> {
+        self.out.clear();
+        self.at = 0;
+        while self.out.len() < 32 * 1024 && !self.done {
+            match self.format {
+                Format::Json => self.json_entry()?,
+                Format::Export => self.export_entry()?,
+            }
+        }
+        Ok(())
+    }
+
+    /// One `-o json` line.
+    fn json_entry(&mut self) -> io::Result<()> {
+        let mut line = Vec::new();
+        if self.inner.read_until(b'\n', &mut line)? == 0 {
+            self.done = true;
+            return Ok(());
+        }
+        let text = line.strip_suffix(b"\n").unwrap_or(&line);
+        if text.is_empty() {
+            return Ok(());
+        }
+        let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(text)
+        else {
+            // Not an entry: passed on as it is (a line no parser knows, counted).
+            self.out.extend_from_slice(text);
+            self.out.push(b'\n');
+            return Ok(());
+        };
+        let mut e = Entry::default();
+        for (k, v) in &map {
+            if let Some(bytes) = json_bytes(v) {
+                e.set(k.as_bytes(), bytes);
+            }
+        }
+        e.line(&self.tz, &mut self.out);
+        Ok(())
+    }
+
+    /// One `-o export` entry: `NAME=value` lines, or `NAME`, a 64-bit little-endian length and
+    /// that many bytes for binary values; an empty line ends it.
+    fn export_entry(&mut self) -> io::Result<()> {
+        let mut e = Entry::default();
+        let mut any = false;
+        loop {
+            let mut line = Vec::new();
+            if self.inner.read_until(b'\n', &mut line)? == 0 {
+                self.done = true;
+                break;
+            }
+            let text = line.strip_suffix(b"\n").unwrap_or(&line);
+            if text.is_empty() {
+                break;
+            }
+            any = true;
+            match memchr::memchr(b'=', text) {
+                Some(eq) => e.set(&text[..eq], text[eq + 1..].to_vec()),
+                None => {
+                    let mut len = [0u8; 8];
+                    self.inner.read_exact(&mut len)?;
+                    let len = u64::from_le_bytes(len);
+                    // Journald caps a field far below this; a larger one is not an export.
+                    if len > 64 << 20 {
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!("journal export field of {len} bytes"),
+                        ));
+                    }
+                    let mut value = Vec::new();
+                    (&mut self.inner).take(len).read_to_end(&mut value)?;
+                    let mut nl = [0u8; 1];
+                    self.inner.read_exact(&mut nl)?;
+                    e.set(text, value);
+                }
+            }
+        }
+        if any {
+            e.line(&self.tz, &mut self.out);
+        }
+        Ok(())
+    }
+}
+
+/// A JSON field's bytes: a string, journald's array of byte values (text that is not UTF-8),
+/// or the first of a repeated field's values.
+fn json_bytes(v: &serde_json::Value) -> Option<Vec<u8>> {
+    match v {
+        serde_json::Value::String(s) => Some(s.as_bytes().to_vec()),
+        serde_json::Value::Array(items) if items.iter().all(serde_json::Value::is_u64) => items
+            .iter()
+            .map(|b| b.as_u64().and_then(|n| u8::try_from(n).ok()))
+            .collect(),
+        serde_json::Value::Array(items) => items.first().and_then(json_bytes),
+        _ => None,
+    }
+}
+
+impl<R: BufRead> Read for JournalReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.at == self.out.len() {
+            if self.done {
+                return Ok(0);
+            }
+            self.fill()?;
+        }
+        let n = buf.len().min(self.out.len() - self.at);
+        buf[..n].copy_from_slice(&self.out[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn convert(stream: &[u8]) -> String {
+        let f = Format::detect(stream).expect("a journal stream");
+        let mut r = JournalReader::new(stream, f, jiff::tz::TimeZone::UTC);
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).expect("read");
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    #[test]
+    fn json_entries_become_syslog_lines() {
+        let json = br#"{"__CURSOR":"s=1;i=1","__REALTIME_TIMESTAMP":"1700000000123456","_HOSTNAME":"mx1","SYSLOG_IDENTIFIER":"postfix/smtpd","SYSLOG_PID":"4242","_PID":"4242","_COMM":"smtpd","MESSAGE":"connect from unknown[192.0.2.1]"}
+{"__CURSOR":"s=1;i=2","__REALTIME_TIMESTAMP":"1700000001000000","_HOSTNAME":"mx2","SYSLOG_IDENTIFIER":"postfix/qmgr","_PID":"7","MESSAGE":[74,233,114,244,109,101]}
+"#;
+        assert_eq!(
+            convert(json),
+            "2023-11-14T22:13:20.123456+00:00 mx1 postfix/smtpd[4242]: connect from unknown[192.0.2.1]\n2023-11-14T22:13:21.000000+00:00 mx2 postfix/qmgr[7]: J\u{fffd}r\u{fffd}me\n"
+        );
+    }
+
+    #[test]
+    fn export_entries_with_binary_fields() {
+        let mut s = Vec::new();
+        s.extend_from_slice(b"__CURSOR=s=1;i=1\n__REALTIME_TIMESTAMP=1700000000123456\n_HOSTNAME=mx1\nSYSLOG_IDENTIFIER=postfix/smtpd\nSYSLOG_PID=4242\nMESSAGE=connect from unknown[192.0.2.1]\n\n");
+        s.extend_from_slice(b"__CURSOR=s=1;i=2\n__REALTIME_TIMESTAMP=1700000001000000\n_HOSTNAME=mx2\nSYSLOG_IDENTIFIER=postfix/qmgr\n_PID=7\nMESSAGE\n");
+        s.extend_from_slice(&6u64.to_le_bytes());
+        s.extend_from_slice(b"J\xe9r\xf4me\n\n");
+        let f = Format::detect(&s).expect("export");
+        assert_eq!(f, Format::Export);
+        let mut r = JournalReader::new(&s[..], f, jiff::tz::TimeZone::UTC);
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).expect("read");
+        assert_eq!(
+            out,
+            b"2023-11-14T22:13:20.123456+00:00 mx1 postfix/smtpd[4242]: connect from unknown[192.0.2.1]\n2023-11-14T22:13:21.000000+00:00 mx2 postfix/qmgr[7]: J\xe9r\xf4me\n"
+        );
+    }
+
+    #[test]
+    fn other_text_is_not_a_journal() {
+        assert_eq!(
+            Format::detect(b"Mar  1 10:00:00 mx postfix/smtpd[1]: x"),
+            None
+        );
+        assert_eq!(Format::detect(b"{\"a\":1}\n"), None);
+    }
+}
