@@ -78,6 +78,8 @@ pub struct FileStats {
     pub last: Option<Stamp>,
     /// How the year of BSD stamps was chosen for this file.
     pub year_from: String,
+    /// A journal stream's first and last `__CURSOR`.
+    pub cursors: Option<(String, String)>,
     pub failed: bool,
 }
 
@@ -153,6 +155,13 @@ impl Stats {
                 f.year_from,
                 if f.failed { ", FAILED" } else { "" }
             );
+            if let Some((first, last)) = &f.cursors {
+                let _ = writeln!(
+                    s,
+                    "input {}: journal cursors: first {first}, last {last}",
+                    f.name
+                );
+            }
         }
         let _ = writeln!(
             s,

@@ -43,9 +43,20 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     memchr::memmem::find(hay, needle).is_some()
 }
 
+/// The first and last `__CURSOR` of a stream read so far (`--stats`).
+#[derive(Debug, Default, Clone)]
+pub struct Cursors {
+    pub first: Option<String>,
+    pub last: Option<String>,
+}
+
+/// Shared between the reader that fills it and the stage that reports it.
+pub type SharedCursors = std::sync::Arc<std::sync::Mutex<Cursors>>;
+
 /// The fields of one entry that make its line.
 #[derive(Debug, Default)]
 struct Entry {
+    cursor: Option<Vec<u8>>,
     realtime: Option<i64>,
     host: Vec<u8>,
     ident: Vec<u8>,
@@ -68,6 +79,7 @@ impl Entry {
             b"SYSLOG_PID" => self.pid = value,
             b"_PID" => self.any_pid = value,
             b"MESSAGE" => self.message = Some(value),
+            b"__CURSOR" => self.cursor = Some(value),
             _ => {}
         }
     }
@@ -132,19 +144,33 @@ fn push_word(out: &mut Vec<u8>, w: &[u8]) {
 pub fn wrap(
     opened: super::decompress::Opened,
     tz: &jiff::tz::TimeZone,
-) -> io::Result<(super::decompress::Opened, Option<Format>)> {
+) -> io::Result<(super::decompress::Opened, Option<Journal>)> {
     let mut buffered = io::BufReader::with_capacity(64 * 1024, opened.reader);
-    let format = Format::detect(buffered.fill_buf()?);
-    let reader: Box<dyn Read + Send> = match format {
-        Some(f) => Box::new(JournalReader::new(buffered, f, tz.clone())),
-        None => Box::new(buffered),
+    let (reader, journal): (Box<dyn Read + Send>, _) = match Format::detect(buffered.fill_buf()?) {
+        Some(format) => {
+            let r = JournalReader::new(buffered, format, tz.clone());
+            let journal = Journal {
+                format,
+                cursors: r.cursors.clone(),
+            };
+            (Box::new(r), Some(journal))
+        }
+        None => (Box::new(buffered), None),
     };
-    Ok((super::decompress::Opened { reader, ..opened }, format))
+    Ok((super::decompress::Opened { reader, ..opened }, journal))
+}
+
+/// A journal stream an input turned out to be: its format, and the cursors read so far.
+#[derive(Debug, Clone)]
+pub struct Journal {
+    pub format: Format,
+    pub cursors: SharedCursors,
 }
 
 /// A journal stream read as syslog lines.
 pub struct JournalReader<R> {
     inner: R,
+    cursors: SharedCursors,
     format: Format,
     tz: jiff::tz::TimeZone,
     out: Vec<u8>,
@@ -156,6 +182,7 @@ impl<R: BufRead> JournalReader<R> {
     pub fn new(inner: R, format: Format, tz: jiff::tz::TimeZone) -> Self {
         JournalReader {
             inner,
+            cursors: SharedCursors::default(),
             format,
             tz,
             out: Vec::with_capacity(64 * 1024),
@@ -201,8 +228,22 @@ impl<R: BufRead> JournalReader<R> {
                 e.set(k.as_bytes(), bytes);
             }
         }
-        e.line(&self.tz, &mut self.out);
+        self.entry(&e);
         Ok(())
+    }
+
+    /// `e`'s line, and its cursor noted.
+    fn entry(&mut self, e: &Entry) {
+        e.line(&self.tz, &mut self.out);
+        if let Some(c) = &e.cursor {
+            if let Ok(mut cursors) = self.cursors.lock() {
+                let c = String::from_utf8_lossy(c).into_owned();
+                if cursors.first.is_none() {
+                    cursors.first = Some(c.clone());
+                }
+                cursors.last = Some(c);
+            }
+        }
     }
 
     /// One `-o export` entry: `NAME=value` lines, or `NAME`, a 64-bit little-endian length and
@@ -243,7 +284,7 @@ impl<R: BufRead> JournalReader<R> {
             }
         }
         if any {
-            e.line(&self.tz, &mut self.out);
+            self.entry(&e);
         }
         Ok(())
     }

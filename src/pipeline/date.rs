@@ -50,6 +50,8 @@ pub(super) struct DateStage<'a> {
     carry: DateCarry,
     max_line: usize,
     audit: Option<super::audit::Audit>,
+    /// The current input's journal cursors, if it is a journal stream.
+    cursors: Option<crate::input::journal::SharedCursors>,
 }
 
 /// What the dating stage leaves for the next run: how far each input was read (bytes, lines;
@@ -136,6 +138,7 @@ impl<'a> DateStage<'a> {
             tz,
             max_line,
             audit,
+            cursors: None,
             offset: 0,
             new_lines: 0,
             restored: false,
@@ -174,6 +177,7 @@ impl<'a> DateStage<'a> {
 
     fn start(&mut self, file: usize, opened: Option<Opened>) {
         let compression = opened.as_ref().map_or("unreadable", |o| o.compression);
+        self.cursors = opened.as_ref().and_then(|o| o.cursors.clone());
         self.strict_error();
         self.close_coverage();
         if let Some(fs) = self.summary.stats.files.last() {
@@ -277,6 +281,13 @@ impl<'a> DateStage<'a> {
                 self.summary.errors.push(e);
             }
             Input::End(None) => {
+                if let (Some(c), Some(fs)) = (&self.cursors, self.summary.stats.files.last_mut()) {
+                    if let Ok(c) = c.lock() {
+                        if let (Some(first), Some(last)) = (&c.first, &c.last) {
+                            fs.cursors = Some((first.clone(), last.clone()));
+                        }
+                    }
+                }
                 if let Some(r) = self.carry.read.get_mut(self.file) {
                     *r = Some((self.offset, self.line_no));
                 }

@@ -77,7 +77,9 @@ impl<'a> Steps for MailSteps<'a> {
         Opened {
             compression: reading
                 .journal
-                .map_or(reading.compression.name(), journal::Format::name),
+                .as_ref()
+                .map_or(reading.compression.name(), |j| j.format.name()),
+            cursors: reading.journal.as_ref().map(|j| j.cursors.clone()),
             resumed: reading.resumed,
         }
     }
@@ -145,7 +147,7 @@ pub(super) struct Reading {
     /// Of those, how many a progress display was told of.
     reported: u64,
     /// A journal stream, read as syslog lines.
-    journal: Option<journal::Format>,
+    journal: Option<journal::Journal>,
     /// It goes on after what an earlier run read (`--state`).
     pub(super) resumed: bool,
 }
@@ -165,6 +167,8 @@ pub(super) struct How {
 /// What the dating stage is told of an input that opened.
 pub(super) struct Opened {
     pub(super) compression: &'static str,
+    /// A journal stream's cursors, complete when the input ends.
+    pub(super) cursors: Option<journal::SharedCursors>,
     pub(super) resumed: bool,
 }
 
@@ -185,7 +189,7 @@ impl Reading {
             max_line,
             tz,
         } = how;
-        let open = || -> Result<(decompress::Opened, Option<journal::Format>), Error> {
+        let open = || -> Result<(decompress::Opened, Option<journal::Journal>), Error> {
             let opened = decompress::open_with(input, Some(cancel))?;
             journal::wrap(opened, &tz).map_err(|source| Error::Read {
                 input: input.display(),
