@@ -191,10 +191,11 @@ impl Reading {
         } = how;
         let open = || -> Result<(decompress::Opened, Option<journal::Journal>), Error> {
             let opened = decompress::open_with(input, Some(cancel))?;
-            journal::wrap(opened, &tz).map_err(|source| Error::Read {
-                input: input.display(),
-                offset: 0,
-                source,
+            let (compression, consumed) = (opened.compression, opened.consumed.clone());
+            // Looking at the data may meet a decoding error: reported as a read would.
+            journal::wrap(opened, &tz).map_err(|source| {
+                let offset = consumed.load(std::sync::atomic::Ordering::Relaxed);
+                decompress::read_error(input, compression, offset, source)
             })
         };
         let (mut opened, mut journal) = open()?;
