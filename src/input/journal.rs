@@ -43,11 +43,73 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     memchr::memmem::find(hay, needle).is_some()
 }
 
-/// The first and last `__CURSOR` of a stream read so far (`--stats`).
+/// The first and last `__CURSOR` of a stream read so far (`--stats`), and the latest entry
+/// read, the bookmark a state keeps.
 #[derive(Debug, Default, Clone)]
 pub struct Cursors {
     pub first: Option<String>,
     pub last: Option<String>,
+    pub mark: Option<Mark>,
+}
+
+/// Where a journal was read up to (`--state`): the latest entry's sequence number in its
+/// sequence (`s=…;i=…` of the cursor) and its time. An entry is covered — read by an earlier
+/// run — if it is in the same sequence at or before that number, or in another sequence
+/// (another journal file set, another host's) at or before that time.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Mark {
+    pub seqnum_id: String,
+    pub seqnum: u64,
+    pub realtime: i64,
+}
+
+impl Mark {
+    /// The mark of an entry with `cursor` (`s=ID;i=HEX;…`) at `realtime` µs.
+    fn of(cursor: &[u8], realtime: i64) -> Option<Mark> {
+        let text = std::str::from_utf8(cursor).ok()?;
+        let mut id = None;
+        let mut seq = None;
+        for part in text.split(';') {
+            if let Some(v) = part.strip_prefix("s=") {
+                id = Some(v.to_string());
+            } else if let Some(v) = part.strip_prefix("i=") {
+                seq = u64::from_str_radix(v, 16).ok();
+            }
+        }
+        Some(Mark {
+            seqnum_id: id?,
+            seqnum: seq?,
+            realtime,
+        })
+    }
+
+    /// True if the entry marked `e` was read by the run that left `self`.
+    pub fn covers(&self, e: &Mark) -> bool {
+        if e.seqnum_id == self.seqnum_id {
+            e.seqnum <= self.seqnum
+        } else {
+            e.realtime <= self.realtime
+        }
+    }
+
+    /// The later of two marks: in one sequence the higher number (a clock that stepped back
+    /// does not move the bookmark back), across sequences the later time.
+    pub fn later(a: Option<Mark>, b: Option<Mark>) -> Option<Mark> {
+        match (a, b) {
+            (Some(a), Some(b)) => Some(if a.seqnum_id == b.seqnum_id {
+                if b.seqnum >= a.seqnum {
+                    b
+                } else {
+                    a
+                }
+            } else if b.realtime >= a.realtime {
+                b
+            } else {
+                a
+            }),
+            (a, b) => a.or(b),
+        }
+    }
 }
 
 /// Shared between the reader that fills it and the stage that reports it.
@@ -144,11 +206,13 @@ fn push_word(out: &mut Vec<u8>, w: &[u8]) {
 pub fn wrap(
     opened: super::decompress::Opened,
     tz: &jiff::tz::TimeZone,
+    after: Option<&Mark>,
 ) -> io::Result<(super::decompress::Opened, Option<Journal>)> {
     let mut buffered = io::BufReader::with_capacity(64 * 1024, opened.reader);
     let (reader, journal): (Box<dyn Read + Send>, _) = match Format::detect(buffered.fill_buf()?) {
         Some(format) => {
-            let r = JournalReader::new(buffered, format, tz.clone());
+            let mut r = JournalReader::new(buffered, format, tz.clone());
+            r.after = after.cloned();
             let journal = Journal {
                 format,
                 cursors: r.cursors.clone(),
@@ -171,6 +235,8 @@ pub struct Journal {
 pub struct JournalReader<R> {
     inner: R,
     cursors: SharedCursors,
+    /// Entries an earlier run read are left out (`--state`).
+    after: Option<Mark>,
     format: Format,
     tz: jiff::tz::TimeZone,
     out: Vec<u8>,
@@ -183,6 +249,7 @@ impl<R: BufRead> JournalReader<R> {
         JournalReader {
             inner,
             cursors: SharedCursors::default(),
+            after: None,
             format,
             tz,
             out: Vec::with_capacity(64 * 1024),
@@ -232,8 +299,18 @@ impl<R: BufRead> JournalReader<R> {
         Ok(())
     }
 
-    /// `e`'s line, and its cursor noted.
+    /// `e`'s line, and its cursor noted; nothing for an entry an earlier run read.
     fn entry(&mut self, e: &Entry) {
+        let mark = e
+            .cursor
+            .as_ref()
+            .zip(e.realtime)
+            .and_then(|(c, t)| Mark::of(c, t));
+        if let (Some(after), Some(m)) = (&self.after, &mark) {
+            if after.covers(m) {
+                return;
+            }
+        }
         e.line(&self.tz, &mut self.out);
         if let Some(c) = &e.cursor {
             if let Ok(mut cursors) = self.cursors.lock() {
@@ -242,6 +319,7 @@ impl<R: BufRead> JournalReader<R> {
                     cursors.first = Some(c.clone());
                 }
                 cursors.last = Some(c);
+                cursors.mark = Mark::later(cursors.mark.take(), mark);
             }
         }
     }
@@ -358,6 +436,31 @@ mod tests {
         assert_eq!(
             out,
             b"2023-11-14T22:13:20.123456+00:00 mx1 postfix/smtpd[4242]: connect from unknown[192.0.2.1]\n2023-11-14T22:13:21.000000+00:00 mx2 postfix/qmgr[7]: J\xe9r\xf4me\n"
+        );
+    }
+
+    #[test]
+    fn a_mark_covers_its_sequence_by_number_and_others_by_time() {
+        let m = |id: &str, i: u64, t: i64| Mark {
+            seqnum_id: id.into(),
+            seqnum: i,
+            realtime: t,
+        };
+        let mark = m("a", 10, 1000);
+        assert!(mark.covers(&m("a", 10, 5000)) && !mark.covers(&m("a", 11, 10)));
+        assert!(mark.covers(&m("b", 99, 1000)) && !mark.covers(&m("b", 1, 1001)));
+        // A clock step back within a sequence does not move the bookmark back.
+        assert_eq!(
+            Mark::later(Some(m("a", 10, 1000)), Some(m("a", 11, 10))),
+            Some(m("a", 11, 10))
+        );
+        assert_eq!(
+            Mark::later(Some(m("a", 12, 10)), Some(m("a", 11, 1000))),
+            Some(m("a", 12, 10))
+        );
+        assert_eq!(
+            Mark::of(b"s=ab;i=1f;b=x;m=1;t=2;x=3", 7),
+            Some(m("ab", 31, 7))
         );
     }
 

@@ -61,6 +61,8 @@ pub(super) struct DateStage<'a> {
 pub(super) struct DateCarry {
     pub(super) read: Vec<Option<(u64, u64)>>,
     pub(super) last: Option<(usize, YearResolver)>,
+    /// The latest journal entry read, the bookmark for the next run.
+    pub(super) journal: Option<crate::input::journal::Mark>,
 }
 
 /// How the dating stage is set up.
@@ -133,6 +135,7 @@ impl<'a> DateStage<'a> {
             carry: DateCarry {
                 read: vec![None; inputs.len()],
                 last: None,
+                journal: None,
             },
             resumes,
             tz,
@@ -286,6 +289,10 @@ impl<'a> DateStage<'a> {
                         if let (Some(first), Some(last)) = (&c.first, &c.last) {
                             fs.cursors = Some((first.clone(), last.clone()));
                         }
+                        self.carry.journal = crate::input::journal::Mark::later(
+                            self.carry.journal.take(),
+                            c.mark.clone(),
+                        );
                     }
                 }
                 if let Some(r) = self.carry.read.get_mut(self.file) {

@@ -71,6 +71,7 @@ pub fn convert_from(
         max_line: cfg.max_line_length,
         progress: cfg.progress.clone(),
         tz: cfg.tz.clone(),
+        journal_after: state.as_ref().and_then(|s| s.journal.clone()),
     };
     if let Some(p) = &cfg.progress {
         // The inputs' size as stored, when every one is a regular file (ETA).
@@ -133,6 +134,7 @@ pub fn convert_from(
     let state = state.map(|mut s| {
         let now = jiff::Timestamp::now().as_second();
         s.record_inputs(&peeks, &carry.read, carry.last, now);
+        s.journal = crate::input::journal::Mark::later(s.journal.take(), carry.journal);
         if let Some((merger, held)) = kept {
             s.merger = Some(merger);
             s.held = Some(held);

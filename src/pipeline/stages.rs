@@ -40,6 +40,8 @@ pub(super) struct MailSteps<'a> {
     pub(super) progress: Option<std::sync::Arc<crate::progress::Progress>>,
     /// The zone journal entries' times are written in.
     pub(super) tz: jiff::tz::TimeZone,
+    /// Journal entries an earlier run read (`--state`).
+    pub(super) journal_after: Option<journal::Mark>,
 }
 
 impl<'a> Steps for MailSteps<'a> {
@@ -66,6 +68,7 @@ impl<'a> Steps for MailSteps<'a> {
                     hold_tail: self.hold_tail,
                     max_line: self.max_line,
                     tz: self.tz.clone(),
+                    journal_after: self.journal_after.clone(),
                 };
                 Reading::open(input, &self.buffers, how, &self.cancel)
             }
@@ -162,6 +165,8 @@ pub(super) struct How {
     pub(super) max_line: usize,
     /// The zone journal entries' times are written in.
     pub(super) tz: jiff::tz::TimeZone,
+    /// Journal entries an earlier run read are left out.
+    pub(super) journal_after: Option<journal::Mark>,
 }
 
 /// What the dating stage is told of an input that opened.
@@ -188,18 +193,26 @@ impl Reading {
             hold_tail,
             max_line,
             tz,
+            journal_after,
         } = how;
         let open = || -> Result<(decompress::Opened, Option<journal::Journal>), Error> {
             let opened = decompress::open_with(input, Some(cancel))?;
             let (compression, consumed) = (opened.compression, opened.consumed.clone());
             // Looking at the data may meet a decoding error: reported as a read would.
-            journal::wrap(opened, &tz).map_err(|source| {
+            journal::wrap(opened, &tz, journal_after.as_ref()).map_err(|source| {
                 let offset = consumed.load(std::sync::atomic::Ordering::Relaxed);
                 decompress::read_error(input, compression, offset, source)
             })
         };
         let (mut opened, mut journal) = open()?;
         let mut resumed = false;
+        // A journal stream with a bookmark goes on after its cursor, not after a byte count:
+        // the entries before it are left out, so the bytes are no longer those of last run.
+        let skip = if journal.is_some() && journal_after.is_some() {
+            0
+        } else {
+            skip
+        };
         if skip > 0 {
             let reader = &mut opened.reader;
             let skipped =

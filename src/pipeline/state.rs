@@ -18,8 +18,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"MLCSTATE";
-/// The state format; a file of another version is refused (exit 2).
-pub const VERSION: u32 = 1;
+/// The state format; a file of another version is refused (exit 2), except version 1, read as
+/// a version 2 state without a journal bookmark.
+pub const VERSION: u32 = 2;
 /// Entries of inputs that were not given for this long are forgotten.
 const FORGET_AFTER_SECS: i64 = 62 * 86_400;
 /// Inputs remembered at most.
@@ -51,9 +52,20 @@ pub struct State {
     pub(super) held: Option<Reorder<Held>>,
     /// `--append`: the output's length when the last run committed.
     pub output_len: Option<u64>,
+    /// The latest journal entry read (version 2): journal streams go on after it.
+    pub journal: Option<crate::input::journal::Mark>,
 }
 
-/// Where an input starts this run.
+/// A version 1 state: a version 2 one without `journal`.
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+struct StateV1 {
+    format: String,
+    inputs: Vec<Seen>,
+    merger: Option<Merger>,
+    held: Option<Reorder<Held>>,
+    output_len: Option<u64>,
+}
 #[derive(Debug, Clone, Default)]
 pub struct Resume {
     /// Decompressed bytes already read.
@@ -116,7 +128,7 @@ impl State {
             .split_at_checked(4)
             .ok_or_else(|| damaged("too short"))?;
         let version = u32::from_le_bytes(version.try_into().map_err(|_| damaged("too short"))?);
-        if version != VERSION {
+        if version != VERSION && version != 1 {
             return Err(StateError::Version {
                 path: name,
                 found: version,
@@ -129,7 +141,19 @@ impl State {
         if crc32fast::hash(payload) != crc {
             return Err(damaged("checksum mismatch"));
         }
-        let state: State = postcard::from_bytes(payload).map_err(|e| damaged(&e.to_string()))?;
+        let state: State = if version == 1 {
+            let v1: StateV1 = postcard::from_bytes(payload).map_err(|e| damaged(&e.to_string()))?;
+            State {
+                format: v1.format,
+                inputs: v1.inputs,
+                merger: v1.merger,
+                held: v1.held,
+                output_len: v1.output_len,
+                journal: None,
+            }
+        } else {
+            postcard::from_bytes(payload).map_err(|e| damaged(&e.to_string()))?
+        };
         if state.format != format {
             return Err(StateError::Format {
                 path: name,
@@ -339,5 +363,46 @@ mod tests {
             Err(StateError::Foreign { .. })
         ));
         assert!(State::load(&dir.path().join("none"), "awstats").is_ok());
+    }
+
+    /// A nightly state written before the journal bookmark (version 1) is read on, with no
+    /// bookmark; a version 2 state keeps its bookmark.
+    #[test]
+    fn a_version_1_state_is_read_and_the_journal_bookmark_round_trips() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("s");
+        let mut st = State {
+            format: "awstats".into(),
+            ..State::default()
+        };
+        st.record_inputs(&[peeked(b"line\n")], &[Some((5, 1))], None, 7);
+        let v1 = StateV1 {
+            format: st.format.clone(),
+            inputs: st.inputs.clone(),
+            merger: Some(Merger::new()),
+            held: None,
+            output_len: Some(42),
+        };
+        let payload = postcard::to_stdvec(&v1).unwrap_or_default();
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&1u32.to_le_bytes());
+        bytes.extend_from_slice(&payload);
+        bytes.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        std::fs::write(&path, &bytes).unwrap_or_else(|e| panic!("{e}"));
+        let back = State::load(&path, "awstats").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((back.inputs.len(), back.output_len), (1, Some(42)));
+        assert!(back.journal.is_none() && back.merger.is_some());
+        let mark = crate::input::journal::Mark {
+            seqnum_id: "739ad463".into(),
+            seqnum: 67,
+            realtime: 1_777_200_919_000_000,
+        };
+        let st = State {
+            journal: Some(mark.clone()),
+            ..back
+        };
+        std::fs::write(&path, st.to_bytes().unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
+        let again = State::load(&path, "awstats").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(again.journal, Some(mark));
     }
 }

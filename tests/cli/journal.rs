@@ -103,3 +103,50 @@ fn journal_fields_make_each_part_of_the_record() {
         .collect();
     assert_eq!(piped, file);
 }
+
+/// With `--state`, the journal cursor is the bookmark: a second run over a stream that starts
+/// elsewhere (`journalctl --since` an hour before the last run) writes only the entries after
+/// it, and two runs write what one run over the whole stream writes.
+#[test]
+fn with_state_a_journal_goes_on_after_its_cursor() {
+    let dir = tempdir();
+    let all = std::fs::read_to_string(fixture("journal/mail.json")).expect("read");
+    let lines: Vec<&str> = all.lines().collect();
+    // The overlap (entries 41-56) holds two records.
+    let (first, second) = (lines[..56].join("\n") + "\n", lines[40..].join("\n") + "\n");
+    let run_state = |state: &Path, stream: &str| -> String {
+        let p = dir.path().join("stream.json");
+        std::fs::write(&p, stream).expect("write");
+        let out = bin()
+            .args(["--tz", "UTC", "-f", "jsonl", "--state"])
+            .arg(state)
+            .arg(&p)
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+    let strip = |text: &str| -> Vec<serde_json::Value> {
+        let mut v: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| {
+                let mut v: serde_json::Value = serde_json::from_str(l).expect("json");
+                let m = v.as_object_mut().expect("object");
+                m.remove("source_line");
+                v
+            })
+            .collect();
+        v.sort_by_key(|r| r.to_string());
+        v
+    };
+    let nightly = dir.path().join("nightly.state");
+    let mut two = run_state(&nightly, &first);
+    two += &run_state(&nightly, &second);
+    let once = run_state(&dir.path().join("once.state"), &(lines.join("\n") + "\n"));
+    assert!(!once.is_empty());
+    assert_eq!(strip(&two), strip(&once));
+}
