@@ -6,8 +6,10 @@
 //! [`merge`] (queue-ID correlation into records) → [`pseudo`] (with `--pseudonymize`) →
 //! [`order`] (time order) → [`output`] (one writer per format). [`pipeline`] builds the stages from the [`config::Config`] once and
 //! runs them on a pool of workers; the library prints nothing: what a run has to say comes
-//! back in its [`stats::Summary`]. `docs/ARCHITECTURE.md` follows one line through it all.
+//! back in its [`stats::Summary`]. [`arrow::read`] hands the records to a program as Arrow
+//! batches instead of writing them. `docs/ARCHITECTURE.md` follows one line through it all.
 
+pub mod arrow;
 pub mod cancel;
 pub mod cli;
 pub mod config;

@@ -234,52 +234,52 @@ fn sorted_by_ts(batch: &RecordBatch) -> io::Result<RecordBatch> {
     arrow_select::take::take_record_batch(batch, &order).map_err(to_io)
 }
 
-/// One Parquet file being written: a row group of builders in front of an `ArrowWriter`.
-pub struct ParquetFile<W: Write + Send + 'static> {
-    encoder: Encoder<W>,
+/// Records gathered into Arrow batches of at most [`ROW_GROUP_ROWS`] rows in the columns'
+/// schema, each in `ts` order: the row groups of a Parquet file, or the batches of
+/// [`crate::arrow`]'s reader.
+pub struct Batcher {
     schema: SchemaRef,
     builders: Vec<Builder>,
     rows: usize,
     last_ts: i64,
-    /// The row group's rows came in `ts` order (else they are sorted when it is written).
+    /// The batch's rows came in `ts` order (else they are sorted when it is taken).
     in_order: bool,
     /// The last `ts_local` text and the wall time and offset it is for: records come in time
     /// order, many in the same second, and formatting it was ~5% of the merge step.
     local: Option<(jiff::civil::DateTime, i32, String)>,
 }
 
-impl<W: Write + Send + 'static> ParquetFile<W> {
-    /// A file whose row groups are encoded on the calling thread.
-    pub fn new(out: W) -> io::Result<Self> {
-        Self::with_encoder(out, false)
-    }
-
-    /// `apart`: row groups are encoded and compressed on a thread of their own.
-    pub fn with_encoder(out: W, apart: bool) -> io::Result<Self> {
-        let schema = schema();
-        let writer =
-            ArrowWriter::try_new(out, Arc::clone(&schema), Some(properties())).map_err(to_io)?;
-        Ok(ParquetFile {
-            encoder: Encoder::new(writer, apart)?,
-            schema,
+impl Default for Batcher {
+    fn default() -> Self {
+        Batcher {
+            schema: schema(),
             builders: COLUMNS.iter().map(|c| Builder::new(c.kind)).collect(),
             rows: 0,
             last_ts: i64::MIN,
             in_order: true,
             local: None,
-        })
+        }
+    }
+}
+
+impl Batcher {
+    pub fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
     }
 
-    pub(crate) fn append(&mut self, r: &RecordRef) -> io::Result<()> {
+    /// Adds `r`; returns the batch it filled, if any.
+    pub fn append(&mut self, r: &RecordRef) -> io::Result<Option<RecordBatch>> {
+        let full = if self.rows >= ROW_GROUP_ROWS {
+            self.take()?
+        } else {
+            None
+        };
         let ts = match value(r, 0) {
             Value::Micros(m) => m,
             _ => 0,
         };
-        if self.rows >= ROW_GROUP_ROWS {
-            self.flush_group()?;
-        }
         // A step back in time (hosts whose clocks disagree on one central log) is sorted
-        // when the row group is written: row groups stay full, and each is in ts order.
+        // when the batch is taken: batches stay full, and each is in ts order.
         self.in_order &= ts >= self.last_ts;
         self.last_ts = ts;
         if let Some(s) = &r.ts {
@@ -298,12 +298,13 @@ impl<W: Write + Send + 'static> ParquetFile<W> {
             }
         }
         self.rows += 1;
-        Ok(())
+        Ok(full)
     }
 
-    fn flush_group(&mut self) -> io::Result<()> {
+    /// The rows gathered so far as a batch in `ts` order, if there are any.
+    pub fn take(&mut self) -> io::Result<Option<RecordBatch>> {
         if self.rows == 0 {
-            return Ok(());
+            return Ok(None);
         }
         let arrays: Vec<ArrayRef> = self.builders.iter_mut().map(Builder::finish).collect();
         let mut batch = RecordBatch::try_new(Arc::clone(&self.schema), arrays).map_err(to_io)?;
@@ -313,7 +314,45 @@ impl<W: Write + Send + 'static> ParquetFile<W> {
         self.rows = 0;
         self.last_ts = i64::MIN;
         self.in_order = true;
-        self.encoder.write(batch)
+        Ok(Some(batch))
+    }
+}
+
+/// One Parquet file being written: a row group of builders in front of an `ArrowWriter`.
+pub struct ParquetFile<W: Write + Send + 'static> {
+    encoder: Encoder<W>,
+    batcher: Batcher,
+}
+
+impl<W: Write + Send + 'static> ParquetFile<W> {
+    /// A file whose row groups are encoded on the calling thread.
+    pub fn new(out: W) -> io::Result<Self> {
+        Self::with_encoder(out, false)
+    }
+
+    /// `apart`: row groups are encoded and compressed on a thread of their own.
+    pub fn with_encoder(out: W, apart: bool) -> io::Result<Self> {
+        let batcher = Batcher::default();
+        let writer =
+            ArrowWriter::try_new(out, batcher.schema(), Some(properties())).map_err(to_io)?;
+        Ok(ParquetFile {
+            encoder: Encoder::new(writer, apart)?,
+            batcher,
+        })
+    }
+
+    pub(crate) fn append(&mut self, r: &RecordRef) -> io::Result<()> {
+        match self.batcher.append(r)? {
+            Some(batch) => self.encoder.write(batch),
+            None => Ok(()),
+        }
+    }
+
+    fn flush_group(&mut self) -> io::Result<()> {
+        match self.batcher.take()? {
+            Some(batch) => self.encoder.write(batch),
+            None => Ok(()),
+        }
     }
 
     /// Writes the last row group and the footer, and flushes the writer underneath.
