@@ -128,6 +128,10 @@ struct Cli {
     /// host name and HELO are left out.
     #[arg(long, requires = "pseudonymize")]
     pseudonymize_ips: bool,
+    /// The mail server's name for logs whose lines name none (Exim's mainlog, qmail's
+    /// multilog), as the `host` of their records; lines that name their host keep it.
+    #[arg(long, value_name = "NAME")]
+    host: Option<String>,
     /// Show progress on stderr (bytes and lines read, records written, rate, time left) even
     /// when it is not a terminal [default: only on a terminal; cron stays quiet].
     #[arg(long, overrides_with = "no_progress")]
@@ -236,6 +240,7 @@ pub fn parse(args: Vec<std::ffi::OsString>) -> Result<Parsed, clap::Error> {
         unparsed: cli.unparsed,
         unparsed_all: cli.unparsed_all,
         pseudonymize,
+        host: cli.host,
         progress: (!cli.no_progress
             && (cli.progress || std::io::IsTerminal::is_terminal(&std::io::stderr())))
         .then(std::sync::Arc::default),

@@ -44,6 +44,8 @@ pub struct Config {
     pub unparsed: Option<PathBuf>,
     /// With `unparsed`: lines of no recognised MTA too.
     pub unparsed_all: bool,
+    /// The host of lines that name none (Exim's mainlog, qmail's multilog): `--host`.
+    pub host: Option<String>,
     /// Counters a progress display reads (`--progress`).
     pub progress: Option<std::sync::Arc<crate::progress::Progress>>,
     /// Addresses (and with its option client IPs) replaced by keyed pseudonyms.
@@ -73,6 +75,7 @@ impl Default for Config {
             unparsed_all: false,
             pseudonymize: None,
             progress: None,
+            host: None,
             max_line_length: crate::input::chunk::MAX_LINE,
         }
     }

@@ -52,6 +52,7 @@ pub(super) struct DateStage<'a> {
     audit: Option<super::audit::Audit>,
     /// The current input's journal cursors, if it is a journal stream.
     cursors: Option<crate::input::journal::SharedCursors>,
+    default_host: Box<[u8]>,
 }
 
 /// What the dating stage leaves for the next run: how far each input was read (bytes, lines;
@@ -77,6 +78,8 @@ pub(super) struct DateSetup {
     pub(super) max_line: usize,
     /// Where lines that give nothing go (`--unparsed`).
     pub(super) audit: Option<super::audit::Audit>,
+    /// The host of lines that name none (`--host`).
+    pub(super) host: Option<String>,
 }
 
 /// The first and last instant (ns) of each host's lines in one file; hosts rarely change from
@@ -118,6 +121,7 @@ impl<'a> DateStage<'a> {
             resumes,
             max_line,
             audit,
+            host,
         } = setup;
         DateStage {
             inputs,
@@ -142,6 +146,7 @@ impl<'a> DateStage<'a> {
             max_line,
             audit,
             cursors: None,
+            default_host: host.unwrap_or_default().into_bytes().into(),
             offset: 0,
             new_lines: 0,
             restored: false,
@@ -367,7 +372,12 @@ impl<'a> DateStage<'a> {
             }
             if let Some(c) = &mut self.coverage {
                 let t = i64::try_from(ts.instant.as_nanosecond()).unwrap_or(i64::MAX);
-                c.see(host.get(data), t);
+                // Records of lines that name no host get `--host`: so does their coverage.
+                let h = match host.get(data) {
+                    [] => &self.default_host[..],
+                    h => h,
+                };
+                c.see(h, t);
             }
             // Lines that cannot make or change a record stop here.
             if matches!(event, Event::Ignored | Event::Malformed) {

@@ -96,6 +96,7 @@ pub fn convert_from(
         keep_coverage: !cfg.partition_by.is_empty(),
         resumes,
         max_line: cfg.max_line_length,
+        host: cfg.host.clone(),
         audit: match &cfg.unparsed {
             Some(p) => Some(audit::Audit::create(p.clone(), cfg.unparsed_all)?),
             None => None,
@@ -122,7 +123,8 @@ pub fn convert_from(
     let carried = state
         .as_mut()
         .and_then(|s| Some((s.merger.take()?, s.held.take()?)));
-    let merging = MergeStage::new(&inputs, out, cfg.max_age_secs, pools, carried);
+    let merging = MergeStage::new(&inputs, out, cfg.max_age_secs, pools, carried)
+        .with_host(cfg.host.as_deref());
     let keep = state.is_some();
     let (dating, merging) =
         pool::run(&steps, dating, merging, cfg.threads, cancel).map_err(stopped_error)?;

@@ -359,6 +359,8 @@ fn take(
 pub(super) struct MergeStage<'a> {
     /// Input names, for the records' `source_file`.
     names: Vec<Box<[u8]>>,
+    /// The host of lines that name none (`--host`; else empty).
+    default_host: Box<[u8]>,
     out: Out<'a>,
     merger: Merger,
     reorder: Reorder<Held>,
@@ -391,6 +393,7 @@ impl<'a> MergeStage<'a> {
         });
         merger.set_max_age(max_age_secs);
         MergeStage {
+            default_host: Box::default(),
             names: inputs
                 .iter()
                 .map(|i| i.display().into_bytes().into())
@@ -407,9 +410,16 @@ impl<'a> MergeStage<'a> {
         }
     }
 
+    /// Records of lines that name no host get `host` (`--host`).
+    pub(super) fn with_host(mut self, host: Option<&str>) -> Self {
+        self.default_host = host.unwrap_or_default().as_bytes().into();
+        self
+    }
+
     pub(super) fn handle(&mut self, r: Resolved) -> Result<(), Error> {
         let MergeStage {
             names,
+            default_host,
             out,
             merger,
             reorder,
@@ -418,6 +428,7 @@ impl<'a> MergeStage<'a> {
             counts,
             ..
         } = self;
+        let default_host: &[u8] = default_host;
         let source = names.get(r.file).map_or(&[][..], |n| &n[..]);
         let data = r.parsed.chunk.bytes();
         // Each record is counted, then rendered (line formats) or copied (the others) while
@@ -437,7 +448,10 @@ impl<'a> MergeStage<'a> {
             let ctx = Ctx {
                 line: d.line,
                 ts: d.ts,
-                host: host.get(data),
+                host: match host.get(data) {
+                    [] => default_host,
+                    h => h,
+                },
                 mta: *mta,
                 source,
             };

@@ -61,3 +61,58 @@ fn exim_lines_carry_their_own_year_across_new_year() {
         "{out}"
     );
 }
+
+/// `--host NAME` names the server of a log whose lines name none (Exim's mainlog); lines that
+/// name their host keep it; a `date,host` dataset partitions by it.
+#[test]
+fn host_option_names_the_server_of_a_mainlog() {
+    let host_of = |args: &[&str]| -> Vec<String> {
+        let out = stdout(args);
+        out.lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).expect("json");
+                v["host"].as_str().unwrap_or("null").to_owned()
+            })
+            .collect()
+    };
+    let exim = rel_fixture("exim/testsuite-0021.log");
+    let hosts = host_of(&["--year", "2026", "-f", "jsonl", &exim]);
+    assert!(
+        !hosts.is_empty() && hosts.iter().all(|h| h == "null"),
+        "{hosts:?}"
+    );
+    let hosts = host_of(&["--year", "2026", "-f", "jsonl", "--host", "mx9", &exim]);
+    assert!(hosts.iter().all(|h| h == "mx9"), "{hosts:?}");
+    let syslog = rel_fixture("postfix/awstats-e2e.log");
+    let named = host_of(&["--year", "2026", "-f", "jsonl", &syslog]);
+    assert_eq!(
+        host_of(&["--year", "2026", "-f", "jsonl", "--host", "mx9", &syslog]),
+        named
+    );
+    let dir = tempdir();
+    let ds = dir.path().join("ds");
+    let out = bin()
+        .args([
+            "--year",
+            "2026",
+            "--host",
+            "mx9",
+            "--partition-by",
+            "date,host",
+            "-o",
+        ])
+        .arg(&ds)
+        .arg(fixture("exim/testsuite-0021.log"))
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let parts: Vec<String> = std::fs::read_dir(ds.join("date=1999-03-02"))
+        .expect("date partition")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(parts, ["host_part=mx9"]);
+}
