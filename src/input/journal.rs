@@ -274,12 +274,13 @@ impl<R: BufRead> JournalReader<R> {
     /// One `-o json` line.
     fn json_entry(&mut self) -> io::Result<()> {
         let mut line = Vec::new();
-        if self.inner.read_until(b'\n', &mut line)? == 0 {
+        let Some(whole) = bounded_line(&mut self.inner, &mut line)? else {
             self.done = true;
             return Ok(());
-        }
+        };
         let text = line.strip_suffix(b"\n").unwrap_or(&line);
-        if text.is_empty() {
+        if text.is_empty() || !whole {
+            // An entry longer than any journald writes is not one: left out.
             return Ok(());
         }
         let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(text)
@@ -331,9 +332,13 @@ impl<R: BufRead> JournalReader<R> {
         let mut any = false;
         loop {
             let mut line = Vec::new();
-            if self.inner.read_until(b'\n', &mut line)? == 0 {
+            let Some(whole) = bounded_line(&mut self.inner, &mut line)? else {
                 self.done = true;
                 break;
+            };
+            if !whole {
+                // A field line longer than any journald writes: the field is left out.
+                continue;
             }
             let text = line.strip_suffix(b"\n").unwrap_or(&line);
             if text.is_empty() {
@@ -347,7 +352,7 @@ impl<R: BufRead> JournalReader<R> {
                     self.inner.read_exact(&mut len)?;
                     let len = u64::from_le_bytes(len);
                     // Journald caps a field far below this; a larger one is not an export.
-                    if len > 64 << 20 {
+                    if len > MAX_FIELD as u64 {
                         return Err(io::Error::new(
                             io::ErrorKind::InvalidData,
                             format!("journal export field of {len} bytes"),
@@ -365,6 +370,39 @@ impl<R: BufRead> JournalReader<R> {
             self.entry(&e);
         }
         Ok(())
+    }
+}
+
+/// The longest entry line (`-o json`) or field (`-o export`) kept: journald's own limits are
+/// far below (a syslog message is cut at 48 KiB by default); memory stays bounded whatever
+/// the stream.
+const MAX_FIELD: usize = 4 << 20;
+
+/// Reads a line (with its `\n`) into `line`, keeping at most [`MAX_FIELD`] bytes of it; the
+/// rest of a longer line is read and dropped. `None` at the end of the stream; `Some(false)`
+/// for a line that was cut.
+fn bounded_line<R: BufRead>(r: &mut R, line: &mut Vec<u8>) -> io::Result<Option<bool>> {
+    let mut any = false;
+    let mut whole = true;
+    loop {
+        let buf = r.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(any.then_some(whole));
+        }
+        any = true;
+        let (take, done) = match memchr::memchr(b'\n', buf) {
+            Some(i) => (i + 1, true),
+            None => (buf.len(), false),
+        };
+        let room = MAX_FIELD.saturating_sub(line.len());
+        if take > room {
+            whole = false;
+        }
+        line.extend_from_slice(&buf[..take.min(room)]);
+        r.consume(take);
+        if done {
+            return Ok(Some(whole));
+        }
     }
 }
 
@@ -461,6 +499,19 @@ mod tests {
         assert_eq!(
             Mark::of(b"s=ab;i=1f;b=x;m=1;t=2;x=3", 7),
             Some(m("ab", 31, 7))
+        );
+    }
+
+    #[test]
+    fn an_over_long_line_is_left_out_and_the_stream_goes_on() {
+        let mut s = br#"{"__CURSOR":"s=1;i=1","__REALTIME_TIMESTAMP":"1700000000000000","_HOSTNAME":"mx1","SYSLOG_IDENTIFIER":"postfix/smtpd","MESSAGE":""#.to_vec();
+        s.extend(std::iter::repeat_n(b'x', MAX_FIELD + 10));
+        s.extend_from_slice(b"\"}\n");
+        s.extend_from_slice(br#"{"__CURSOR":"s=1;i=2","__REALTIME_TIMESTAMP":"1700000001000000","_HOSTNAME":"mx1","SYSLOG_IDENTIFIER":"postfix/qmgr","MESSAGE":"ok"}"#);
+        s.push(b'\n');
+        assert_eq!(
+            convert(&s),
+            "2023-11-14T22:13:21.000000+00:00 mx1 postfix/qmgr: ok\n"
         );
     }
 
