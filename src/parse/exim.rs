@@ -139,13 +139,7 @@ fn host_field_len(v: &[u8]) -> usize {
                 }
                 return end;
             }
-            b' ' if depth == 0 => {
-                let w = &v[i + 1..];
-                let n = w.iter().take_while(|c| c.is_ascii_alphabetic()).count();
-                if n > 0 && w.get(n) == Some(&b'=') {
-                    return i;
-                }
-            }
+            b' ' if depth == 0 && starts_field(&v[i + 1..], usize::MAX) => return i,
             _ => {}
         }
         i += 1;
@@ -193,7 +187,7 @@ fn host_parts(h: &[u8]) -> HostParts<'_> {
 /// first space; a failure without fields logs `** addr: reason`, whose colon is not the
 /// address's.
 fn address(v: &[u8]) -> (&[u8], Option<&[u8]>, &[u8]) {
-    let fields_at = host_field_len_key(v);
+    let fields_at = fields_start(v);
     let head = &v[..fields_at];
     if let Some(lt) = super::find_pair(head, b' ', b'<') {
         let r = &v[lt + 2..];
@@ -214,14 +208,16 @@ fn address(v: &[u8]) -> (&[u8], Option<&[u8]>, &[u8]) {
 }
 
 /// Where the `KEY=` fields of a delivery line begin (` R=`, ` T=`, …), or the end.
-fn host_field_len_key(v: &[u8]) -> usize {
+fn fields_start(v: &[u8]) -> usize {
     memchr::memchr_iter(b' ', v)
-        .find(|&i| {
-            let w = &v[i + 1..];
-            let n = w.iter().take_while(|c| c.is_ascii_alphabetic()).count();
-            n > 0 && n <= 3 && w.get(n) == Some(&b'=')
-        })
+        .find(|&i| starts_field(&v[i + 1..], 3))
         .unwrap_or(v.len())
+}
+
+/// True if `w` begins with a `KEY=` field: 1 to `max` letters, then `=`.
+fn starts_field(w: &[u8], max: usize) -> bool {
+    let n = w.iter().take_while(|c| c.is_ascii_alphabetic()).count();
+    n > 0 && n <= max && w.get(n) == Some(&b'=')
 }
 
 /// What a delivery's address says happened: Exim's special addresses (`:blackhole:`,

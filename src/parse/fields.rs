@@ -122,11 +122,7 @@ fn ip_then_name(raw: &[u8]) -> Option<(&[u8], &[u8], Option<u16>)> {
     let sp = memchr::memchr(b' ', raw)?;
     let (ip, rest) = raw.split_at(sp);
     let name = rest.strip_prefix(b" (")?.strip_suffix(b")")?;
-    std::str::from_utf8(ip)
-        .ok()?
-        .parse::<std::net::IpAddr>()
-        .ok()?;
-    Some((name, ip, None))
+    (is_ipv4(ip) || is_ipv6(ip)).then_some((name, ip, None))
 }
 
 /// A TCP port, read as `str::parse::<u16>` reads it (an optional `+`, digits, at most 65535),

@@ -225,7 +225,7 @@ impl<'a> DateStage<'a> {
             }
         }
         // Journal entries carry their instant: no year is inferred.
-        let year_from = if compression.starts_with("journal") {
+        let year_from = if self.cursors.is_some() {
             "the journal's timestamps".to_string()
         } else {
             year_from
@@ -373,11 +373,10 @@ impl<'a> DateStage<'a> {
             if let Some(c) = &mut self.coverage {
                 let t = i64::try_from(ts.instant.as_nanosecond()).unwrap_or(i64::MAX);
                 // Records of lines that name no host get `--host`: so does their coverage.
-                let h = match host.get(data) {
-                    [] => &self.default_host[..],
-                    h => h,
-                };
-                c.see(h, t);
+                c.see(
+                    super::stages::host_or(host.get(data), &self.default_host),
+                    t,
+                );
             }
             // Lines that cannot make or change a record stop here.
             if matches!(event, Event::Ignored | Event::Malformed) {

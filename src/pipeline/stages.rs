@@ -316,6 +316,16 @@ impl Timed for Held {
 /// the records held for time order.
 pub(super) type Carried = (Merger, Reorder<Held>);
 
+/// A line's host, or `--host`'s for a line that names none (Exim's mainlog, qmail's multilog):
+/// the dating stage's coverage and the merge stage's records agree on it.
+pub(super) fn host_or<'a>(host: &'a [u8], default: &'a [u8]) -> &'a [u8] {
+    if host.is_empty() {
+        default
+    } else {
+        host
+    }
+}
+
 /// Takes a record the merger decided: counts it, then renders it (line formats) or copies it
 /// (the others) while its line and message are at hand, and holds it for time order.
 fn take(
@@ -448,10 +458,7 @@ impl<'a> MergeStage<'a> {
             let ctx = Ctx {
                 line: d.line,
                 ts: d.ts,
-                host: match host.get(data) {
-                    [] => default_host,
-                    h => h,
-                },
+                host: host_or(host.get(data), default_host),
                 mta: *mta,
                 source,
             };
@@ -463,7 +470,6 @@ impl<'a> MergeStage<'a> {
         Ok(())
     }
 
-    /// Writes what the reorder buffer holds and completes `summary` with the merge figures.
     /// Completes `summary` with the merge figures. Records still held for time order are
     /// written, or with `keep` (`--state`) handed back with the open messages for the next run.
     pub(super) fn finish(
