@@ -336,31 +336,31 @@ fn take(
     line: &mut Vec<u8>,
     counts: &mut Stats,
 ) -> Result<(), Error> {
-    let pseudonymised;
-    let rec = match &out.pseudo {
-        Some(p) => {
-            pseudonymised = p.record(rec);
-            &pseudonymised.view()
-        }
-        None => rec,
-    };
+    // With `--pseudonymize`, the record written is an owned copy with pseudonyms: it is what
+    // is held for time order too (not copied once more).
+    let owned = out.pseudo.as_ref().map(|p| p.record(rec));
+    let view = owned.as_ref().map(|o| o.view());
+    let r = view.as_ref().unwrap_or(rec);
     if let Some(p) = &out.progress {
         p.add_record();
     }
-    if rec.is_hop() {
+    if r.is_hop() {
         counts.hops += 1;
-    } else if let Some(st) = rec.status {
+    } else if let Some(st) = r.status {
         counts.count(st);
     }
     let held = if renders {
         line.clear();
-        out.writer.render(rec, line).map_err(|e| out.error(e))?;
+        out.writer.render(r, line).map_err(|e| out.error(e))?;
         if line.is_empty() {
             return Ok(());
         }
-        Held::Line(rec.key(), line.as_slice().into())
+        Held::Line(r.key(), line.as_slice().into())
     } else {
-        Held::Record(Box::new(rec.to_owned_record()))
+        Held::Record(Box::new(match owned {
+            Some(o) => o,
+            None => rec.to_owned_record(),
+        }))
     };
     reorder.push(held, &mut |h| out.emit(h))
 }
