@@ -55,3 +55,18 @@ def generate(path, *args):
         return
     print("generating %s ..." % path, flush=True)
     subprocess.run([GEN] + list(args), check=True)
+
+
+# Files under fixtures/ that are outputs or notes, not logs (tests/cli/quality.rs holds the same list).
+NOT_LOGS = {"awstats", "jsonl", "csv", "parquet", "clf", "diff", "md", "conf"}
+
+
+def fixture_logs():
+    """Every log under fixtures/ (the corpus copies included), in name order."""
+    out = []
+    for d, dirs, files in os.walk(os.path.join(ROOT, "fixtures")):
+        dirs[:] = sorted(x for x in dirs if x != "differential")
+        for name in sorted(files):
+            if name.rsplit(".", 1)[-1] not in NOT_LOGS:
+                out.append(os.path.join(d, name))
+    return out

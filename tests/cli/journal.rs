@@ -3,6 +3,23 @@
 
 use super::*;
 
+/// The JSON Lines records of `text` without the fields named in `drop`.
+fn without(text: &str, drop: &[&str]) -> Vec<serde_json::Value> {
+    text.lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).expect("json");
+            let m = v.as_object_mut().expect("object");
+            for k in drop {
+                m.remove(*k);
+            }
+            v
+        })
+        .collect()
+}
+
+/// Where the deciding line is differs: the journal holds other units' lines too.
+const SOURCE: &[&str] = &["source_file", "source_line"];
+
 fn records(args: &[&str]) -> (Vec<serde_json::Value>, String) {
     let out = run(args);
     assert!(
@@ -10,18 +27,7 @@ fn records(args: &[&str]) -> (Vec<serde_json::Value>, String) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let recs = String::from_utf8(out.stdout)
-        .expect("utf-8")
-        .lines()
-        .map(|l| {
-            let mut v: serde_json::Value = serde_json::from_str(l).expect("json");
-            // Where the deciding line is differs: the journal holds other units' lines too.
-            let m = v.as_object_mut().expect("object");
-            m.remove("source_file");
-            m.remove("source_line");
-            v
-        })
-        .collect();
+    let recs = without(&String::from_utf8(out.stdout).expect("utf-8"), SOURCE);
     (recs, String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
@@ -91,17 +97,7 @@ fn journal_fields_make_each_part_of_the_record() {
     let bytes = std::fs::read(fixture("journal/mail.json")).expect("read");
     let piped = stdin_convert(&bytes, &["--tz", "UTC", "-f", "jsonl"]);
     let (file, _) = records(&["--tz", "UTC", "-f", "jsonl", "fixtures/journal/mail.json"]);
-    let piped: Vec<serde_json::Value> = piped
-        .lines()
-        .map(|l| {
-            let mut v: serde_json::Value = serde_json::from_str(l).expect("json");
-            let m = v.as_object_mut().expect("object");
-            m.remove("source_file");
-            m.remove("source_line");
-            v
-        })
-        .collect();
-    assert_eq!(piped, file);
+    assert_eq!(without(&piped, SOURCE), file);
 }
 
 /// With `--state`, the journal cursor is the bookmark: a second run over a stream that starts
@@ -131,15 +127,7 @@ fn with_state_a_journal_goes_on_after_its_cursor() {
         String::from_utf8(out.stdout).expect("utf-8")
     };
     let strip = |text: &str| -> Vec<serde_json::Value> {
-        let mut v: Vec<serde_json::Value> = text
-            .lines()
-            .map(|l| {
-                let mut v: serde_json::Value = serde_json::from_str(l).expect("json");
-                let m = v.as_object_mut().expect("object");
-                m.remove("source_line");
-                v
-            })
-            .collect();
+        let mut v = without(text, &["source_line"]);
         v.sort_by_key(|r| r.to_string());
         v
     };

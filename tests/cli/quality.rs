@@ -8,7 +8,8 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-/// Files under `fixtures/` that are outputs or notes, not logs.
+/// Files under `fixtures/` that are outputs or notes, not logs (`scripts/benchlib.py` holds
+/// the same list for the end-to-end scripts).
 const NOT_LOGS: &[&str] = &[
     "awstats", "jsonl", "csv", "parquet", "clf", "diff", "md", "conf",
 ];
