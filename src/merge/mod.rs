@@ -585,9 +585,9 @@ mod tests {
     }
 
     /// Feeds every line of `text` to `m`; returns the records.
-    fn merge_into(m: &mut Merger, text: &str) -> Vec<Box<Record>> {
+    /// Merges each line of `text`, handing its records to `f`; held rejects stay held.
+    fn feed(m: &mut Merger, text: &str, f: &mut dyn FnMut(&RecordRef)) {
         let mut years = YearResolver::new(YearStart::FirstLineIn(2026));
-        let mut out = Vec::new();
         for (n, line) in text.lines().enumerate() {
             if let Line::Known {
                 stamp,
@@ -607,11 +607,23 @@ mod tests {
                     source: b"test",
                 };
                 let _ = m.event(&ctx, event, &mut |r| {
-                    out.push(Box::new(r.to_owned_record()));
+                    f(r);
                     Ok(())
                 });
             }
         }
+    }
+
+    /// Records `merge_into` gets before the held rejects are flushed at the end.
+    fn merge_into_unflushed(m: &mut Merger, text: &str) -> usize {
+        let mut n = 0;
+        feed(m, text, &mut |_| n += 1);
+        n
+    }
+
+    fn merge_into(m: &mut Merger, text: &str) -> Vec<Box<Record>> {
+        let mut out = Vec::new();
+        feed(m, text, &mut |r| out.push(Box::new(r.to_owned_record())));
         let _ = m.flush_pending(i64::MAX, &mut |r| {
             out.push(Box::new(r.to_owned_record()));
             Ok(())
@@ -640,6 +652,21 @@ mod tests {
         );
         assert_eq!(recs.len(), 1);
         assert_eq!(recs[0].sender, None);
+    }
+
+    /// A flood of rejects in one second of log time is held no deeper than the budget: the
+    /// oldest are written as they come, none is lost.
+    #[test]
+    fn held_rejects_stay_within_their_budget() {
+        let n = reject::PENDING_BUDGET + 1000;
+        let text: String = (0..n)
+            .map(|i| format!("Oct 31 21:05:17 q381-1158 sendmail[15715]: 29VC{i:06}015715: ruleset=check_rcpt, arg1=<u{i}@naver.com>, relay=[61.83.89.93], reject=550 5.7.1 <u{i}@naver.com>... Relaying denied\n"))
+            .collect();
+        let mut m = Merger::new();
+        let before_flush = merge_into_unflushed(&mut m, &text);
+        assert_eq!(before_flush, 1000);
+        assert!(m.pending.len() <= reject::PENDING_BUDGET);
+        assert_eq!(merge_into(&mut Merger::new(), &text).len(), n);
     }
 
     #[test]

@@ -20,6 +20,11 @@ pub(super) struct Pending {
 /// refusal, and the records' reorder window (five minutes) must still hold it.
 pub(super) const SENDER_WAIT_SECS: i64 = 60;
 
+/// Rejects held at most: a flood of refusals within a minute of log time waits no longer than
+/// this many deep (the oldest is written as it is), so memory and the search for a sender's
+/// rejects stay bounded whatever the input.
+pub const PENDING_BUDGET: usize = 4096;
+
 impl Merger {
     /// Writes the held rejects decided before `before` (log seconds; all with `i64::MAX`)
     /// as they are: their sender never came.
@@ -140,6 +145,10 @@ impl Merger {
             // The message's sender line may follow (Sendmail logs it when the session ends).
             Some(qid) if r.sender.is_none() => {
                 let record = Box::new(r.to_owned_record());
+                if self.pending.len() >= PENDING_BUDGET {
+                    let oldest = self.pending.remove(0);
+                    emit(&oldest.record.view())?;
+                }
                 self.hold_for_sender(ctx, qid, record);
                 Ok(())
             }
