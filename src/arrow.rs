@@ -2,7 +2,9 @@
 //! Polars, DuckDB): [`read`] runs the pipeline on a thread of its own and hands out its records
 //! as `RecordBatch`es, in the schema, rows and order of the Parquet writer (its row groups),
 //! through an iterator that is an Arrow `RecordBatchReader`. Nothing is written to a file.
-//! Memory is bounded: the pipeline waits while two batches are not taken.
+//! Memory is bounded: the pipeline waits while two batches are not taken. [`read_with_date`]
+//! adds the `date` column a partitioned dataset has (each record's local date), for readers
+//! that see no partitions (Spark's data source).
 
 use crate::config::Config;
 use crate::error::Error;
@@ -11,8 +13,8 @@ use crate::output::RecordWriter;
 use crate::record::RecordRef;
 use crate::stats::Summary;
 use crate::Cancel;
-use arrow_array::{RecordBatch, RecordBatchReader};
-use arrow_schema::{ArrowError, SchemaRef};
+use arrow_array::{Array, Date32Array, RecordBatch, RecordBatchReader, StringArray};
+use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 use std::io;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread::JoinHandle;
@@ -59,14 +61,41 @@ pub struct BatchReader {
     run: Option<JoinHandle<Result<Summary, Error>>>,
     cancel: Cancel,
     summary: Option<Summary>,
+    /// Add the `date` column.
+    dated: bool,
 }
 
 /// Converts `cfg.inputs` (its output settings are not used) into Arrow batches.
 pub fn read(cfg: Config) -> BatchReader {
+    start(cfg, false)
+}
+
+/// As [`read`], with a last column `date` (Arrow `Date32`): the local date of `ts`, the
+/// `date` partition of a dataset.
+pub fn read_with_date(cfg: Config) -> BatchReader {
+    start(cfg, true)
+}
+
+/// The schema of [`read_with_date`]'s batches.
+pub fn schema_with_date() -> SchemaRef {
+    add_date(&crate::output::parquet::schema())
+}
+
+fn add_date(schema: &Schema) -> SchemaRef {
+    let mut fields: Vec<Field> = schema.fields().iter().map(|f| (**f).clone()).collect();
+    fields.push(Field::new("date", DataType::Date32, true));
+    std::sync::Arc::new(Schema::new(fields))
+}
+
+fn start(cfg: Config, dated: bool) -> BatchReader {
     let (tx, rx) = sync_channel(IN_FLIGHT);
     let cancel = Cancel::new();
     let batcher = Batcher::default();
-    let schema = batcher.schema();
+    let schema = if dated {
+        add_date(&batcher.schema())
+    } else {
+        batcher.schema()
+    };
     let token = cancel.clone();
     let run = std::thread::Builder::new()
         .name("maillogconv".into())
@@ -86,7 +115,31 @@ pub fn read(cfg: Config) -> BatchReader {
         run,
         cancel,
         summary: None,
+        dated,
     }
+}
+
+/// Days since 1970-01-01 of `YYYY-MM-DD…` (the start of `ts_local`).
+fn days(local: &str) -> Option<i32> {
+    let n = |r: std::ops::Range<usize>| local.get(r).and_then(|s| s.parse::<i16>().ok());
+    let (y, m, d) = (n(0..4)?, n(5..7)?, n(8..10)?);
+    let date = jiff::civil::Date::new(y, i8::try_from(m).ok()?, i8::try_from(d).ok()?).ok()?;
+    let span = date.since(jiff::civil::date(1970, 1, 1)).ok()?;
+    Some(span.get_days())
+}
+
+/// `batch` with its `date` column, from `ts_local`.
+fn with_date(batch: RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, ArrowError> {
+    let local = batch
+        .column_by_name("ts_local")
+        .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+        .ok_or_else(|| ArrowError::SchemaError("no ts_local column".into()))?;
+    let dates: Date32Array = (0..local.len())
+        .map(|i| (!local.is_null(i)).then(|| days(local.value(i))).flatten())
+        .collect();
+    let mut columns = batch.columns().to_vec();
+    columns.push(std::sync::Arc::new(dates));
+    RecordBatch::try_new(schema.clone(), columns)
 }
 
 impl BatchReader {
@@ -126,6 +179,9 @@ impl Iterator for BatchReader {
     fn next(&mut self) -> Option<Self::Item> {
         if let Some(rx) = &self.rx {
             if let Ok(batch) = rx.recv() {
+                if self.dated {
+                    return Some(with_date(batch, &self.schema));
+                }
                 return Some(Ok(batch));
             }
             self.rx = None;

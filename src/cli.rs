@@ -129,9 +129,13 @@ struct Cli {
     #[arg(long, requires = "pseudonymize")]
     pseudonymize_ips: bool,
     /// The mail server's name for logs whose lines name none (Exim's mainlog, qmail's
-    /// multilog), as the `host` of their records; lines that name their host keep it.
+    /// multilog), as the `host` of their records; lines that name their host keep it. In a
+    /// tree of hosts (a directory of per-host directories) each directory's name is used.
     #[arg(long, value_name = "NAME")]
     host: Option<String>,
+    /// Read only this host's lines (one server of a central syslog file with many).
+    #[arg(long, value_name = "NAME")]
+    only_host: Option<String>,
     /// Show progress on stderr (bytes and lines read, records written, rate, time left) even
     /// when it is not a terminal [default: only on a terminal; cron stays quiet].
     #[arg(long, overrides_with = "no_progress")]
@@ -241,6 +245,7 @@ pub fn parse(args: Vec<std::ffi::OsString>) -> Result<Parsed, clap::Error> {
         unparsed_all: cli.unparsed_all,
         pseudonymize,
         host: cli.host,
+        only_host: cli.only_host,
         progress: (!cli.no_progress
             && (cli.progress || std::io::IsTerminal::is_terminal(&std::io::stderr())))
         .then(std::sync::Arc::default),

@@ -46,6 +46,8 @@ pub struct Config {
     pub unparsed_all: bool,
     /// The host of lines that name none (Exim's mainlog, qmail's multilog): `--host`.
     pub host: Option<String>,
+    /// Only this host's lines are read (`--only-host`): one host of a central log.
+    pub only_host: Option<String>,
     /// Counters a progress display reads (`--progress`).
     pub progress: Option<std::sync::Arc<crate::progress::Progress>>,
     /// Addresses (and with its option client IPs) replaced by keyed pseudonyms.
@@ -76,6 +78,7 @@ impl Default for Config {
             pseudonymize: None,
             progress: None,
             host: None,
+            only_host: None,
             max_line_length: crate::input::chunk::MAX_LINE,
         }
     }

@@ -12,10 +12,12 @@
 pub mod arrow;
 pub mod cancel;
 pub mod cli;
+pub mod command;
 pub mod config;
 pub mod error;
 pub mod files;
 pub mod hash;
+pub mod hosts;
 pub mod input;
 pub mod merge;
 pub mod order;

@@ -93,6 +93,8 @@ pub struct Stats {
     pub bad_timestamps: u64,
     /// Lines longer than `--max-line-length`, cut to it.
     pub long_lines: u64,
+    /// Mail lines of hosts other than `--only-host`'s, passed over.
+    pub other_hosts: u64,
     /// Final records by status: a hop to a content filter is not one (`hops`).
     pub records: [u64; Status::ALL.len()],
     /// Deliveries to a content filter on this machine (the message lives on under a new ID).
@@ -170,6 +172,13 @@ impl Stats {
         );
         if self.long_lines > 0 {
             let _ = writeln!(s, "lines cut at --max-line-length: {}", self.long_lines);
+        }
+        if self.other_hosts > 0 {
+            let _ = writeln!(
+                s,
+                "lines of other hosts (--only-host): {}",
+                self.other_hosts
+            );
         }
         if self.by_mta.iter().any(|&n| n > 0) {
             let m: Vec<String> = Mta::ALL

@@ -97,3 +97,73 @@ fn a_reader_dropped_early_stops_the_run() {
     assert!(reader.next().is_some());
     drop(reader);
 }
+
+/// `read_with_date`'s `date` is the `date` partition the CLI writes each record into.
+#[test]
+fn the_date_column_is_the_dataset_partition() {
+    let inputs = [
+        "fixtures/rotation/newyear",
+        "fixtures/postfix/awstats-e2e.log",
+    ];
+    let mut cfg = config(&inputs);
+    cfg.tz = jiff::tz::TimeZone::get("Europe/Berlin").expect("tz");
+    let reader = maillogconv::arrow::read_with_date(cfg);
+    assert_eq!(reader.schema(), maillogconv::arrow::schema_with_date());
+    let mut got = std::collections::BTreeMap::<String, usize>::new();
+    for b in reader {
+        let b = b.expect("batch");
+        let dates = b
+            .column_by_name("date")
+            .expect("date")
+            .as_any()
+            .downcast_ref::<arrow_array::Date32Array>()
+            .expect("date32");
+        for i in 0..dates.len() {
+            let d = dates.value_as_date(i).expect("a date");
+            *got.entry(d.to_string()).or_default() += 1;
+        }
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ds = dir.path().join("ds");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_maillogconv"))
+        .current_dir(root())
+        .args([
+            "--year",
+            "2026",
+            "--tz",
+            "Europe/Berlin",
+            "--partition-by",
+            "date",
+            "-o",
+        ])
+        .arg(&ds)
+        .args(inputs)
+        .status()
+        .expect("run");
+    assert!(status.success());
+    let mut want = std::collections::BTreeMap::<String, usize>::new();
+    for part in std::fs::read_dir(&ds).expect("dataset") {
+        let part = part.expect("entry").path();
+        let Some(date) = part
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_prefix("date="))
+            .map(str::to_owned)
+        else {
+            continue;
+        };
+        for f in std::fs::read_dir(&part).expect("partition") {
+            let file = std::fs::File::open(f.expect("file").path()).expect("open");
+            let rows = parquet::file::reader::SerializedFileReader::new(file)
+                .map(|r| {
+                    parquet::file::reader::FileReader::metadata(&r)
+                        .file_metadata()
+                        .num_rows()
+                })
+                .expect("parquet");
+            *want.entry(date.clone()).or_default() += rows as usize;
+        }
+    }
+    assert!(want.len() >= 3, "{want:?}");
+    assert_eq!(got, want);
+}

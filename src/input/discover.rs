@@ -3,7 +3,9 @@
 //! and dated `maillog-20261120[.gz]`, likewise `mail.log`) are ordered dated names by date,
 //! then numbered names by number descending, then the live file. In a directory only mail-log
 //! families are taken; Debian's `mail.info`/`mail.warn`/`mail.err` duplicate `mail.log` and are
-//! skipped. The same file named twice is read once.
+//! skipped. The same file named twice is read once. A directory with no mail logs of its own
+//! is a tree of hosts (`/var/log/remote/<host>/maillog*`): each subdirectory's families are
+//! read, and lines that name no host (Exim's mainlog) get the subdirectory's name.
 
 use crate::input::Input;
 use jiff::civil::Date;
@@ -85,6 +87,8 @@ pub struct Discovered {
     pub inputs: Vec<Input>,
     /// For each input, the index of its rotated family (one chain of years).
     pub families: Vec<usize>,
+    /// For each input, the host a tree's directory names (lines naming none get it).
+    pub hosts: Vec<Option<String>>,
     pub notes: Vec<String>,
     /// What a user should see even without `--stats` (files skipped as duplicates).
     pub warnings: Vec<String>,
@@ -113,6 +117,7 @@ fn file_name(p: &Path) -> String {
 pub fn discover(args: &[Input]) -> Discovered {
     let mut d = Discovered::default();
     let mut files: Vec<PathBuf> = Vec::new();
+    let mut tree_hosts: Vec<(PathBuf, String)> = Vec::new();
     let mut stdin = false;
     for a in args {
         let Input::Path(a) = a else {
@@ -121,10 +126,19 @@ pub fn discover(args: &[Input]) -> Discovered {
         };
         let s = a.to_string_lossy();
         if a.is_dir() {
-            let found = directory(a, &mut d.warnings);
+            let mut found = directory(a, &mut d.warnings);
+            if found.is_empty() {
+                for (host, sub) in subdirectories(a) {
+                    let mine = directory(&sub, &mut d.warnings);
+                    if !mine.is_empty() {
+                        tree_hosts.push((sub, host));
+                    }
+                    found.extend(mine);
+                }
+            }
             if found.is_empty() {
                 d.missing.push(format!(
-                    "{}: no maillog or mail.log files in this directory",
+                    "{}: no maillog or mail.log files in this directory or its subdirectories",
                     a.display()
                 ));
             }
@@ -176,14 +190,36 @@ pub fn discover(args: &[Input]) -> Discovered {
                 .then_with(|| a.1.cmp(&b.1))
         });
         d.families.extend(std::iter::repeat_n(f, members.len()));
+        for (_, p) in &members {
+            let dir = p.parent().unwrap_or(Path::new(""));
+            let host = tree_hosts.iter().find(|(sub, _)| sub == dir);
+            d.hosts.push(host.map(|(_, h)| h.clone()));
+        }
         d.inputs
             .extend(members.into_iter().map(|(_, p)| Input::Path(p)));
     }
     if stdin || args.is_empty() {
         d.inputs.push(Input::Stdin);
         d.families.push(n);
+        d.hosts.push(None);
     }
     d
+}
+
+/// The subdirectories of a tree of hosts, by name: each one's name is its host.
+fn subdirectories(dir: &Path) -> Vec<(String, PathBuf)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut subs: Vec<(String, PathBuf)> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .map(|p| (file_name(&p), p))
+        .filter(|(name, _)| !name.starts_with('.'))
+        .collect();
+    subs.sort();
+    subs
 }
 
 /// Debian's rsyslog writes each mail line to `mail.log` and again to `mail.info`, `mail.warn`

@@ -52,7 +52,11 @@ pub(super) struct DateStage<'a> {
     audit: Option<super::audit::Audit>,
     /// The current input's journal cursors, if it is a journal stream.
     cursors: Option<crate::input::journal::SharedCursors>,
-    default_host: Box<[u8]>,
+    /// Each input's host for lines that name none (shared: a chunk holds its own).
+    hosts: Vec<std::sync::Arc<[u8]>>,
+    /// Only this host's lines are read (`--only-host`).
+    only_host: Option<Box<[u8]>>,
+    families: Vec<usize>,
 }
 
 /// What the dating stage leaves for the next run: how far each input was read (bytes, lines;
@@ -78,8 +82,12 @@ pub(super) struct DateSetup {
     pub(super) max_line: usize,
     /// Where lines that give nothing go (`--unparsed`).
     pub(super) audit: Option<super::audit::Audit>,
-    /// The host of lines that name none (`--host`).
-    pub(super) host: Option<String>,
+    /// Each input's host for lines that name none (`--host`, or its directory in a tree).
+    pub(super) hosts: Vec<Box<[u8]>>,
+    /// Only this host's lines are read (`--only-host`).
+    pub(super) only_host: Option<Box<[u8]>>,
+    /// Each input's rotated family: order is checked within a family, not across hosts.
+    pub(super) families: Vec<usize>,
 }
 
 /// The first and last instant (ns) of each host's lines in one file; hosts rarely change from
@@ -121,7 +129,9 @@ impl<'a> DateStage<'a> {
             resumes,
             max_line,
             audit,
-            host,
+            hosts,
+            only_host,
+            families,
         } = setup;
         DateStage {
             inputs,
@@ -146,7 +156,9 @@ impl<'a> DateStage<'a> {
             max_line,
             audit,
             cursors: None,
-            default_host: host.unwrap_or_default().into_bytes().into(),
+            hosts: hosts.into_iter().map(Into::into).collect(),
+            only_host,
+            families,
             offset: 0,
             new_lines: 0,
             restored: false,
@@ -188,7 +200,10 @@ impl<'a> DateStage<'a> {
         self.cursors = opened.as_ref().and_then(|o| o.cursors.clone());
         self.strict_error();
         self.close_coverage();
-        if let Some(fs) = self.summary.stats.files.last() {
+        let family = |f: usize| self.families.get(f).copied();
+        if family(file) != family(self.file) {
+            self.prev_last = None;
+        } else if let Some(fs) = self.summary.stats.files.last() {
             if let Some(last) = fs.last {
                 self.prev_last = Some((last, fs.name.clone()));
             }
@@ -314,6 +329,7 @@ impl<'a> DateStage<'a> {
     fn lines(&mut self, p: &Parsed, out: &mut Vec<Dated>) {
         let data = p.chunk.bytes();
         let mut cuts = p.chunk.cut.iter().peekable();
+        let default_host = self.hosts.get(self.file).cloned().unwrap_or_default();
         for (idx, (span, line)) in p.lines.iter().enumerate() {
             self.line_no += 1;
             self.new_lines += 1;
@@ -345,6 +361,7 @@ impl<'a> DateStage<'a> {
                 fs.recognised += 1;
             }
             stats.count_mta(mta);
+            let host = super::stages::host_or(host.get(data), &default_host);
             if matches!(event, Event::Malformed) {
                 stats.malformed += 1;
                 if self.strict {
@@ -362,6 +379,11 @@ impl<'a> DateStage<'a> {
                     continue;
                 }
             };
+            // Another host's line still dates the file (the year turns over for all of them).
+            if self.only_host.as_ref().is_some_and(|only| **only != *host) {
+                stats.other_hosts += 1;
+                continue;
+            }
             let first = stats.files.last().is_some_and(|fs| fs.first.is_none());
             if let Some(fs) = stats.files.last_mut() {
                 fs.first.get_or_insert(ts);
@@ -373,10 +395,7 @@ impl<'a> DateStage<'a> {
             if let Some(c) = &mut self.coverage {
                 let t = i64::try_from(ts.instant.as_nanosecond()).unwrap_or(i64::MAX);
                 // Records of lines that name no host get `--host`: so does their coverage.
-                c.see(
-                    super::stages::host_or(host.get(data), &self.default_host),
-                    t,
-                );
+                c.see(host, t);
             }
             // Lines that cannot make or change a record stop here.
             if matches!(event, Event::Ignored | Event::Malformed) {

@@ -46,6 +46,15 @@ pub fn convert_from(
 ) -> Result<(Summary, Option<State>), Error> {
     let found = discover(&cfg.inputs);
     let inputs = found.inputs;
+    // Lines that name no host get their tree directory's name, else `--host`.
+    let hosts: Vec<Box<[u8]>> = found
+        .hosts
+        .iter()
+        .map(|h| {
+            let h = h.as_deref().or(cfg.host.as_deref()).unwrap_or_default();
+            h.as_bytes().into()
+        })
+        .collect();
     for out in cfg.output.iter().chain(&cfg.unparsed) {
         refuse_output_among_inputs(out, &cfg.inputs, &inputs)?;
     }
@@ -96,7 +105,9 @@ pub fn convert_from(
         keep_coverage: !cfg.partition_by.is_empty(),
         resumes,
         max_line: cfg.max_line_length,
-        host: cfg.host.clone(),
+        hosts: hosts.clone(),
+        only_host: cfg.only_host.as_ref().map(|h| h.as_bytes().into()),
+        families: found.families.clone(),
         audit: match &cfg.unparsed {
             Some(p) => Some(audit::Audit::create(p.clone(), cfg.unparsed_all)?),
             None => None,
@@ -123,8 +134,7 @@ pub fn convert_from(
     let carried = state
         .as_mut()
         .and_then(|s| Some((s.merger.take()?, s.held.take()?)));
-    let merging = MergeStage::new(&inputs, out, cfg.max_age_secs, pools, carried)
-        .with_host(cfg.host.as_deref());
+    let merging = MergeStage::new(&inputs, out, cfg.max_age_secs, pools, carried).with_hosts(hosts);
     let keep = state.is_some();
     let (dating, merging) =
         pool::run(&steps, dating, merging, cfg.threads, cancel).map_err(stopped_error)?;

@@ -369,8 +369,8 @@ fn take(
 pub(super) struct MergeStage<'a> {
     /// Input names, for the records' `source_file`.
     names: Vec<Box<[u8]>>,
-    /// The host of lines that name none (`--host`; else empty).
-    default_host: Box<[u8]>,
+    /// Each input's host for lines that name none (`--host`, a tree's directory; else empty).
+    hosts: Vec<Box<[u8]>>,
     out: Out<'a>,
     merger: Merger,
     reorder: Reorder<Held>,
@@ -403,7 +403,7 @@ impl<'a> MergeStage<'a> {
         });
         merger.set_max_age(max_age_secs);
         MergeStage {
-            default_host: Box::default(),
+            hosts: Vec::new(),
             names: inputs
                 .iter()
                 .map(|i| i.display().into_bytes().into())
@@ -421,15 +421,16 @@ impl<'a> MergeStage<'a> {
     }
 
     /// Records of lines that name no host get `host` (`--host`).
-    pub(super) fn with_host(mut self, host: Option<&str>) -> Self {
-        self.default_host = host.unwrap_or_default().as_bytes().into();
+    /// Each input's host for lines that name none.
+    pub(super) fn with_hosts(mut self, hosts: Vec<Box<[u8]>>) -> Self {
+        self.hosts = hosts;
         self
     }
 
     pub(super) fn handle(&mut self, r: Resolved) -> Result<(), Error> {
         let MergeStage {
             names,
-            default_host,
+            hosts,
             out,
             merger,
             reorder,
@@ -438,7 +439,7 @@ impl<'a> MergeStage<'a> {
             counts,
             ..
         } = self;
-        let default_host: &[u8] = default_host;
+        let default_host: &[u8] = hosts.get(r.file).map_or(&[][..], |h| &h[..]);
         let source = names.get(r.file).map_or(&[][..], |n| &n[..]);
         let data = r.parsed.chunk.bytes();
         // Each record is counted, then rendered (line formats) or copied (the others) while

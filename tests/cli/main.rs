@@ -7,6 +7,7 @@ mod edges;
 mod exim;
 mod faults;
 mod formats;
+mod hosts;
 mod journal;
 mod nightly;
 mod opensmtpd;

@@ -1,7 +1,7 @@
-//! The progress display of the `maillogconv` command (not part of the library, which prints
-//! nothing): a bar on a terminal, a plain line every few seconds otherwise (`--progress`).
+//! The progress display of the `maillogconv` command (the library itself prints nothing):
+//! a bar on a terminal, a plain line every few seconds otherwise (`--progress`).
 
-use maillogconv::progress::{Progress, Snapshot};
+use crate::progress::{Progress, Snapshot};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,0 +1,237 @@
+//! Host families: the unit of parallel work across many mail servers. Correlation and year
+//! inference are per host and per rotated set, so one host's files, oldest first, are read by
+//! one reader; hosts are independent. A tree of per-host directories (`/var/log/remote/<host>/`)
+//! gives one family per directory, without reading a line. A central syslog file (or rotated
+//! set) with many hosts is scanned once for the hosts its mail lines name: each is a family
+//! that reads the whole set and keeps only its own lines (`--only-host`).
+
+use crate::error::Error;
+use crate::input::decompress::{open, read_error};
+use crate::input::discover::discover;
+use crate::input::Input;
+use crate::parse::{parse_line, Line};
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::path::PathBuf;
+
+/// One host's inputs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostFamily {
+    /// The host: a tree's directory name, or the host a central log's lines name. `None`
+    /// when the lines name no host and no directory names one.
+    pub host: Option<String>,
+    /// The files, oldest first.
+    pub paths: Vec<PathBuf>,
+    /// The files hold other hosts' lines too: read only this host's (`--only-host`).
+    pub only_host: bool,
+}
+
+/// A line's start is enough for its syslog header (the host); the rest of a long line is
+/// passed over, so memory stays bounded whatever the input.
+const HEADER: usize = 1024;
+
+/// Groups `inputs` (a tree of hosts, a directory of logs, files, glob patterns) into host
+/// families, in host order. Reading a central log to find its hosts can fail: the error names
+/// the file and the offset.
+pub fn families(inputs: &[Input]) -> Result<Vec<HostFamily>, Error> {
+    let found = discover(inputs);
+    if let Some(what) = found.missing.into_iter().next() {
+        return Err(Error::NoInput { what });
+    }
+    let mut tree: Vec<HostFamily> = Vec::new();
+    let mut rest: Vec<PathBuf> = Vec::new();
+    for (input, host) in found.inputs.into_iter().zip(found.hosts) {
+        let Input::Path(p) = input else {
+            return Err(Error::NoInput {
+                what: "standard input cannot be shared between host families".into(),
+            });
+        };
+        match host {
+            Some(h) => match tree.iter_mut().find(|f| f.host.as_deref() == Some(&h)) {
+                Some(f) => f.paths.push(p),
+                None => tree.push(HostFamily {
+                    host: Some(h),
+                    paths: vec![p],
+                    only_host: false,
+                }),
+            },
+            None => rest.push(p),
+        }
+    }
+    if !rest.is_empty() {
+        let hosts = hosts_named(&rest)?;
+        if hosts.len() <= 1 {
+            let host = hosts.into_iter().next().filter(|h| !h.is_empty());
+            tree.push(HostFamily {
+                host,
+                paths: rest,
+                only_host: false,
+            });
+        } else {
+            tree.extend(hosts.into_iter().map(|h| HostFamily {
+                host: Some(h),
+                paths: rest.clone(),
+                only_host: true,
+            }));
+        }
+    }
+    tree.sort_by(|a, b| a.host.cmp(&b.host));
+    Ok(tree)
+}
+
+/// The hosts the mail lines of `paths` name (empty: lines that name none).
+fn hosts_named(paths: &[PathBuf]) -> Result<BTreeSet<String>, Error> {
+    let mut hosts = BTreeSet::new();
+    let mut line: Vec<u8> = Vec::with_capacity(HEADER);
+    let mut buf = vec![0u8; 256 * 1024];
+    for p in paths {
+        let input = Input::Path(p.clone());
+        let mut opened = open(&input)?;
+        let mut last = String::new();
+        let mut see = |line: &[u8]| {
+            if let Line::Known { host, .. } = parse_line(line) {
+                // Hosts rarely change from one line to the next.
+                if host != last.as_bytes() {
+                    last = String::from_utf8_lossy(host).into_owned();
+                    if !hosts.contains(&last) {
+                        hosts.insert(last.clone());
+                    }
+                }
+            }
+        };
+        loop {
+            let n = match opened.reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    let at = opened.consumed.load(std::sync::atomic::Ordering::Relaxed);
+                    return Err(read_error(&input, opened.compression, at, e));
+                }
+            };
+            let mut rest = buf.get(..n).unwrap_or_default();
+            while let Some(i) = memchr::memchr(b'\n', rest) {
+                let (head, tail) = rest.split_at(i);
+                take_upto(&mut line, head);
+                see(&line);
+                line.clear();
+                rest = tail.get(1..).unwrap_or_default();
+            }
+            take_upto(&mut line, rest);
+        }
+        if !line.is_empty() {
+            see(&line);
+            line.clear();
+        }
+    }
+    Ok(hosts)
+}
+
+/// Appends to `line` what fits in [`HEADER`].
+fn take_upto(line: &mut Vec<u8>, bytes: &[u8]) {
+    let room = HEADER.saturating_sub(line.len());
+    line.extend_from_slice(bytes.get(..room).unwrap_or(bytes));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(p: &std::path::Path, text: &str) {
+        if let Some(d) = p.parent() {
+            std::fs::create_dir_all(d).unwrap_or_else(|e| panic!("{e}"));
+        }
+        std::fs::write(p, text).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    const POSTFIX: &str = "postfix/qmgr[2]: 4B1A2: removed\n";
+
+    #[test]
+    fn a_tree_gives_one_family_per_directory_oldest_file_first() {
+        let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        for (f, line) in [
+            ("mx2/maillog", "Mar  1 00:00:00 mx2 "),
+            ("mx1/maillog.1", "Mar  1 00:00:00 mx1 "),
+            ("mx1/maillog", "Mar  2 00:00:00 mx1 "),
+            ("exim/mainlog", ""),
+        ] {
+            write(&d.path().join(f), &format!("{line}{POSTFIX}"));
+        }
+        std::fs::create_dir(d.path().join("empty")).unwrap_or_else(|e| panic!("{e}"));
+        let fams = families(&[Input::Path(d.path().into())]).unwrap_or_else(|e| panic!("{e}"));
+        let got: Vec<(Option<&str>, Vec<String>, bool)> = fams
+            .iter()
+            .map(|f| {
+                let names = f
+                    .paths
+                    .iter()
+                    .map(|p| p.strip_prefix(d.path()).unwrap_or(p).display().to_string())
+                    .collect();
+                (f.host.as_deref(), names, f.only_host)
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (Some("exim"), vec!["exim/mainlog".to_string()], false),
+                (
+                    Some("mx1"),
+                    vec!["mx1/maillog.1".into(), "mx1/maillog".into()],
+                    false
+                ),
+                (Some("mx2"), vec!["mx2/maillog".into()], false),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_central_log_gives_one_family_per_host_its_lines_name() {
+        let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mut text = String::new();
+        for h in ["b.example", "a.example", "b.example"] {
+            text.push_str(&format!("Mar  1 00:00:00 {h} {POSTFIX}"));
+        }
+        // Not a mail line: names no family.
+        text.push_str("Mar  1 00:00:00 c.example kernel: eth0 up\n");
+        // A long line is read up to its header.
+        text.push_str(&format!(
+            "Mar  1 00:00:01 d.example postfix/smtpd[1]: {}",
+            "x".repeat(100_000)
+        ));
+        let log = d.path().join("maillog");
+        write(&log, &text);
+        let fams = families(&[Input::Path(log.clone())]).unwrap_or_else(|e| panic!("{e}"));
+        let hosts: Vec<Option<&str>> = fams.iter().map(|f| f.host.as_deref()).collect();
+        assert_eq!(
+            hosts,
+            [Some("a.example"), Some("b.example"), Some("d.example")]
+        );
+        assert!(fams.iter().all(|f| f.only_host && f.paths == [log.clone()]));
+        // One host's log is one family that reads it all.
+        let one = d.path().join("one/maillog");
+        write(&one, &format!("Mar  1 00:00:00 mx {POSTFIX}"));
+        let fams = families(&[Input::Path(one.clone())]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            fams,
+            [HostFamily {
+                host: Some("mx".into()),
+                paths: vec![one],
+                only_host: false
+            }]
+        );
+    }
+
+    #[test]
+    fn an_unreadable_central_log_is_an_error_naming_it() {
+        let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let gz = d.path().join("maillog.1.gz");
+        // A gzip header, then garbage.
+        let mut bytes = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3];
+        bytes.extend_from_slice(&[0xff; 64]);
+        std::fs::write(&gz, bytes).unwrap_or_else(|e| panic!("{e}"));
+        let e = families(&[Input::Path(gz.clone())])
+            .err()
+            .unwrap_or_else(|| panic!("no error"));
+        assert!(e.to_string().contains(&gz.display().to_string()), "{e}");
+    }
+}
