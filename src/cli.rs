@@ -276,7 +276,8 @@ fn parse_partition(s: &str) -> Result<Keys, String> {
     Ok(Keys(keys))
 }
 
-fn parse_tz(s: &str) -> Result<jiff::tz::TimeZone, String> {
+/// A time zone by name (`Europe/Berlin`, `UTC`), with an error that says which.
+pub fn parse_tz(s: &str) -> Result<jiff::tz::TimeZone, String> {
     jiff::tz::TimeZone::get(s).map_err(|e| format!("unknown time zone {s:?}: {e}"))
 }
 
@@ -333,7 +334,8 @@ fn generate(kind: Generate) -> Result<String, clap::Error> {
     })
 }
 
-fn default_threads() -> usize {
+/// Workers when none are asked for: one per core.
+pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
