@@ -68,7 +68,9 @@ def _read_family(host, paths, only_host, options):
         for batch in reader:
             yield batch
     except Exception as e:
-        raise RuntimeError("maillog host %s: %s" % (host or default_host or "(unnamed)", e)) from e
+        # pyarrow's wrapping of the engine's error says nothing the error does not.
+        why = str(e).replace("External error: ", "", 1)
+        raise RuntimeError("maillog host %s: %s" % (host or default_host or "(unnamed)", why)) from e
 
 
 def _int(v):
