@@ -361,7 +361,6 @@ impl<'a> DateStage<'a> {
                 fs.recognised += 1;
             }
             stats.count_mta(mta);
-            let host = super::stages::host_or(host.get(data), &default_host);
             if matches!(event, Event::Malformed) {
                 stats.malformed += 1;
                 if self.strict {
@@ -379,8 +378,14 @@ impl<'a> DateStage<'a> {
                     continue;
                 }
             };
+            // Lines that name no host are the input's default host's (coverage, --only-host).
+            let host = || super::stages::host_or(host.get(data), &default_host);
             // Another host's line still dates the file (the year turns over for all of them).
-            if self.only_host.as_ref().is_some_and(|only| **only != *host) {
+            if self
+                .only_host
+                .as_ref()
+                .is_some_and(|only| **only != *host())
+            {
                 stats.other_hosts += 1;
                 continue;
             }
@@ -395,7 +400,7 @@ impl<'a> DateStage<'a> {
             if let Some(c) = &mut self.coverage {
                 let t = i64::try_from(ts.instant.as_nanosecond()).unwrap_or(i64::MAX);
                 // Records of lines that name no host get `--host`: so does their coverage.
-                c.see(host, t);
+                c.see(host(), t);
             }
             // Lines that cannot make or change a record stop here.
             if matches!(event, Event::Ignored | Event::Malformed) {
