@@ -31,7 +31,9 @@ pub struct HostFamily {
 const HEADER: usize = 1024;
 
 /// Groups `inputs` (a tree of hosts, a directory of logs, files, glob patterns) into host
-/// families, in host order. Reading a central log to find its hosts can fail: the error names
+/// families, in host order. Files given directly are scanned for the hosts their lines name, a
+/// directory at a time: a directory of one host's logs is that host's family; a host named in
+/// several directories reads them all. Reading a central log to find its hosts can fail: the error names
 /// the file and the offset.
 pub fn families(inputs: &[Input]) -> Result<Vec<HostFamily>, Error> {
     let found = discover(inputs);
@@ -58,23 +60,44 @@ pub fn families(inputs: &[Input]) -> Result<Vec<HostFamily>, Error> {
             None => rest.push(p),
         }
     }
-    if !rest.is_empty() {
-        let hosts = hosts_named(&rest)?;
-        if hosts.len() <= 1 {
-            let host = hosts.into_iter().next().filter(|h| !h.is_empty());
-            tree.push(HostFamily {
-                host,
-                paths: rest,
-                only_host: false,
-            });
-        } else {
-            tree.extend(hosts.into_iter().map(|h| HostFamily {
-                host: Some(h),
-                paths: rest.clone(),
-                only_host: true,
-            }));
+    // Files given directly are scanned a directory at a time: a host's family is the files of
+    // the directories whose lines name it, read for its lines only where others' are there too.
+    let mut dirs: Vec<(PathBuf, Vec<PathBuf>)> = Vec::new();
+    for p in rest {
+        let dir = p.parent().map(PathBuf::from).unwrap_or_default();
+        match dirs.iter_mut().find(|(d, _)| *d == dir) {
+            Some((_, v)) => v.push(p),
+            None => dirs.push((dir, vec![p])),
         }
     }
+    let mut named: Vec<HostFamily> = Vec::new();
+    for (_, paths) in dirs {
+        let hosts = hosts_named(&paths)?;
+        let shared = hosts.len() > 1;
+        // A directory whose lines name no host is read as one family of its own.
+        let hosts: Vec<Option<String>> = if hosts.is_empty() {
+            vec![None]
+        } else {
+            hosts
+                .into_iter()
+                .map(|h| Some(h).filter(|h| !h.is_empty()))
+                .collect()
+        };
+        for host in hosts {
+            match named.iter_mut().find(|f| f.host == host) {
+                Some(f) => {
+                    f.paths.extend(paths.iter().cloned());
+                    f.only_host |= shared;
+                }
+                None => named.push(HostFamily {
+                    host,
+                    paths: paths.clone(),
+                    only_host: shared,
+                }),
+            }
+        }
+    }
+    tree.extend(named);
     tree.sort_by(|a, b| a.host.cmp(&b.host));
     Ok(tree)
 }
@@ -218,6 +241,38 @@ mod tests {
                 paths: vec![one],
                 only_host: false
             }]
+        );
+    }
+
+    #[test]
+    fn directories_given_directly_are_one_family_per_host_their_lines_name() {
+        let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        for (f, h) in [
+            ("a/maillog", "mx1"),
+            ("b/maillog", "mx2"),
+            ("c/maillog.1", "mx1"),
+        ] {
+            write(&d.path().join(f), &format!("Mar  1 00:00:00 {h} {POSTFIX}"));
+        }
+        let inputs: Vec<Input> = ["a", "b", "c/maillog.1"]
+            .iter()
+            .map(|p| Input::Path(d.path().join(p)))
+            .collect();
+        let fams = families(&inputs).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            fams,
+            [
+                HostFamily {
+                    host: Some("mx1".into()),
+                    paths: vec![d.path().join("a/maillog"), d.path().join("c/maillog.1")],
+                    only_host: false
+                },
+                HostFamily {
+                    host: Some("mx2".into()),
+                    paths: vec![d.path().join("b/maillog")],
+                    only_host: false
+                },
+            ]
         );
     }
 
