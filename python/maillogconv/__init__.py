@@ -70,9 +70,10 @@ def read(paths: Paths, *, tz: Optional[str] = None, year: Optional[int] = None,
 
 def hosts(paths: Paths) -> List[Family]:
     """The host families of ``paths``, by host: a tree of per-host directories
-    (``/var/log/remote/<host>/maillog*``) gives one per directory without reading a line; a
-    central log with many hosts is read once for the hosts its mail lines name, and gives one
-    per host (``only_host``)."""
+    (``/var/log/remote/<host>/maillog*``) gives one per directory without reading a line.
+    Other files are read once, a directory at a time, for the hosts their mail lines name: a
+    directory of one host's logs is that host's family; a central log with many hosts gives one
+    family per host, which reads it for that host's lines (``only_host``)."""
     return [Family(host=f["host"], paths=[str(p) for p in f["paths"]], only_host=f["only_host"])
             for f in _native.hosts(_paths(paths))]
 
