@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Iterable, List, Optional, Union
+from typing import TYPE_CHECKING, Iterable, List, Optional, Union
 
 from . import _native
+
+if TYPE_CHECKING:
+    import pyarrow
 
 __version__ = _native.__version__
 __all__ = ["read", "hosts", "schema", "Family", "__version__"]
@@ -44,7 +47,7 @@ def _paths(paths) -> List[str]:
 def read(paths: Paths, *, tz: Optional[str] = None, year: Optional[int] = None,
          mta: Optional[str] = None, host: Optional[str] = None, only_host: Optional[str] = None,
          threads: Optional[int] = None, strict: bool = False,
-         max_line_length: Optional[int] = None, date: bool = False):
+         max_line_length: Optional[int] = None, date: bool = False) -> "pyarrow.RecordBatchReader":
     """The records of ``paths`` as a ``pyarrow.RecordBatchReader``, batch by batch (memory
     stays flat however large the logs).
 
@@ -78,6 +81,6 @@ def hosts(paths: Paths) -> List[Family]:
             for f in _native.hosts(_paths(paths))]
 
 
-def schema(*, date: bool = False):
+def schema(*, date: bool = False) -> "pyarrow.Schema":
     """The ``pyarrow.Schema`` of :func:`read`'s batches."""
     return _native.schema(date=date)
