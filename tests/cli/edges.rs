@@ -161,11 +161,7 @@ fn on_a_terminal(args: &str) -> String {
         .stdin(Stdio::null())
         .output()
         .expect("script (util-linux) runs the command under a pseudo-terminal");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 

@@ -105,11 +105,7 @@ fn host_option_names_the_server_of_a_mainlog() {
         .arg(fixture("exim/testsuite-0021.log"))
         .output()
         .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let parts: Vec<String> = std::fs::read_dir(ds.join("date=1999-03-02"))
         .expect("date partition")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())

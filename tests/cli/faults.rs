@@ -338,11 +338,7 @@ fn parquet_bytes_are_the_same_whether_row_groups_are_encoded_apart_or_not() {
     let log = log.to_str().expect("p");
     let run = |args: &[&str]| {
         let out = bin().args(args).output().expect("run");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_ok(&out);
     };
     let mut files = Vec::new();
     for j in ["1", "2"] {

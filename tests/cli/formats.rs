@@ -457,11 +457,7 @@ fn pseudonyms_are_stable_per_key_and_no_local_part_is_left() {
             c.arg(l);
         }
         let out = c.output().expect("run");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_ok(&out);
         String::from_utf8(out.stdout).expect("utf-8")
     };
     let locals: std::collections::BTreeSet<String> = logs

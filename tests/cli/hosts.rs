@@ -6,11 +6,7 @@ use super::*;
 /// The JSON Lines records of a run, without `source_file` (the path differs by design).
 fn records(args: &[&std::ffi::OsStr]) -> Vec<String> {
     let out = bin().args(args).output().expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let mut recs: Vec<String> = String::from_utf8(out.stdout)
         .expect("utf-8")
         .lines()

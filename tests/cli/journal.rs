@@ -22,11 +22,7 @@ const SOURCE: &[&str] = &["source_file", "source_line"];
 
 fn records(args: &[&str]) -> (Vec<serde_json::Value>, String) {
     let out = run(args);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let recs = without(&String::from_utf8(out.stdout).expect("utf-8"), SOURCE);
     (recs, String::from_utf8_lossy(&out.stderr).into_owned())
 }
@@ -119,11 +115,7 @@ fn with_state_a_journal_goes_on_after_its_cursor() {
             .arg(&p)
             .output()
             .expect("run");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_ok(&out);
         String::from_utf8(out.stdout).expect("utf-8")
     };
     let strip = |text: &str| -> Vec<serde_json::Value> {

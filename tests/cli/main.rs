@@ -47,6 +47,15 @@ fn run(args: &[&str]) -> Output {
     bin().args(args).output().expect("run maillogconv")
 }
 
+/// Fails the test with the run's stderr unless it exited 0.
+fn assert_ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn stdout(args: &[&str]) -> String {
     let out = run(args);
     assert!(
@@ -331,11 +340,7 @@ fn stdin_convert(input: &[u8], args: &[&str]) -> String {
     let writer = std::thread::spawn(move || stdin.write_all(&data));
     let out = child.wait_with_output().expect("wait");
     writer.join().expect("join").expect("write stdin");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     String::from_utf8(out.stdout).expect("utf-8")
 }
 

@@ -444,10 +444,6 @@ fn a_dataset_named_by_a_relative_path_is_written() {
         .arg(fixture("postfix/awstats-e2e.log"))
         .output()
         .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     assert_eq!(files(&dir.path().join("ds")).len(), 2);
 }

@@ -6,11 +6,7 @@ use super::*;
 fn conv_sm(name: &str) -> String {
     let p = fixture(&format!("sendmail/{name}.log"));
     let out = run(&["--year", "2026", "--tz", "UTC", p.to_str().expect("p")]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 

@@ -225,11 +225,7 @@ fn thousands_of_hosts_partition_within_a_bound_of_open_files() {
         "ulimit -n 128",
         &[&args[..], &[ds.as_os_str(), log.as_os_str()]].concat(),
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let hosts = std::fs::read_dir(ds.join("date=2026-03-14"))
         .expect("date partition")
         .count();
