@@ -33,8 +33,8 @@ const HEADER: usize = 1024;
 /// Groups `inputs` (a tree of hosts, a directory of logs, files, glob patterns) into host
 /// families, in host order. Files given directly are scanned for the hosts their lines name, a
 /// directory at a time: a directory of one host's logs is that host's family; a host named in
-/// several directories reads them all. Reading a central log to find its hosts can fail: the error names
-/// the file and the offset.
+/// several directories reads them all. Reading a central log to find its hosts can fail: the
+/// error names the file and the offset.
 pub fn families(inputs: &[Input]) -> Result<Vec<HostFamily>, Error> {
     let found = discover(inputs);
     if let Some(what) = found.missing.into_iter().next() {
@@ -49,14 +49,7 @@ pub fn families(inputs: &[Input]) -> Result<Vec<HostFamily>, Error> {
             });
         };
         match host {
-            Some(h) => match tree.iter_mut().find(|f| f.host.as_deref() == Some(&h)) {
-                Some(f) => f.paths.push(p),
-                None => tree.push(HostFamily {
-                    host: Some(h),
-                    paths: vec![p],
-                    only_host: false,
-                }),
-            },
+            Some(h) => add(&mut tree, Some(h), &[p], false),
             None => rest.push(p),
         }
     }
@@ -84,22 +77,27 @@ pub fn families(inputs: &[Input]) -> Result<Vec<HostFamily>, Error> {
                 .collect()
         };
         for host in hosts {
-            match named.iter_mut().find(|f| f.host == host) {
-                Some(f) => {
-                    f.paths.extend(paths.iter().cloned());
-                    f.only_host |= shared;
-                }
-                None => named.push(HostFamily {
-                    host,
-                    paths: paths.clone(),
-                    only_host: shared,
-                }),
-            }
+            add(&mut named, host, &paths, shared);
         }
     }
     tree.extend(named);
     tree.sort_by(|a, b| a.host.cmp(&b.host));
     Ok(tree)
+}
+
+/// Adds `paths` to `host`'s family in `fams`, or starts it.
+fn add(fams: &mut Vec<HostFamily>, host: Option<String>, paths: &[PathBuf], only_host: bool) {
+    match fams.iter_mut().find(|f| f.host == host) {
+        Some(f) => {
+            f.paths.extend_from_slice(paths);
+            f.only_host |= only_host;
+        }
+        None => fams.push(HostFamily {
+            host,
+            paths: paths.to_vec(),
+            only_host,
+        }),
+    }
 }
 
 /// The hosts the mail lines of `paths` name (empty: lines that name none).
