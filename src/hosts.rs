@@ -5,13 +5,14 @@
 //! set) with many hosts is scanned once for the hosts its mail lines name: each is a family
 //! that reads the whole set and keeps only its own lines (`--only-host`).
 
+use crate::cancel::Cancel;
 use crate::error::Error;
-use crate::input::decompress::{open, read_error};
+use crate::input::chunk::{Pool, CHUNK_SIZE};
 use crate::input::discover::discover;
 use crate::input::Input;
 use crate::parse::{parse_line, Line};
+use crate::pipeline::{How, Reading};
 use std::collections::BTreeSet;
-use std::io::Read;
 use std::path::PathBuf;
 
 /// One host's inputs.
@@ -27,8 +28,9 @@ pub struct HostFamily {
 }
 
 /// A line's start is enough for its syslog header (the host); the rest of a long line is
-/// passed over, so memory stays bounded whatever the input.
-const HEADER: usize = 1024;
+/// passed over, so memory stays bounded whatever the input. (Lines are cut at this length by
+/// the chunker, whose chunks are then no larger: 64 KiB keeps them few.)
+const LINE_KEPT: usize = 64 * 1024;
 
 /// Groups `inputs` (a tree of hosts, a directory of logs, files, glob patterns) into host
 /// families, in host order. Files given directly are scanned for the hosts their lines name, a
@@ -100,58 +102,42 @@ fn add(fams: &mut Vec<HostFamily>, host: Option<String>, paths: &[PathBuf], only
     }
 }
 
-/// The hosts the mail lines of `paths` name (empty: lines that name none).
+/// The hosts the mail lines of `paths` name (empty: lines that name none). Inputs are opened
+/// and cut into lines as a run does (compressed files, journal streams), and a line's first
+/// [`LINE_KEPT`] bytes are looked at.
 fn hosts_named(paths: &[PathBuf]) -> Result<BTreeSet<String>, Error> {
     let mut hosts = BTreeSet::new();
-    let mut line: Vec<u8> = Vec::with_capacity(HEADER);
-    let mut buf = vec![0u8; 256 * 1024];
+    let pool = Pool::default();
     for p in paths {
         let input = Input::Path(p.clone());
-        let mut opened = open(&input)?;
-        let mut last = String::new();
-        let mut see = |line: &[u8]| {
-            if let Line::Known { host, .. } = parse_line(line) {
-                // Hosts rarely change from one line to the next.
-                if host != last.as_bytes() {
-                    last = String::from_utf8_lossy(host).into_owned();
-                    if !hosts.contains(&last) {
-                        hosts.insert(last.clone());
+        let how = How {
+            chunk_size: CHUNK_SIZE,
+            skip: 0,
+            hold_tail: false,
+            max_line: LINE_KEPT,
+            // Only the hosts are read: journal entries' times do not matter here.
+            tz: jiff::tz::TimeZone::UTC,
+            journal_after: None,
+        };
+        let mut reading = Reading::open(&input, &pool, how, &Cancel::new())?;
+        // Hosts rarely change from one line to the next.
+        let mut last: Vec<u8> = Vec::new();
+        while let Some(chunk) = reading.next(&input)? {
+            for line in chunk.bytes().split(|&b| b == b'\n') {
+                if let Line::Known { host, .. } = parse_line(line) {
+                    if host != last.as_slice() {
+                        last = host.to_vec();
+                        let name = String::from_utf8_lossy(host);
+                        if !hosts.contains(name.as_ref()) {
+                            hosts.insert(name.into_owned());
+                        }
                     }
                 }
             }
-        };
-        loop {
-            let n = match opened.reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    let at = opened.consumed.load(std::sync::atomic::Ordering::Relaxed);
-                    return Err(read_error(&input, opened.compression, at, e));
-                }
-            };
-            let mut rest = buf.get(..n).unwrap_or_default();
-            while let Some(i) = memchr::memchr(b'\n', rest) {
-                let (head, tail) = rest.split_at(i);
-                take_upto(&mut line, head);
-                see(&line);
-                line.clear();
-                rest = tail.get(1..).unwrap_or_default();
-            }
-            take_upto(&mut line, rest);
-        }
-        if !line.is_empty() {
-            see(&line);
-            line.clear();
+            pool.put(chunk.buf);
         }
     }
     Ok(hosts)
-}
-
-/// Appends to `line` what fits in [`HEADER`].
-fn take_upto(line: &mut Vec<u8>, bytes: &[u8]) {
-    let room = HEADER.saturating_sub(line.len());
-    line.extend_from_slice(bytes.get(..room).unwrap_or(bytes));
 }
 
 #[cfg(test)]
@@ -272,6 +258,26 @@ mod tests {
                 },
             ]
         );
+    }
+
+    /// A journal export is read as a run reads it: its entries' hosts are families.
+    #[test]
+    fn a_central_journal_stream_gives_its_hosts() {
+        let export =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/journal/mail.export");
+        let fams = families(&[Input::Path(export)]).unwrap_or_else(|e| panic!("{e}"));
+        let hosts: Vec<Option<&str>> = fams.iter().map(|f| f.host.as_deref()).collect();
+        assert_eq!(
+            hosts,
+            [
+                Some("letterman"),
+                Some("mail"),
+                Some("mailgw-out1"),
+                Some("mx1"),
+                Some("tcc1")
+            ]
+        );
+        assert!(fams.iter().all(|f| f.only_host));
     }
 
     #[test]

@@ -24,6 +24,9 @@ use stages::{MailSteps, MergeStage, Out};
 use state::State;
 
 pub use commit::run;
+// How an input is opened and cut into chunks (decompression, journal streams, long lines),
+// for the host scan of `hosts.rs`.
+pub(crate) use stages::{How, Reading};
 
 /// Converts `cfg.inputs` into `writer`. Input errors are collected in the summary; an error
 /// writing the output, a cancel or an internal error ends the run.

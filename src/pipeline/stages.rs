@@ -142,7 +142,7 @@ pub(super) struct Resolved {
 }
 
 /// An input being read in line-aligned chunks, with what its errors need to say.
-pub(super) struct Reading {
+pub(crate) struct Reading {
     chunker: Chunker<Box<dyn std::io::Read + Send>>,
     pub(super) compression: Compression,
     /// Raw bytes consumed, for the offset of an error.
@@ -156,17 +156,17 @@ pub(super) struct Reading {
 }
 
 /// How an input is read.
-pub(super) struct How {
-    pub(super) chunk_size: usize,
+pub(crate) struct How {
+    pub(crate) chunk_size: usize,
     /// Decompressed bytes an earlier run read (`--state`).
-    pub(super) skip: u64,
+    pub(crate) skip: u64,
     /// Leave a plain file's unfinished last line (`--state`).
-    pub(super) hold_tail: bool,
-    pub(super) max_line: usize,
+    pub(crate) hold_tail: bool,
+    pub(crate) max_line: usize,
     /// The zone journal entries' times are written in.
-    pub(super) tz: jiff::tz::TimeZone,
+    pub(crate) tz: jiff::tz::TimeZone,
     /// Journal entries an earlier run read are left out.
-    pub(super) journal_after: Option<journal::Mark>,
+    pub(crate) journal_after: Option<journal::Mark>,
 }
 
 /// What the dating stage is told of an input that opened.
@@ -181,7 +181,7 @@ impl Reading {
     /// Opens `input`, past the `skip` decompressed bytes an earlier run read (from its start
     /// again if it is shorter than that now: a new text). `hold_tail`: a plain file's last line
     /// without its line end is left for the next run.
-    pub(super) fn open(
+    pub(crate) fn open(
         input: &Source,
         pool: &Pool,
         how: How,
@@ -241,7 +241,7 @@ impl Reading {
     }
 
     /// The next chunk, `None` at the end; an error names `input` and the offset reached.
-    pub(super) fn next(&mut self, input: &Source) -> Result<Option<Chunk>, Error> {
+    pub(crate) fn next(&mut self, input: &Source) -> Result<Option<Chunk>, Error> {
         self.chunker.next_chunk().map_err(|source| {
             let offset = self.consumed.load(std::sync::atomic::Ordering::Relaxed);
             decompress::read_error(input, self.compression, offset, source)
