@@ -61,6 +61,29 @@ def generate(path, *args):
 NOT_LOGS = {"awstats", "jsonl", "csv", "parquet", "clf", "diff", "md", "conf"}
 
 
+class Checks:
+    """The `ok`/`FAIL` lines of an end-to-end script and their tally: `check(cond, what)`."""
+
+    def __init__(self, name):
+        self.name = name
+        self.passed = self.failed = 0
+
+    def __call__(self, cond, what):
+        print(("ok   " if cond else "FAIL ") + what, flush=True)
+        if cond:
+            self.passed += 1
+        else:
+            self.failed += 1
+
+    def tally(self):
+        print("%s: %d passed, %d failed" % (self.name, self.passed, self.failed))
+
+    def finish(self):
+        """Prints the tally; exits 1 if a check failed, else 0."""
+        self.tally()
+        sys.exit(1 if self.failed else 0)
+
+
 def fixture_logs():
     """Every log under fixtures/ (the corpus copies included), in name order."""
     out = []
