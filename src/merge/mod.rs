@@ -9,10 +9,13 @@
 mod hops;
 mod numbered;
 mod reject;
+pub mod route;
 mod session;
+mod shard;
 mod standalone;
 
 pub use hops::queued_as;
+pub use shard::{Moved, Sharded};
 
 use crate::error::Error;
 use crate::parse::{is_loopback_ip, reply_codes, split_peer, Delivery, DeliveryStatus, Event, Mta};
@@ -31,6 +34,9 @@ pub struct Ctx<'a> {
     pub mta: Mta,
     /// The name of the input, for the records' `source_file`.
     pub source: &'a [u8],
+    /// The line's place in the run (any increasing number): records held across shards are
+    /// written in the order one merger would have written them.
+    pub order: u64,
 }
 
 /// Where the merger hands each record it decides.
@@ -113,6 +119,14 @@ pub struct Merger {
     /// run's last ones are written when it ends.
     #[serde(skip)]
     pending: Vec<reject::Pending>,
+    /// One shard of several ([`Sharded`]): the budgets are shared, and sweeps come from the
+    /// router (at the lines one merger would have swept at), not from this shard's lines.
+    #[serde(skip, default = "one")]
+    share: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 /// A settled message (every recipient final) with no line for this long is dropped, not kept
@@ -161,6 +175,7 @@ impl Merger {
             abandoned: 0,
             shed: 0,
             pending: Vec::new(),
+            share: 1,
         }
     }
 
@@ -198,6 +213,9 @@ impl Merger {
     /// Drops messages and links with no line for `max_age` of log time, and settled messages
     /// with none for an hour (checked hourly).
     fn sweep(&mut self, now: i64) {
+        if self.share > 1 {
+            return;
+        }
         if self.last_sweep == i64::MIN {
             self.last_sweep = now;
             return;
@@ -205,6 +223,11 @@ impl Merger {
         if now - self.last_sweep < 3600 {
             return;
         }
+        self.sweep_at(now);
+    }
+
+    /// Drops what has been silent too long at `now` (see [`Merger::sweep`]).
+    pub(crate) fn sweep_at(&mut self, now: i64) {
         self.last_sweep = now;
         let limit = now - self.max_age;
         let settled_limit = now - SETTLED_AGE_SECS.min(self.max_age);
@@ -264,7 +287,7 @@ impl Merger {
             self.flush_pending(now.saturating_sub(reject::SENDER_WAIT_SECS), emit)?;
         }
         self.sweep(now);
-        if self.open.len() > OPEN_BUDGET {
+        if self.open.len() > OPEN_BUDGET / self.share {
             self.shed_oldest();
         }
         match ev {
@@ -600,6 +623,7 @@ mod tests {
                     continue;
                 };
                 let ctx = Ctx {
+                    order: n as u64,
                     line: n as u64 + 1,
                     ts,
                     host,

@@ -11,9 +11,11 @@ use crate::record::{RecordRef, Status};
 /// seconds), the record.
 #[derive(Debug)]
 pub(super) struct Pending {
-    key: Vec<u8>,
-    at: i64,
-    record: Box<crate::record::Record>,
+    pub(super) key: Vec<u8>,
+    pub(super) at: i64,
+    /// The place of the line that decided it ([`Ctx::order`]).
+    pub(super) order: u64,
+    pub(super) record: Box<crate::record::Record>,
 }
 
 /// How long a reject waits for its message's sender line: a session ends seconds after the
@@ -48,6 +50,7 @@ impl Merger {
         self.pending.push(Pending {
             key,
             at: ctx.ts.instant.as_second(),
+            order: ctx.order,
             record,
         });
     }
@@ -145,7 +148,7 @@ impl Merger {
             // The message's sender line may follow (Sendmail logs it when the session ends).
             Some(qid) if r.sender.is_none() => {
                 let record = Box::new(r.to_owned_record());
-                if self.pending.len() >= PENDING_BUDGET {
+                if self.pending.len() >= (PENDING_BUDGET / self.share).max(16) {
                     let oldest = self.pending.remove(0);
                     emit(&oldest.record.view())?;
                 }

@@ -10,7 +10,7 @@ use hashbrown::HashMap;
 
 /// An open session's client, and when it was last heard of (log time, seconds).
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
-struct Session {
+pub(super) struct Session {
     host: Bytes,
     ip: Bytes,
     at: i64,
@@ -19,7 +19,7 @@ struct Session {
 /// Open sessions by (host, session ID).
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(super) struct Sessions {
-    open: HashMap<Vec<u8>, Session>,
+    pub(super) open: HashMap<Vec<u8>, Session>,
 }
 
 impl Sessions {

@@ -16,17 +16,17 @@ const ONCE_MAX: usize = 1 << 18;
 /// The keys of `once` lines already written, oldest first.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(super) struct Once {
-    seen: HashSet<Vec<u8>>,
-    order: VecDeque<(i64, Vec<u8>)>,
+    pub(super) seen: HashSet<Vec<u8>>,
+    pub(super) order: VecDeque<(i64, Vec<u8>)>,
 }
 
 impl Once {
     /// True the first time `key` is offered (it is then remembered from `now`).
-    fn first(&mut self, key: &[u8], now: i64) -> bool {
+    fn first(&mut self, key: &[u8], now: i64, share: usize) -> bool {
         if self.seen.contains(key) {
             return false;
         }
-        while self.order.len() >= ONCE_MAX {
+        while self.order.len() >= (ONCE_MAX / share).max(1024) {
             self.forget_oldest();
         }
         self.seen.insert(key.to_vec());
@@ -60,7 +60,10 @@ impl Merger {
             super::set_key(&mut self.key, x.qid, x.from);
             self.key.push(0);
             self.key.extend_from_slice(x.to);
-            if !self.once.first(&self.key, ctx.ts.instant.as_second()) {
+            if !self
+                .once
+                .first(&self.key, ctx.ts.instant.as_second(), self.share)
+            {
                 return Ok(());
             }
         }

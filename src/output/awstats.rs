@@ -35,16 +35,14 @@ impl<W: Write + Send> RecordWriter for Awstats<W> {
         Ok(())
     }
 
-    fn renders(&self) -> bool {
-        true
-    }
-
-    fn render(&mut self, r: &RecordRef, out: &mut Vec<u8>) -> io::Result<()> {
-        let start = out.len();
-        if !line(r, out) {
-            out.truncate(start);
-        }
-        Ok(())
+    fn renderer(&self) -> Option<super::Render> {
+        Some(|r, out| {
+            let start = out.len();
+            if !line(r, out) {
+                out.truncate(start);
+            }
+            Ok(())
+        })
     }
 
     fn write_rendered(&mut self, bytes: &[u8]) -> io::Result<()> {

@@ -82,13 +82,11 @@ impl<W: Write + Send> RecordWriter for Clf<W> {
         self.out.write_all(&self.buf)
     }
 
-    fn renders(&self) -> bool {
-        true
-    }
-
-    fn render(&mut self, r: &RecordRef, out: &mut Vec<u8>) -> io::Result<()> {
-        line(r, out);
-        Ok(())
+    fn renderer(&self) -> Option<super::Render> {
+        Some(|r, out| {
+            line(r, out);
+            Ok(())
+        })
     }
 
     fn write_rendered(&mut self, bytes: &[u8]) -> io::Result<()> {

@@ -32,12 +32,8 @@ impl<W: Write + Send> RecordWriter for Jsonl<W> {
         self.out.write_all(&self.buf)
     }
 
-    fn renders(&self) -> bool {
-        true
-    }
-
-    fn render(&mut self, r: &RecordRef, out: &mut Vec<u8>) -> io::Result<()> {
-        line(r, out)
+    fn renderer(&self) -> Option<super::Render> {
+        Some(line)
     }
 
     fn write_rendered(&mut self, bytes: &[u8]) -> io::Result<()> {

@@ -75,23 +75,20 @@ impl Format {
 }
 
 /// A record writer for one format.
+/// Appends the bytes a record is written as (nothing for a record the format skips).
+pub type Render = fn(&RecordRef, &mut Vec<u8>) -> io::Result<()>;
+
 pub trait RecordWriter: Send {
     /// Writes one record (a writer may skip records its format has no place for).
     fn write_record(&mut self, r: &RecordRef) -> io::Result<()>;
-    /// True for a line format: one that can render a record to the bytes it writes, so that
-    /// the merge stage holds ~100 bytes of line while it waits for time order instead of the
-    /// record (~1 KB, and cold by the time it is written). Parquet and CSV (whose writer keeps
-    /// its own state) write records.
-    fn renders(&self) -> bool {
-        false
+    /// For a line format, the function that renders a record to the bytes it writes, so that
+    /// correlation shards render records while they are in cache, and the output holds ~100
+    /// bytes of line while it waits for time order instead of the record (~1 KB). Parquet and
+    /// CSV (whose writer keeps its own state) write records.
+    fn renderer(&self) -> Option<Render> {
+        None
     }
-    /// Appends the bytes `r` is written as to `out` (nothing for a record the format skips).
-    fn render(&mut self, _r: &RecordRef, _out: &mut Vec<u8>) -> io::Result<()> {
-        Err(io::Error::other(
-            "this format writes records, not rendered lines",
-        ))
-    }
-    /// Writes bytes made by [`RecordWriter::render`].
+    /// Writes bytes made by the [`RecordWriter::renderer`].
     fn write_rendered(&mut self, _bytes: &[u8]) -> io::Result<()> {
         Err(io::Error::other(
             "this format writes records, not rendered lines",
@@ -215,12 +212,14 @@ mod tests {
             let (direct, rendered) = (Shared::default(), Shared::default());
             let mut a = writer(format, Box::new(direct.clone()));
             let mut b = writer(format, Box::new(rendered.clone()));
-            assert!(a.renders(), "{format:?}");
+            let render = a
+                .renderer()
+                .ok_or_else(|| io::Error::other("no renderer"))?;
             let mut line = Vec::new();
             for r in records() {
                 a.write_record(&r)?;
                 line.clear();
-                b.render(&r, &mut line)?;
+                render(&r, &mut line)?;
                 b.write_rendered(&line)?;
             }
             a.finish()?;
@@ -231,7 +230,9 @@ mod tests {
         }
         for format in [Format::Csv, Format::Parquet] {
             assert!(
-                !writer(format, Box::new(Shared::default())).renders(),
+                writer(format, Box::new(Shared::default()))
+                    .renderer()
+                    .is_none(),
                 "{format:?}"
             );
         }

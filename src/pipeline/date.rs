@@ -330,7 +330,7 @@ impl<'a> DateStage<'a> {
         let data = p.chunk.bytes();
         let mut cuts = p.chunk.cut.iter().peekable();
         let default_host = self.hosts.get(self.file).cloned().unwrap_or_default();
-        for (idx, (span, line)) in p.lines.iter().enumerate() {
+        for (idx, (span, line, _)) in p.lines.iter().enumerate() {
             self.line_no += 1;
             self.new_lines += 1;
             if cuts.peek().is_some_and(|&&at| at == span.start()) {
@@ -379,7 +379,7 @@ impl<'a> DateStage<'a> {
                 }
             };
             // Lines that name no host are the input's default host's (coverage, --only-host).
-            let host = || super::stages::host_or(host.get(data), &default_host);
+            let host = || super::merging::host_or(host.get(data), &default_host);
             // Another host's line still dates the file (the year turns over for all of them).
             if self
                 .only_host

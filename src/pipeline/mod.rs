@@ -5,6 +5,7 @@
 mod audit;
 mod commit;
 mod date;
+mod merging;
 pub mod pool;
 mod stages;
 pub mod state;
@@ -19,8 +20,9 @@ use crate::output::RecordWriter;
 use crate::stats::Summary;
 use crate::years::{peek, plan_years, Peeked};
 use date::{DateSetup, DateStage};
+use merging::{Merging, Out};
 use pool::Stopped;
-use stages::{MailSteps, MergeStage, Out};
+use stages::MailSteps;
 use state::State;
 
 pub use commit::run;
@@ -84,6 +86,8 @@ pub fn convert_from(
         progress: cfg.progress.clone(),
         tz: cfg.tz.clone(),
         journal_after: state.as_ref().and_then(|s| s.journal.clone()),
+        names: merging::names(&inputs),
+        hosts: hosts.clone(),
     };
     if let Some(p) = &cfg.progress {
         // The inputs' size as stored, when every one is a regular file (ETA).
@@ -137,11 +141,22 @@ pub fn convert_from(
     let carried = state
         .as_mut()
         .and_then(|s| Some((s.merger.take()?, s.held.take()?)));
-    let merging = MergeStage::new(&inputs, out, cfg.max_age_secs, pools, carried).with_hosts(hosts);
+    // As many groups of shards as workers: each worker merges one group at a time.
+    let merging = Merging::new(out, cfg.max_age_secs, cfg.threads, pools, carried);
     let keep = state.is_some();
-    let (dating, merging) =
-        pool::run(&steps, dating, merging, cfg.threads, cancel).map_err(stopped_error)?;
-    let (summary, carry, audit) = dating.finish();
+    let stages = pool::Stages {
+        first: dating,
+        split: merging.route,
+        groups: merging.groups,
+        second: merging.write,
+    };
+    let done = pool::run(&steps, stages, cfg.threads, cancel).map_err(stopped_error)?;
+    let merging = Merging {
+        route: done.split,
+        groups: done.groups,
+        write: done.second,
+    };
+    let (summary, carry, audit) = done.first.finish();
     let (summary, kept) = merging.finish(summary, keep)?;
     if let Some(a) = audit {
         a.install()?;
@@ -186,7 +201,8 @@ fn stopped_error(stopped: Stopped<Error>) -> Error {
         Stopped::Panicked(step) => Error::Internal {
             stage: match step {
                 "first stage" => "date",
-                "second stage" => "merge",
+                "split" | "task" => "merge",
+                "second stage" => "write",
                 "map" => "parse",
                 other => other,
             },
@@ -202,7 +218,9 @@ mod tests {
     fn a_panic_is_an_internal_error_naming_the_step_never_a_write_error() {
         for (step, stage) in [
             ("first stage", "date"),
-            ("second stage", "merge"),
+            ("split", "merge"),
+            ("task", "merge"),
+            ("second stage", "write"),
             ("map", "parse"),
             ("read", "read"),
             ("open", "open"),

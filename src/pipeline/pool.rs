@@ -1,9 +1,12 @@
 //! The driver: a pool of workers running a pipeline over a list of sources. Each source is
-//! opened and read item by item; items are mapped in parallel, in any order; then two serial
-//! stages see every item in input order (sources in turn, each from its start to its end).
-//! Every worker takes the most urgent ready step (the second stage, the first, mapping the
-//! earliest item, reading, opening), so no worker waits while there is work. One worker runs
-//! the same steps in turn on the calling thread. Items in flight are capped by a constant.
+//! opened and read item by item; items are mapped in parallel, in any order; then the first
+//! stage sees every item in input order (sources in turn, each from its start to its end) and
+//! the split step hands each item's work to groups of state, which run it in parallel (a
+//! group one item at a time, in input order); the second stage joins each item's parts, in
+//! input order. Every worker takes the most urgent ready step (the second stage, a group's
+//! task, the split, the first stage, mapping the earliest item, reading, opening), so no worker
+//! waits while there is work. One worker runs the same steps in turn on the calling thread.
+//! Items in flight are capped by a constant, whatever the number of workers.
 
 use crate::cancel::Cancel;
 use std::collections::{BTreeMap, VecDeque};
@@ -15,9 +18,6 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 const IN_FLIGHT_PER_WORKER: usize = 4;
 /// Items in flight at most, whatever the number of workers: memory does not grow with `-j`.
 const MAX_IN_FLIGHT: usize = 32;
-/// Items waiting for the second stage before a worker other than the last one to run it takes
-/// over: the stage's state stays in one core's cache while that worker keeps up.
-const HANDOVER_ITEMS: usize = 4;
 
 /// The steps of a pipeline; the pool decides who runs which, and when.
 pub trait Steps: Sync {
@@ -29,9 +29,19 @@ pub trait Steps: Sync {
     type Raw: Send;
     /// An item as mapped.
     type Item: Send;
-    /// What the first stage hands the second.
+    /// What the first stage hands the split.
     type Marked: Send;
     type First: Send;
+    /// The split step's state.
+    type Split: Send;
+    /// A group of state that runs one task at a time, items in input order.
+    type Group: Send;
+    /// An item's work for one group.
+    type Task: Send;
+    /// What a group's task gives back.
+    type Part: Send;
+    /// What the split leaves for the second stage with an item's parts.
+    type Joint: Send;
     type Second: Send;
     type Error: Send;
 
@@ -42,8 +52,29 @@ pub trait Steps: Sync {
     fn read(&self, source: usize, s: &mut Self::Source) -> Result<Option<Self::Raw>, Self::Error>;
     fn map(&self, raw: Self::Raw) -> Self::Item;
     fn first(&self, stage: &mut Self::First, input: Input<Self>) -> Option<Self::Marked>;
-    /// An error here stops the run.
-    fn second(&self, stage: &mut Self::Second, marked: Self::Marked) -> Result<(), Self::Error>;
+    /// Splits an item into a task for each group (in the groups' order); every group is idle.
+    fn split(
+        &self,
+        stage: &mut Self::Split,
+        groups: &mut [Self::Group],
+        marked: Self::Marked,
+    ) -> (Vec<Self::Task>, Self::Joint);
+    fn task(&self, group: &mut Self::Group, task: Self::Task) -> Self::Part;
+    /// Joins an item's parts (in the groups' order). An error here stops the run.
+    fn second(
+        &self,
+        stage: &mut Self::Second,
+        joint: Self::Joint,
+        parts: Vec<Self::Part>,
+    ) -> Result<(), Self::Error>;
+}
+
+/// The states of a pipeline's serial stages and groups, handed to a run and back.
+pub struct Stages<S: Steps + ?Sized> {
+    pub first: S::First,
+    pub split: S::Split,
+    pub groups: Vec<S::Group>,
+    pub second: S::Second,
 }
 
 /// What the first stage sees, in input order: each source's start (with its info, `None` if
@@ -65,9 +96,8 @@ pub enum Stopped<E> {
     Panicked(&'static str),
 }
 
-/// What a run gives back: both stages' states, or why it stopped.
-pub type Outcome<S> =
-    Result<(<S as Steps>::First, <S as Steps>::Second), Stopped<<S as Steps>::Error>>;
+/// What a run gives back: the stages' states, or why it stopped.
+pub type Outcome<S> = Result<Stages<S>, Stopped<<S as Steps>::Error>>;
 
 /// A place in input order: the source, then the item's number in it (0 is its start).
 type Key = (usize, u64);
@@ -88,17 +118,31 @@ struct State<S: Steps> {
     /// The key the first stage needs next.
     first_at: Key,
     first: Option<S::First>,
-    to_second: VecDeque<S::Marked>,
+    to_split: VecDeque<S::Marked>,
+    split: Option<S::Split>,
+    /// `None` while its task runs.
+    groups: Vec<Option<S::Group>>,
+    /// The item whose tasks are running.
+    fan: Option<Fan<S>>,
+    to_second: VecDeque<(S::Joint, Vec<S::Part>)>,
     second: Option<S::Second>,
-    /// The worker that ran the second stage last.
-    last_second: usize,
     running: Vec<bool>,
     in_flight: usize,
     stopped: Option<Stopped<S::Error>>,
 }
 
+/// An item split among the groups: tasks not started, parts back.
+struct Fan<S: Steps> {
+    tasks: Vec<Option<S::Task>>,
+    parts: Vec<Option<S::Part>>,
+    joint: Option<S::Joint>,
+    left: usize,
+}
+
 enum Step<S: Steps> {
-    Second(S::Second, S::Marked),
+    Second(S::Second, S::Joint, Vec<S::Part>),
+    Task(usize, S::Group, S::Task),
+    Split(S::Split, Vec<S::Group>, S::Marked),
     First(S::First, Key, Input<S>),
     Map(Key, S::Raw),
     Read(Key, S::Source),
@@ -107,6 +151,8 @@ enum Step<S: Steps> {
 
 enum Done<S: Steps> {
     Second(S::Second, Result<(), S::Error>),
+    Task(usize, S::Group, S::Part),
+    Split(S::Split, Vec<S::Group>, Vec<S::Task>, S::Joint),
     First(S::First, Key, bool, Option<S::Marked>),
     Mapped(Key, S::Item),
     Read(Key, S::Source, Result<Option<S::Raw>, S::Error>),
@@ -117,6 +163,8 @@ impl<S: Steps> Step<S> {
     fn name(&self) -> &'static str {
         match self {
             Step::Second(..) => "second stage",
+            Step::Task(..) => "task",
+            Step::Split(..) => "split",
             Step::First(..) => "first stage",
             Step::Map(..) => "map",
             Step::Read(..) => "read",
@@ -137,15 +185,15 @@ impl<S: Steps> Shared<S> {
 }
 
 /// Runs `steps` on `workers` workers (this thread and `workers - 1` more) until every source
-/// has gone through both stages; returns the two stages' states.
-pub fn run<S: Steps>(
-    steps: &S,
-    first: S::First,
-    second: S::Second,
-    workers: usize,
-    cancel: &Cancel,
-) -> Outcome<S> {
+/// has gone through every stage; returns the stages' states.
+pub fn run<S: Steps>(steps: &S, stages: Stages<S>, workers: usize, cancel: &Cancel) -> Outcome<S> {
     let workers = workers.max(1);
+    let Stages {
+        first,
+        split,
+        groups,
+        second,
+    } = stages;
     let shared = Shared {
         state: Mutex::new(State {
             next_open: 0,
@@ -154,9 +202,12 @@ pub fn run<S: Steps>(
             to_first: BTreeMap::new(),
             first_at: (0, 0),
             first: Some(first),
+            to_split: VecDeque::new(),
+            split: Some(split),
+            groups: groups.into_iter().map(Some).collect(),
+            fan: None,
             to_second: VecDeque::new(),
             second: Some(second),
-            last_second: 0,
             running: vec![false; workers],
             in_flight: 0,
             stopped: None,
@@ -183,10 +234,18 @@ pub fn run<S: Steps>(
     if let Some(stopped) = state.stopped {
         return Err(stopped);
     }
-    match (state.first, state.second) {
-        (Some(first), Some(second)) => Ok((first, second)),
-        (None, _) => Err(Stopped::Panicked("first stage")),
-        (_, None) => Err(Stopped::Panicked("second stage")),
+    let groups: Option<Vec<S::Group>> = state.groups.into_iter().collect();
+    match (state.first, state.split, groups, state.second) {
+        (Some(first), Some(split), Some(groups), Some(second)) => Ok(Stages {
+            first,
+            split,
+            groups,
+            second,
+        }),
+        (None, ..) => Err(Stopped::Panicked("first stage")),
+        (_, None, ..) => Err(Stopped::Panicked("split")),
+        (_, _, None, _) => Err(Stopped::Panicked("task")),
+        (.., None) => Err(Stopped::Panicked("second stage")),
     }
 }
 
@@ -232,9 +291,17 @@ fn work<S: Steps>(id: usize, shared: &Shared<S>, steps: &S, workers: usize, canc
 
 fn run_step<S: Steps>(steps: &S, step: Step<S>) -> Done<S> {
     match step {
-        Step::Second(mut stage, m) => {
-            let result = steps.second(&mut stage, m);
+        Step::Second(mut stage, joint, parts) => {
+            let result = steps.second(&mut stage, joint, parts);
             Done::Second(stage, result)
+        }
+        Step::Task(i, mut group, task) => {
+            let part = steps.task(&mut group, task);
+            Done::Task(i, group, part)
+        }
+        Step::Split(mut stage, mut groups, marked) => {
+            let (tasks, joint) = steps.split(&mut stage, &mut groups, marked);
+            Done::Split(stage, groups, tasks, joint)
         }
         Step::First(mut stage, key, input) => {
             let end = matches!(input, Input::End(_));
@@ -262,38 +329,44 @@ impl<S: Steps> State<S> {
             && self.slots.is_empty()
             && self.unmapped.is_empty()
             && self.to_first.is_empty()
+            && self.to_split.is_empty()
+            && self.fan.is_none()
             && self.to_second.is_empty()
             && !self.running.contains(&true)
     }
 
-    /// The most urgent step that can run now: the serial stages first (they bound the run),
-    /// then mapping the earliest item, then reading, earliest source first. The second stage
-    /// goes to the worker that ran it last; another takes it when the backlog grows, or when it
-    /// has nothing else to do while that worker runs another step (waiting would idle a core).
+    /// The most urgent step that can run now: the second stage, a group's task, the split
+    /// (they bound the run), then the first stage, mapping the earliest item, reading. A worker
+    /// takes its own group's task first (its state stays in that core's cache), then any.
     fn next_step(&mut self, id: usize, sources: usize, workers: usize) -> Option<Step<S>> {
-        let backlog = self.to_second.len();
-        if backlog > 0 && (id == self.last_second || backlog >= HANDOVER_ITEMS) {
-            if let Some(step) = self.second(id) {
-                return Some(step);
+        if let Some(stage) = self.second.take() {
+            if let Some((joint, parts)) = self.to_second.pop_front() {
+                return Some(Step::Second(stage, joint, parts));
+            }
+            self.second = Some(stage);
+        }
+        if let Some(fan) = &mut self.fan {
+            let n = fan.tasks.len().min(self.groups.len());
+            for i in (0..n).map(|k| (id + k) % n) {
+                let (Some(task), Some(group)) = (fan.tasks.get_mut(i), self.groups.get_mut(i)) else {
+                    continue;
+                };
+                if task.is_some() && group.is_some() {
+                    if let (Some(t), Some(g)) = (task.take(), group.take()) {
+                        return Some(Step::Task(i, g, t));
+                    }
+                }
+            }
+        } else if !self.to_split.is_empty() && self.groups.iter().all(Option::is_some) {
+            if let Some(stage) = self.split.take() {
+                if let Some(m) = self.to_split.pop_front() {
+                    let groups = self.groups.iter_mut().filter_map(Option::take).collect();
+                    return Some(Step::Split(stage, groups, m));
+                }
+                self.split = Some(stage);
             }
         }
-        if let Some(step) = self.other_step(sources, workers) {
-            return Some(step);
-        }
-        if self.running.get(self.last_second).copied().unwrap_or(false) {
-            return self.second(id);
-        }
-        None
-    }
-
-    fn second(&mut self, id: usize) -> Option<Step<S>> {
-        let stage = self.second.take()?;
-        let Some(m) = self.to_second.pop_front() else {
-            self.second = Some(stage);
-            return None;
-        };
-        self.last_second = id;
-        Some(Step::Second(stage, m))
+        self.other_step(sources, workers)
     }
 
     /// The first stage, mapping, reading or opening, whichever comes first.
@@ -338,6 +411,16 @@ impl<S: Steps> State<S> {
         Some(Step::Open(source))
     }
 
+    /// Every task of the fanned-out item is back: its parts go to the second stage.
+    fn join_fan(&mut self) {
+        if let Some(fan) = self.fan.take() {
+            if let Some(joint) = fan.joint {
+                self.to_second
+                    .push_back((joint, fan.parts.into_iter().flatten().collect()));
+            }
+        }
+    }
+
     fn put(&mut self, done: Done<S>) {
         match done {
             Done::Second(stage, result) => {
@@ -345,6 +428,36 @@ impl<S: Steps> State<S> {
                 self.in_flight = self.in_flight.saturating_sub(1);
                 if let Err(e) = result {
                     self.stopped.get_or_insert(Stopped::Failed(e));
+                }
+            }
+            Done::Task(i, group, part) => {
+                if let Some(g) = self.groups.get_mut(i) {
+                    *g = Some(group);
+                }
+                if let Some(fan) = &mut self.fan {
+                    if let Some(p) = fan.parts.get_mut(i) {
+                        *p = Some(part);
+                    }
+                    fan.left = fan.left.saturating_sub(1);
+                    if fan.left == 0 {
+                        self.join_fan();
+                    }
+                }
+            }
+            Done::Split(stage, groups, tasks, joint) => {
+                self.split = Some(stage);
+                self.groups = groups.into_iter().map(Some).collect();
+                let n = tasks.len().min(self.groups.len());
+                let mut tasks: Vec<Option<S::Task>> = tasks.into_iter().map(Some).collect();
+                tasks.truncate(n);
+                self.fan = Some(Fan {
+                    tasks,
+                    parts: (0..n).map(|_| None).collect(),
+                    joint: Some(joint),
+                    left: n,
+                });
+                if n == 0 {
+                    self.join_fan();
                 }
             }
             Done::First(stage, (source, n), end, marked) => {
@@ -355,7 +468,7 @@ impl<S: Steps> State<S> {
                     (source, n + 1)
                 };
                 match marked {
-                    Some(m) => self.to_second.push_back(m),
+                    Some(m) => self.to_split.push_back(m),
                     // An item the first stage kept: no longer in flight.
                     None if n > 0 && !end => self.in_flight = self.in_flight.saturating_sub(1),
                     None => {}
@@ -465,6 +578,13 @@ mod tests {
         type Item = u32;
         type Marked = u32;
         type First = Vec<String>;
+        /// Items split so far.
+        type Split = usize;
+        /// The items a group was given, in the order it ran them.
+        type Group = Vec<u32>;
+        type Task = Option<u32>;
+        type Part = Option<u32>;
+        type Joint = u32;
         type Second = Vec<u32>;
         type Error = String;
 
@@ -518,8 +638,34 @@ mod tests {
             None
         }
 
-        fn second(&self, got: &mut Vec<u32>, x: u32) -> Result<(), String> {
+        /// Item x goes to group x % groups.
+        fn split(&self, n: &mut usize, groups: &mut [Vec<u32>], x: u32) -> (Vec<Option<u32>>, u32) {
             self.seen();
+            self.maybe_panic("split", x / 10);
+            *n += 1;
+            let g = groups.len().max(1);
+            let tasks = (0..groups.len())
+                .map(|i| (x as usize % g == i).then_some(x))
+                .collect();
+            (tasks, x)
+        }
+
+        fn task(&self, group: &mut Vec<u32>, task: Option<u32>) -> Option<u32> {
+            self.seen();
+            let x = task?;
+            self.maybe_panic("task", x / 10);
+            group.push(x);
+            Some(x)
+        }
+
+        fn second(
+            &self,
+            got: &mut Vec<u32>,
+            x: u32,
+            parts: Vec<Option<u32>>,
+        ) -> Result<(), String> {
+            self.seen();
+            assert_eq!(parts.into_iter().flatten().collect::<Vec<_>>(), [x]);
             self.in_flight.fetch_sub(1, Ordering::SeqCst);
             self.maybe_panic("second", x / 10);
             if self.fail_on == Some(x / 10) {
@@ -542,8 +688,22 @@ mod tests {
             .collect()
     }
 
+    fn stages(groups: usize) -> Stages<Fake> {
+        Stages {
+            first: Vec::new(),
+            split: 0,
+            groups: vec![Vec::new(); groups],
+            second: Vec::new(),
+        }
+    }
+
     fn go(fake: &Fake, workers: usize) -> Outcome<Fake> {
-        run(fake, Vec::new(), Vec::new(), workers, &Cancel::new())
+        run(fake, stages(3), workers, &Cancel::new())
+    }
+
+    /// The stages' logs and collected items.
+    fn logs(o: Outcome<Fake>) -> Option<(Vec<String>, Vec<u32>)> {
+        o.ok().map(|s| (s.first, s.second))
     }
 
     #[test]
@@ -560,9 +720,19 @@ mod tests {
                 sources: sources(4, 15),
                 ..Fake::default()
             };
-            let (log, items) = go(&fake, workers).unwrap_or_else(|_| panic!("{workers}"));
-            assert_eq!(log, want_log, "{workers} workers");
-            assert_eq!(items, want_items, "{workers} workers");
+            let out = go(&fake, workers).unwrap_or_else(|_| panic!("{workers}"));
+            assert_eq!(out.first, want_log, "{workers} workers");
+            assert_eq!(out.second, want_items, "{workers} workers");
+            // Each group ran its items in input order.
+            for (i, g) in out.groups.iter().enumerate() {
+                let want: Vec<u32> = want_items
+                    .iter()
+                    .copied()
+                    .filter(|x| *x as usize % 3 == i)
+                    .collect();
+                assert_eq!(*g, want, "{workers} workers, group {i}");
+            }
+            assert_eq!(out.split, 60);
         }
     }
 
@@ -576,7 +746,7 @@ mod tests {
                 sources: srcs.clone(),
                 ..Fake::default()
             };
-            let (log, items) = go(&fake, workers).unwrap_or_else(|_| panic!("{workers}"));
+            let (log, items) = logs(go(&fake, workers)).unwrap_or_else(|| panic!("{workers}"));
             assert_eq!(
                 log,
                 [
@@ -616,7 +786,13 @@ mod tests {
 
     #[test]
     fn a_panic_in_a_step_is_reported_with_the_step_and_ends_the_run() {
-        for (step, name) in [("read", "read"), ("map", "map"), ("second", "second stage")] {
+        for (step, name) in [
+            ("read", "read"),
+            ("map", "map"),
+            ("split", "split"),
+            ("task", "task"),
+            ("second", "second stage"),
+        ] {
             for workers in [1, 2, 4] {
                 let fake = Fake {
                     sources: sources(3, 10),
@@ -640,7 +816,7 @@ mod tests {
                 cancel_after: Some((cancel.clone(), 10)),
                 ..Fake::default()
             };
-            let got = run(&fake, Vec::new(), Vec::new(), workers, &cancel);
+            let got = run(&fake, stages(2), workers, &cancel);
             assert!(matches!(got, Err(Stopped::Cancelled)), "{workers}");
             // It stopped early: far fewer than the 400 items were read.
             let read = fake.reads.load(Ordering::SeqCst);
@@ -653,7 +829,7 @@ mod tests {
             sources: sources(2, 5),
             ..Fake::default()
         };
-        let got = run(&fake, Vec::new(), Vec::new(), 2, &cancel);
+        let got = run(&fake, stages(2), 2, &cancel);
         assert!(matches!(got, Err(Stopped::Cancelled)));
     }
 
@@ -664,7 +840,7 @@ mod tests {
                 sources: sources(n, per),
                 ..Fake::default()
             };
-            let (log, items) = go(&fake, workers).unwrap_or_else(|_| panic!("{workers}"));
+            let (log, items) = logs(go(&fake, workers)).unwrap_or_else(|| panic!("{workers}"));
             assert_eq!(items.len(), (n * per) as usize);
             assert_eq!(log.len(), (n * (per + 2)) as usize);
             let most = fake.most_in_flight.load(Ordering::SeqCst);
@@ -678,7 +854,7 @@ mod tests {
             sources: sources(3, 10),
             ..Fake::default()
         };
-        let (_, items) = go(&fake, 1).unwrap_or_else(|_| panic!());
+        let (_, items) = logs(go(&fake, 1)).unwrap_or_else(|| panic!());
         assert_eq!(items.len(), 30);
         let threads = fake.threads.lock().map(|t| t.clone()).unwrap_or_default();
         assert_eq!(threads, [std::thread::current().id()]);

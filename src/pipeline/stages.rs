@@ -1,8 +1,10 @@
 //! The pipeline's steps for mail logs: open and read an input in line-aligned chunks, parse a
-//! chunk, date its lines (years, counts) and merge them (correlation, time order, writing).
-//! Built once from the options by [`super::convert`]; none of them sees `Config`.
+//! chunk, date its lines (years, counts), route them to correlation shards, merge them in the
+//! shards, and write the records in time order ([`super::merging`]). Built once from the
+//! options by [`super::convert`]; none of them sees `Config`.
 
 use super::date::DateStage;
+use super::merging::{Group, Part, RouteStage, Task, Work, WriteStage};
 use super::pool::{Input, Steps};
 use crate::cancel::Cancel;
 use crate::error::Error;
@@ -10,12 +12,8 @@ use crate::input::chunk::{Chunk, Chunker, Pool};
 use crate::input::decompress::{self, Compression};
 use crate::input::journal;
 use crate::input::Input as Source;
-use crate::merge::{Ctx, Merger};
-use crate::order::{Reorder, Timed};
-use crate::output::RecordWriter;
+use crate::merge::route::{self, Route};
 use crate::parse::{parse_line_as, Line, Mta, Span};
-use crate::record::{Record, RecordRef};
-use crate::stats::{Stats, Summary};
 use crate::time::Stamp;
 
 /// How far (seconds of log time) records may be out of order and still be sorted.
@@ -42,16 +40,26 @@ pub(super) struct MailSteps<'a> {
     pub(super) tz: jiff::tz::TimeZone,
     /// Journal entries an earlier run read (`--state`).
     pub(super) journal_after: Option<journal::Mark>,
+    /// Input names, for the records' `source_file`.
+    pub(super) names: Vec<Box<[u8]>>,
+    /// Each input's host for lines that name none (`--host`, a tree's directory; else empty).
+    pub(super) hosts: Vec<Box<[u8]>>,
 }
 
 impl<'a> Steps for MailSteps<'a> {
     type Source = Reading;
     type Info = Opened;
-    type Raw = Chunk;
+    /// The chunk and its input.
+    type Raw = (usize, Chunk);
     type Item = Parsed;
     type Marked = Resolved;
     type First = DateStage<'a>;
-    type Second = MergeStage<'a>;
+    type Split = RouteStage;
+    type Group = Group;
+    type Task = Task;
+    type Part = Part;
+    type Joint = std::sync::Arc<Work>;
+    type Second = WriteStage<'a>;
     type Error = Error;
 
     fn sources(&self) -> usize {
@@ -87,9 +95,9 @@ impl<'a> Steps for MailSteps<'a> {
         }
     }
 
-    fn read(&self, source: usize, reading: &mut Reading) -> Result<Option<Chunk>, Error> {
+    fn read(&self, source: usize, reading: &mut Reading) -> Result<Option<(usize, Chunk)>, Error> {
         let chunk = match self.inputs.get(source) {
-            Some(input) => reading.next(input),
+            Some(input) => reading.next(input).map(|c| c.map(|c| (source, c))),
             None => Err(Error::Internal { stage: "read" }),
         };
         if let Some(p) = &self.progress {
@@ -100,8 +108,9 @@ impl<'a> Steps for MailSteps<'a> {
         chunk
     }
 
-    fn map(&self, chunk: Chunk) -> Parsed {
-        let parsed = parse_chunk(chunk, self.mta, &self.lines);
+    fn map(&self, (source, chunk): (usize, Chunk)) -> Parsed {
+        let default_host = self.hosts.get(source).map_or(&[][..], |h| &h[..]);
+        let parsed = parse_chunk(chunk, self.mta, default_host, &self.lines);
         if let Some(p) = &self.progress {
             p.add_lines(parsed.lines.len() as u64);
         }
@@ -112,13 +121,31 @@ impl<'a> Steps for MailSteps<'a> {
         stage.handle(input)
     }
 
-    fn second(&self, stage: &mut MergeStage<'a>, r: Resolved) -> Result<(), Error> {
-        stage.handle(r)
+    fn split(
+        &self,
+        stage: &mut RouteStage,
+        groups: &mut [Group],
+        r: Resolved,
+    ) -> (Vec<Task>, std::sync::Arc<Work>) {
+        stage.split(&self.names, &self.hosts, groups, r)
+    }
+
+    fn task(&self, group: &mut Group, task: Task) -> Part {
+        group.run(&self.names, &self.hosts, task)
+    }
+
+    fn second(
+        &self,
+        stage: &mut WriteStage<'a>,
+        work: std::sync::Arc<Work>,
+        parts: Vec<Part>,
+    ) -> Result<(), Error> {
+        stage.write(work, parts)
     }
 }
 
-/// Parsed lines of a chunk: each line's span and its parse.
-pub(super) type Lines = Vec<(Span, Line<Span>)>;
+/// Parsed lines of a chunk: each line's span, its parse, and the correlation keys it names.
+pub(super) type Lines = Vec<(Span, Line<Span>, Route)>;
 
 /// A chunk and its parsed lines (spans into the chunk).
 pub(super) struct Parsed {
@@ -249,8 +276,14 @@ impl Reading {
     }
 }
 
-/// Parses one chunk: a [`Line`] per line, slices turned into spans.
-pub(super) fn parse_chunk(chunk: Chunk, mta: Option<Mta>, pool: &Pool<Lines>) -> Parsed {
+/// Parses one chunk: a [`Line`] per line, slices turned into spans, and its route (keys hashed
+/// here, in parallel, for the serial router). Lines that name no host are `default_host`'s.
+pub(super) fn parse_chunk(
+    chunk: Chunk,
+    mta: Option<Mta>,
+    default_host: &[u8],
+    pool: &Pool<Lines>,
+) -> Parsed {
     let data = chunk.bytes();
     let mut lines = pool.take();
     lines.clear();
@@ -259,251 +292,15 @@ pub(super) fn parse_chunk(chunk: Chunk, mta: Option<Mta>, pool: &Pool<Lines>) ->
         let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
         let raw = &data[start..end];
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        lines.push((
-            Span::of(data, raw),
-            parse_line_as(raw, mta).map(|s| Span::of(data, s)),
-        ));
+        let line = parse_line_as(raw, mta);
+        let r = match &line {
+            Line::Known { host, event, .. } => {
+                route::route(super::merging::host_or(host, default_host), event)
+            }
+            Line::Unknown => Route::default(),
+        };
+        lines.push((Span::of(data, raw), line.map(|s| Span::of(data, s)), r));
         start = end + 1;
     }
     Parsed { chunk, lines }
-}
-
-/// Where the merge stage sends finished records: the writer.
-pub(super) struct Out<'a> {
-    pub(super) writer: &'a mut dyn RecordWriter,
-    pub(super) name: String,
-    /// `--pseudonymize`: records pass through it before they are written.
-    pub(super) pseudo: Option<crate::pseudo::Pseudonymizer>,
-    /// Counters for a progress display.
-    pub(super) progress: Option<std::sync::Arc<crate::progress::Progress>>,
-}
-
-impl Out<'_> {
-    fn emit(&mut self, h: Held) -> Result<(), Error> {
-        match h {
-            Held::Record(r) => self.writer.write_record(&r.view()),
-            Held::Line(_, line) => self.writer.write_rendered(&line),
-        }
-        .map_err(|source| self.error(source))
-    }
-
-    fn error(&self, source: std::io::Error) -> Error {
-        Error::Write {
-            output: self.name.clone(),
-            source,
-        }
-    }
-}
-
-/// What waits in the reorder buffer: a record, or for line formats the line it renders to
-/// (with its time), made while the record was still in cache.
-#[derive(serde::Serialize, serde::Deserialize)]
-pub(super) enum Held {
-    Record(Box<Record>),
-    Line(i128, Box<[u8]>),
-}
-
-impl Timed for Held {
-    fn key(&self) -> i128 {
-        match self {
-            Held::Record(r) => r.key(),
-            Held::Line(key, _) => *key,
-        }
-    }
-}
-
-/// What the merge stage carries from one run to the next (`--state`): the open messages and
-/// the records held for time order.
-pub(super) type Carried = (Merger, Reorder<Held>);
-
-/// A line's host, or `--host`'s for a line that names none (Exim's mainlog, qmail's multilog):
-/// the dating stage's coverage and the merge stage's records agree on it.
-pub(super) fn host_or<'a>(host: &'a [u8], default: &'a [u8]) -> &'a [u8] {
-    if host.is_empty() {
-        default
-    } else {
-        host
-    }
-}
-
-/// Takes a record the merger decided: counts it, then renders it (line formats) or copies it
-/// (the others) while its line and message are at hand, and holds it for time order.
-fn take(
-    rec: &RecordRef,
-    out: &mut Out,
-    reorder: &mut Reorder<Held>,
-    renders: bool,
-    line: &mut Vec<u8>,
-    counts: &mut Stats,
-) -> Result<(), Error> {
-    // With `--pseudonymize`, the record written is an owned copy with pseudonyms: it is what
-    // is held for time order too (not copied once more).
-    let owned = out.pseudo.as_ref().map(|p| p.record(rec));
-    let view = owned.as_ref().map(|o| o.view());
-    let r = view.as_ref().unwrap_or(rec);
-    if let Some(p) = &out.progress {
-        p.add_record();
-    }
-    if r.is_hop() {
-        counts.hops += 1;
-    } else if let Some(st) = r.status {
-        counts.count(st);
-    }
-    let held = if renders {
-        line.clear();
-        out.writer.render(r, line).map_err(|e| out.error(e))?;
-        if line.is_empty() {
-            return Ok(());
-        }
-        Held::Line(r.key(), line.as_slice().into())
-    } else {
-        Held::Record(Box::new(match owned {
-            Some(o) => o,
-            None => rec.to_owned_record(),
-        }))
-    };
-    reorder.push(held, &mut |h| out.emit(h))
-}
-
-/// Merge stage: correlation, order, writing, in input order.
-pub(super) struct MergeStage<'a> {
-    /// Input names, for the records' `source_file`.
-    names: Vec<Box<[u8]>>,
-    /// Each input's host for lines that name none (`--host`, a tree's directory; else empty).
-    hosts: Vec<Box<[u8]>>,
-    out: Out<'a>,
-    merger: Merger,
-    reorder: Reorder<Held>,
-    /// The writer renders lines: hold those, not records.
-    renders: bool,
-    /// A record's rendered line, before it is held.
-    line: Vec<u8>,
-    /// Records by status (only `records` of these figures is kept here).
-    counts: Stats,
-    /// Where merged chunks' buffers go back for reuse.
-    pool: Pool,
-    lines: Pool<Lines>,
-    dated: Pool<Vec<Dated>>,
-}
-
-impl<'a> MergeStage<'a> {
-    pub(super) fn new(
-        inputs: &[Source],
-        out: Out<'a>,
-        max_age_secs: i64,
-        (pool, lines, dated): (Pool, Pool<Lines>, Pool<Vec<Dated>>),
-        carried: Option<Carried>,
-    ) -> Self {
-        let renders = out.writer.renders();
-        let (mut merger, reorder) = carried.unwrap_or_else(|| {
-            (
-                Merger::with_max_age(max_age_secs),
-                Reorder::new(REORDER_WINDOW_SECS),
-            )
-        });
-        merger.set_max_age(max_age_secs);
-        MergeStage {
-            hosts: Vec::new(),
-            names: inputs
-                .iter()
-                .map(|i| i.display().into_bytes().into())
-                .collect(),
-            out,
-            merger,
-            reorder,
-            renders,
-            line: Vec::with_capacity(1024),
-            counts: Stats::default(),
-            pool,
-            lines,
-            dated,
-        }
-    }
-
-    /// Records of lines that name no host get `host` (`--host`).
-    /// Each input's host for lines that name none.
-    pub(super) fn with_hosts(mut self, hosts: Vec<Box<[u8]>>) -> Self {
-        self.hosts = hosts;
-        self
-    }
-
-    pub(super) fn handle(&mut self, r: Resolved) -> Result<(), Error> {
-        let MergeStage {
-            names,
-            hosts,
-            out,
-            merger,
-            reorder,
-            renders,
-            line,
-            counts,
-            ..
-        } = self;
-        let default_host: &[u8] = hosts.get(r.file).map_or(&[][..], |h| &h[..]);
-        let source = names.get(r.file).map_or(&[][..], |n| &n[..]);
-        let data = r.parsed.chunk.bytes();
-        // Each record is counted, then rendered (line formats) or copied (the others) while
-        // its line and message are at hand, and held for time order. A write error stops
-        // correlation at the line that met it.
-        let mut emit = |rec: &RecordRef| take(rec, out, reorder, *renders, line, counts);
-        for d in &r.dated {
-            let Some((
-                _,
-                Line::Known {
-                    host, mta, event, ..
-                },
-            )) = r.parsed.lines.get(d.idx as usize)
-            else {
-                continue;
-            };
-            let ctx = Ctx {
-                line: d.line,
-                ts: d.ts,
-                host: host_or(host.get(data), default_host),
-                mta: *mta,
-                source,
-            };
-            merger.event(&ctx, event.map(&mut |s: Span| s.get(data)), &mut emit)?;
-        }
-        self.pool.put(r.parsed.chunk.buf);
-        self.lines.put(r.parsed.lines);
-        self.dated.put(r.dated);
-        Ok(())
-    }
-
-    /// Completes `summary` with the merge figures. Records still held for time order are
-    /// written, or with `keep` (`--state`) handed back with the open messages for the next run.
-    pub(super) fn finish(
-        mut self,
-        mut summary: Summary,
-        keep: bool,
-    ) -> Result<(Summary, Option<Carried>), Error> {
-        // Rejects still waiting for their sender are written as they are: the held ones are
-        // not saved with the open messages.
-        let MergeStage {
-            out,
-            merger,
-            reorder,
-            renders,
-            line,
-            counts,
-            ..
-        } = &mut self;
-        merger.flush_pending(i64::MAX, &mut |rec| {
-            take(rec, out, reorder, *renders, line, counts)
-        })?;
-        if !keep {
-            let out = &mut self.out;
-            self.reorder.finish(&mut |r| out.emit(r))?;
-        }
-        let stats = &mut summary.stats;
-        stats.records = self.counts.records;
-        stats.hops = self.counts.hops;
-        stats.open_at_end = self.merger.open_messages() as u64;
-        stats.evicted = self.merger.evicted();
-        stats.settled_dropped = self.merger.settled_dropped();
-        stats.abandoned = self.merger.abandoned();
-        stats.shed = self.merger.shed();
-        Ok((summary, keep.then_some((self.merger, self.reorder))))
-    }
 }

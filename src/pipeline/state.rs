@@ -6,10 +6,10 @@
 //! checksummed (another version's or a damaged one is refused, and nothing is touched); a lock
 //! file beside it keeps two runs from interleaving. Its size follows the open messages.
 
-use super::stages::Held;
+use super::merging::Held;
 use crate::files;
 use crate::hash::{fnv1a, FNV_START};
-use crate::merge::Merger;
+use crate::merge::{Merger, Sharded};
 use crate::order::Reorder;
 use crate::time::YearResolver;
 use crate::years::Peeked;
@@ -18,9 +18,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"MLCSTATE";
-/// The state format; a file of another version is refused (exit 2), except version 1, read as
-/// a version 2 state without a journal bookmark.
-pub const VERSION: u32 = 2;
+/// The state format; a file of another version is refused (exit 2), except versions 1 and 2,
+/// whose one merger is split into shards (version 1 has no journal bookmark).
+pub const VERSION: u32 = 3;
 /// Entries of inputs that were not given for this long are forgotten.
 const FORGET_AFTER_SECS: i64 = 62 * 86_400;
 /// Inputs remembered at most.
@@ -48,12 +48,24 @@ pub struct State {
     /// The output format the held records are in.
     pub format: String,
     pub inputs: Vec<Seen>,
-    pub(super) merger: Option<Merger>,
+    pub(super) merger: Option<Sharded>,
     pub(super) held: Option<Reorder<Held>>,
     /// `--append`: the output's length when the last run committed.
     pub output_len: Option<u64>,
     /// The latest journal entry read (version 2): journal streams go on after it.
     pub journal: Option<crate::input::journal::Mark>,
+}
+
+/// A version 2 state: one merger, not shards.
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+struct StateV2 {
+    format: String,
+    inputs: Vec<Seen>,
+    merger: Option<Merger>,
+    held: Option<Reorder<Held>>,
+    output_len: Option<u64>,
+    journal: Option<crate::input::journal::Mark>,
 }
 
 /// A version 1 state: a version 2 one without `journal`.
@@ -128,7 +140,7 @@ impl State {
             .split_at_checked(4)
             .ok_or_else(|| damaged("too short"))?;
         let version = u32::from_le_bytes(version.try_into().map_err(|_| damaged("too short"))?);
-        if version != VERSION && version != 1 {
+        if !(1..=VERSION).contains(&version) {
             return Err(StateError::Version {
                 path: name,
                 found: version,
@@ -141,18 +153,35 @@ impl State {
         if crc32fast::hash(payload) != crc {
             return Err(damaged("checksum mismatch"));
         }
-        let state: State = if version == 1 {
-            let v1: StateV1 = postcard::from_bytes(payload).map_err(|e| damaged(&e.to_string()))?;
-            State {
-                format: v1.format,
-                inputs: v1.inputs,
-                merger: v1.merger,
-                held: v1.held,
-                output_len: v1.output_len,
-                journal: None,
+        let read_error = |e: postcard::Error| damaged(&e.to_string());
+        let state: State = match version {
+            1 => {
+                let v1: StateV1 = postcard::from_bytes(payload).map_err(read_error)?;
+                State {
+                    format: v1.format,
+                    inputs: v1.inputs,
+                    merger: v1.merger.map(Sharded::from_merger),
+                    held: v1.held,
+                    output_len: v1.output_len,
+                    journal: None,
+                }
             }
-        } else {
-            postcard::from_bytes(payload).map_err(|e| damaged(&e.to_string()))?
+            2 => {
+                let v2: StateV2 = postcard::from_bytes(payload).map_err(read_error)?;
+                State {
+                    format: v2.format,
+                    inputs: v2.inputs,
+                    merger: v2.merger.map(Sharded::from_merger),
+                    held: v2.held,
+                    output_len: v2.output_len,
+                    journal: v2.journal,
+                }
+            }
+            _ => {
+                let mut st: State = postcard::from_bytes(payload).map_err(read_error)?;
+                st.merger = st.merger.map(Sharded::restored);
+                st
+            }
         };
         if state.format != format {
             return Err(StateError::Format {
@@ -332,7 +361,7 @@ mod tests {
             ..State::default()
         };
         st.record_inputs(&[peeked(b"line\n")], &[Some((5, 1))], None, 7);
-        st.merger = Some(Merger::new());
+        st.merger = Some(Sharded::new(3600));
         let bytes = st.to_bytes().unwrap_or_default();
         std::fs::write(&path, &bytes).unwrap_or_else(|e| panic!("{e}"));
         let back = State::load(&path, "awstats").unwrap_or_else(|e| panic!("{e}"));

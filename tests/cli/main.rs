@@ -16,6 +16,7 @@ mod qmail;
 mod quality;
 mod rotation;
 mod sendmail;
+mod shards;
 mod streams;
 
 use std::io::Write;

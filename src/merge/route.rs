@@ -1,0 +1,497 @@
+//! Which shard a line's event goes to. Correlation state is split into [`SHARDS`] mergers by a
+//! hash of the key each line reads or changes (host and queue ID, qmail delivery number,
+//! OpenSMTPD session), so shards can run on different cores. A few lines tie a second key to
+//! the first (a content-filter hop or a bounce names the new queue ID; qmail's `starting
+//! delivery` names its message; OpenSMTPD's message names its session): the [`Router`] keeps
+//! tied keys in one shard, moving what a shard already holds for them when needed. The shard
+//! count is a constant, so what each shard sees, and so the output, is the same on any number
+//! of cores.
+
+use super::hops::queued_as;
+use crate::hash::{fnv1a, FNV_START};
+use crate::parse::{is_loopback_ip, split_peer, DeliveryStatus, Event, SessionEvent};
+use hashbrown::HashMap;
+
+/// Shards of correlation state: as many as the cores of the largest machines it is meant for,
+/// so each core has work; a constant, so the output does not depend on the machine.
+pub const SHARDS: usize = 64;
+
+/// The table a key's state lives in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Kind {
+    /// An open message (and its link, its held rejects), by host and queue ID.
+    Message,
+    /// A qmail delivery between its start and its result, by host and delivery number.
+    Delivery,
+    /// An OpenSMTPD session, by host and session ID.
+    Session,
+}
+
+/// A key as the merger's tables hold it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Key<'a> {
+    pub kind: Kind,
+    pub id: &'a [u8],
+}
+
+/// The keys of one line: the one its event reads or changes, and one it ties to it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Keys<'a> {
+    pub key: Option<Key<'a>>,
+    pub tie: Option<Key<'a>>,
+    /// The key's life ends here (`removed`, a qmail delivery's result, a session's end).
+    pub ends: bool,
+}
+
+/// A line's keys as hashes: what the router reads (0: none).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Route {
+    pub key: u64,
+    pub tie: u64,
+    pub ends: bool,
+}
+
+fn key(kind: Kind, id: &[u8]) -> Option<Key<'_>> {
+    Some(Key { kind, id })
+}
+
+/// What `ev` reads, changes and ties (a pure function of the line).
+pub fn keys<'a>(ev: &Event<&'a [u8]>) -> Keys<'a> {
+    let msg = |id| key(Kind::Message, id);
+    match *ev {
+        Event::Client { qid, .. }
+        | Event::Pickup { qid, .. }
+        | Event::MessageId { qid, .. }
+        | Event::Queued { qid, .. }
+        | Event::Expired { qid, .. }
+        | Event::NewMessage { qid } => Keys {
+            key: msg(qid),
+            ..Keys::default()
+        },
+        Event::Arrival(a) => Keys {
+            key: msg(a.qid),
+            ..Keys::default()
+        },
+        Event::Standalone(x) => Keys {
+            key: msg(x.qid),
+            ..Keys::default()
+        },
+        Event::Removed { qid } => Keys {
+            key: msg(qid),
+            tie: None,
+            ends: true,
+        },
+        Event::Delivery(d) => {
+            // As the merger decides a hop: sent to a filter on this machine, which queued it anew.
+            let hop = (d.status == DeliveryStatus::Sent && is_loopback_ip(split_peer(d.relay).1))
+                .then(|| queued_as(d.reply))
+                .flatten();
+            Keys {
+                key: msg(d.qid),
+                tie: hop.and_then(msg),
+                ends: false,
+            }
+        }
+        Event::Reject(r) => Keys {
+            key: r.qid.and_then(msg),
+            ..Keys::default()
+        },
+        Event::Notification { qid, new_qid } => Keys {
+            key: msg(qid),
+            tie: msg(new_qid),
+            ends: false,
+        },
+        Event::DeliveryStart { qid, delivery, .. } => Keys {
+            key: msg(qid),
+            tie: key(Kind::Delivery, delivery),
+            ends: false,
+        },
+        Event::DeliveryEnd { delivery, .. } => Keys {
+            key: key(Kind::Delivery, delivery),
+            tie: None,
+            ends: true,
+        },
+        Event::Session(s) => {
+            let session = |id| key(Kind::Session, id);
+            match s {
+                SessionEvent::Connect { session: id, .. }
+                | SessionEvent::Reject { session: id, .. } => Keys {
+                    key: session(id),
+                    ..Keys::default()
+                },
+                SessionEvent::Message {
+                    session: id, qid, ..
+                } => Keys {
+                    key: session(id),
+                    tie: msg(qid),
+                    ends: false,
+                },
+                SessionEvent::Disconnect { session: id } => Keys {
+                    key: session(id),
+                    tie: None,
+                    ends: true,
+                },
+            }
+        }
+        Event::Ignored | Event::Malformed => Keys::default(),
+    }
+}
+
+/// The stable hash of a key of `host` (never 0): shards and saved routes agree across runs and
+/// versions.
+pub fn hash(host: &[u8], k: Key) -> u64 {
+    let tag = match k.kind {
+        Kind::Message => b'm',
+        Kind::Delivery => b'd',
+        Kind::Session => b's',
+    };
+    let h = fnv1a(fnv1a(fnv1a(FNV_START, &[tag]), host), &[0]);
+    fnv1a(h, k.id).max(1)
+}
+
+/// The hash of a key as a merger's table holds it (`host\0id`).
+pub(super) fn hash_stored(kind: Kind, stored: &[u8]) -> u64 {
+    let (host, id) = match memchr::memchr(0, stored) {
+        Some(i) => (&stored[..i], &stored[i + 1..]),
+        None => (&b""[..], stored),
+    };
+    hash(host, Key { kind, id })
+}
+
+/// A line's route: its keys' hashes.
+pub fn route(host: &[u8], ev: &Event<&[u8]>) -> Route {
+    let k = keys(ev);
+    Route {
+        key: k.key.map_or(0, |k| hash(host, k)),
+        tie: k.tie.map_or(0, |k| hash(host, k)),
+        ends: k.ends,
+    }
+}
+
+/// The shard a key goes to unless the router moved it.
+pub fn home(h: u64) -> usize {
+    // The high bits of a multiplicative mix: FNV's low bits alone spread short keys poorly.
+    (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize % SHARDS
+}
+
+/// Tied keys kept in a shard other than their home at most; past this the tenth silent longest
+/// is forgotten (as the merger sheds messages), so memory stays bounded whatever the input.
+pub const MOVED_BUDGET: usize = 1 << 20;
+
+/// One line as the router reads it: its route and its time (log seconds).
+#[derive(Debug, Clone, Copy)]
+pub struct Routed {
+    pub route: Route,
+    pub now: i64,
+}
+
+/// A key whose state moves from one shard to another before a batch: the router names it by
+/// the line that tied it; the caller reads the key from that line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Move {
+    /// The line (index in the batch) that tied the key, and which of its keys it is.
+    pub line: u32,
+    pub tied: bool,
+    pub from: u16,
+    pub to: u16,
+}
+
+/// How one batch of lines is spread: each line's shard, the states to move first, and the
+/// sweeps due (before the line at that index, at that time).
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub shard: Vec<u16>,
+    pub moves: Vec<Move>,
+    pub sweeps: Vec<(u32, i64)>,
+}
+
+/// The serial part of sharded correlation: each line's shard, in input order.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct Router {
+    /// Keys living away from their home shard: their shard and when a line last named them.
+    moved: HashMap<u64, (u16, i64)>,
+    /// Log time (seconds) of the last sweep, as the merger kept it before shards.
+    last_sweep: i64,
+    /// Moved keys silent this long are forgotten (the merger evicts their state).
+    max_age: i64,
+    /// Scratch space for a batch: tied keys' groups.
+    #[serde(skip)]
+    groups: Groups,
+}
+
+/// The keys a batch ties together, as a union-find over their hashes.
+#[derive(Debug, Default)]
+struct Groups {
+    parent: HashMap<u64, u64>,
+    /// A group's shard (by its root), and each member's first line and side in the batch.
+    shard: HashMap<u64, u16>,
+    members: Vec<(u64, u32, bool)>,
+    /// Groups whose shard is a member's away from home.
+    first_moved: hashbrown::HashSet<u64>,
+}
+
+impl Groups {
+    fn clear(&mut self) {
+        self.parent.clear();
+        self.shard.clear();
+        self.members.clear();
+        self.first_moved.clear();
+    }
+
+    fn find(&mut self, mut h: u64) -> u64 {
+        while let Some(&p) = self.parent.get(&h) {
+            if p == h {
+                break;
+            }
+            // Path halving.
+            let gp = self.parent.get(&p).copied().unwrap_or(p);
+            self.parent.insert(h, gp);
+            h = gp;
+        }
+        h
+    }
+
+    fn add(&mut self, h: u64, line: u32, tied: bool) {
+        if !self.parent.contains_key(&h) {
+            self.parent.insert(h, h);
+            self.members.push((h, line, tied));
+        }
+    }
+}
+
+impl Router {
+    pub fn new(max_age: i64) -> Self {
+        Router {
+            moved: HashMap::new(),
+            last_sweep: i64::MIN,
+            max_age,
+            groups: Groups::default(),
+        }
+    }
+
+    /// The router of a merger saved before correlation was sharded: its sweeps go on.
+    pub fn resumed(max_age: i64, last_sweep: i64) -> Self {
+        Router {
+            last_sweep,
+            ..Router::new(max_age)
+        }
+    }
+
+    /// A restored router is given this run's eviction age.
+    pub fn set_max_age(&mut self, secs: i64) {
+        self.max_age = secs;
+    }
+
+    /// Keys living away from home.
+    pub fn moved(&self) -> usize {
+        self.moved.len()
+    }
+
+    /// The shard of key `h` now.
+    pub fn shard(&self, h: u64) -> usize {
+        match self.moved.get(&h) {
+            Some(&(s, _)) => usize::from(s),
+            None => home(h),
+        }
+    }
+
+    /// Spreads a batch of lines (in input order) over the shards. Keys a line ties are put
+    /// in one shard for the whole batch, with the states they have elsewhere moved there
+    /// first; lines with no key are spread by their number.
+    pub fn plan(&mut self, lines: &[Routed], first_line: u64, plan: &mut Plan) {
+        plan.shard.clear();
+        plan.moves.clear();
+        plan.sweeps.clear();
+        self.groups.clear();
+        // Tied keys: one shard per group, the shard the first tie's key was in.
+        for (i, l) in lines.iter().enumerate() {
+            let r = l.route;
+            if r.tie == 0 || r.key == 0 {
+                continue;
+            }
+            let i = i as u32;
+            self.groups.add(r.key, i, false);
+            self.groups.add(r.tie, i, true);
+            let (a, b) = (self.groups.find(r.key), self.groups.find(r.tie));
+            if a == b {
+                continue;
+            }
+            let shard = match self.groups.shard.get(&a) {
+                Some(&s) => s,
+                None => self.shard(r.key) as u16,
+            };
+            self.groups.parent.insert(b, a);
+            self.groups.shard.remove(&b);
+            self.groups.shard.insert(a, shard);
+        }
+        let now = lines.last().map_or(0, |l| l.now);
+        // A group goes where a member already lives away from home: a key tied again (a qmail
+        // delivery number reused) is with the state of its earlier tie, which the lines before
+        // this tie still need.
+        for m in 0..self.groups.members.len() {
+            let h = self.groups.members[m].0;
+            if let Some(&(s, _)) = self.moved.get(&h) {
+                let root = self.groups.find(h);
+                if self.groups.first_moved.insert(root) {
+                    self.groups.shard.insert(root, s);
+                }
+            }
+        }
+        for m in 0..self.groups.members.len() {
+            let (h, line, tied) = self.groups.members[m];
+            let root = self.groups.find(h);
+            let to = self.groups.shard.get(&root).copied().unwrap_or(0);
+            let from = self.shard(h) as u16;
+            if from != to {
+                plan.moves.push(Move {
+                    line,
+                    tied,
+                    from,
+                    to,
+                });
+            }
+            if usize::from(to) == home(h) {
+                self.moved.remove(&h);
+            } else {
+                self.moved.insert(h, (to, now));
+            }
+        }
+        let grouped = !self.groups.members.is_empty();
+        for (i, l) in lines.iter().enumerate() {
+            let r = l.route;
+            let shard = if r.key == 0 {
+                ((first_line + i as u64) % SHARDS as u64) as u16
+            } else if let Some(m) = self.moved.get_mut(&r.key) {
+                let s = m.0;
+                m.1 = l.now;
+                // A key's life ends: its lines go home again, unless this batch tied it (its
+                // group's lines all go to one shard).
+                if r.ends && !(grouped && self.groups.parent.contains_key(&r.key)) {
+                    self.moved.remove(&r.key);
+                }
+                s
+            } else {
+                home(r.key) as u16
+            };
+            plan.shard.push(shard);
+            // Sweeps as one merger did them: an hour of log time after the last.
+            if self.last_sweep == i64::MIN {
+                self.last_sweep = l.now;
+            } else if l.now - self.last_sweep >= 3600 {
+                self.last_sweep = l.now;
+                plan.sweeps.push((i as u32, l.now));
+                let limit = l.now - self.max_age;
+                self.moved.retain(|_, m| m.1 >= limit);
+            }
+        }
+        if self.moved.len() > MOVED_BUDGET {
+            let mut ages: Vec<i64> = self.moved.values().map(|m| m.1).collect();
+            let k = ages.len() / 10;
+            let (_, &mut cut, _) = ages.select_nth_unstable(k);
+            self.moved.retain(|_, m| m.1 > cut);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two keys with different home shards.
+    fn two_keys() -> (u64, u64) {
+        let a = 11;
+        let b = (12..).find(|&b| home(b) != home(a)).unwrap_or(12);
+        (a, b)
+    }
+
+    fn line(key: u64, tie: u64, ends: bool, now: i64) -> Routed {
+        Routed {
+            route: Route { key, tie, ends },
+            now,
+        }
+    }
+
+    #[test]
+    fn a_tie_puts_both_keys_in_one_shard_for_the_whole_batch_and_after() {
+        let (a, b) = two_keys();
+        let mut r = Router::new(86_400);
+        let mut plan = Plan::default();
+        // b's first line comes in an earlier batch: its state is in its home shard.
+        r.plan(&[line(b, 0, false, 100)], 0, &mut plan);
+        assert_eq!(plan.shard, [home(b) as u16]);
+        // Then b's next line, and a tie from a (a hop: b is a's new queue ID), in one batch.
+        r.plan(&[line(b, 0, false, 101), line(a, b, false, 102)], 1, &mut plan);
+        let sa = home(a) as u16;
+        assert_eq!(plan.shard, [sa, sa], "b's line before the tie goes with a");
+        assert_eq!(
+            plan.moves,
+            [Move {
+                line: 1,
+                tied: true,
+                from: home(b) as u16,
+                to: sa
+            }]
+        );
+        assert_eq!(r.moved(), 1);
+        // Later batches send b to a's shard, until b's life ends there.
+        r.plan(&[line(b, 0, true, 103), line(b, 0, false, 104)], 3, &mut plan);
+        assert_eq!(plan.shard, [sa, home(b) as u16]);
+        assert!(plan.moves.is_empty());
+        assert_eq!(r.moved(), 0);
+    }
+
+    /// qmail reuses a delivery number: its result line, then its start for another message,
+    /// in one batch. The result needs the first message's state; the group goes there.
+    #[test]
+    fn a_key_tied_again_keeps_its_earlier_partner() {
+        let (m1, d) = two_keys();
+        let m2 = (d + 1..)
+            .find(|&k| home(k) != home(m1) && home(k) != home(d))
+            .unwrap_or(d + 1);
+        let mut r = Router::new(86_400);
+        let mut plan = Plan::default();
+        r.plan(&[line(m1, d, false, 1)], 0, &mut plan);
+        let s1 = home(m1) as u16;
+        assert_eq!(plan.shard, [s1]);
+        r.plan(&[line(d, 0, true, 2), line(m2, d, false, 3)], 1, &mut plan);
+        assert_eq!(plan.shard, [s1, s1]);
+        assert_eq!(
+            plan.moves,
+            [Move {
+                line: 1,
+                tied: false,
+                from: home(m2) as u16,
+                to: s1
+            }]
+        );
+    }
+
+    #[test]
+    fn chained_ties_make_one_group_and_lines_without_a_key_are_spread() {
+        let (a, b) = two_keys();
+        let c = (b + 1..).find(|&c| home(c) != home(a)).unwrap_or(b + 1);
+        let mut r = Router::new(86_400);
+        let mut plan = Plan::default();
+        r.plan(
+            &[line(a, b, false, 1), line(b, c, false, 2), line(c, 0, false, 3)],
+            0,
+            &mut plan,
+        );
+        let sa = home(a) as u16;
+        assert_eq!(plan.shard, [sa, sa, sa]);
+        r.plan(&[line(0, 0, false, 4), line(0, 0, false, 5)], 7, &mut plan);
+        assert_eq!(plan.shard, [(7 % SHARDS) as u16, (8 % SHARDS) as u16]);
+    }
+
+    #[test]
+    fn sweeps_come_hourly_as_one_merger_made_them() {
+        let mut r = Router::new(86_400);
+        let mut plan = Plan::default();
+        let lines: Vec<Routed> = [0, 1800, 3599, 3600, 3700, 7300]
+            .iter()
+            .map(|&t| line(5, 0, false, t))
+            .collect();
+        r.plan(&lines, 0, &mut plan);
+        assert_eq!(plan.sweeps, [(3, 3600), (5, 7300)]);
+    }
+}

@@ -1,0 +1,534 @@
+//! Correlation on every core: each dated chunk is routed (serial: which shard each line goes
+//! to, states moved between shards for tied keys), merged by groups of shards in parallel
+//! (records decided, rendered or copied), then its records are put in input order by their
+//! place and in time order by the reorder window, and written (serial). The shards' output
+//! does not depend on how many groups run them.
+
+use super::stages::{Dated, Lines, Resolved, REORDER_WINDOW_SECS};
+use crate::error::Error;
+use crate::input::chunk::Pool;
+use crate::input::Input as Source;
+use crate::merge::route::{self, Plan, Route, Routed, SHARDS};
+use crate::merge::{Ctx, Merger, Sharded};
+use crate::order::{Reorder, Timed};
+use crate::output::{RecordWriter, Render};
+use crate::parse::{Event, Line, Span};
+use crate::record::{Record, RecordRef};
+use crate::stats::{Stats, Summary};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::Arc;
+
+/// Where finished records go: the writer.
+pub(super) struct Out<'a> {
+    pub(super) writer: &'a mut dyn RecordWriter,
+    pub(super) name: String,
+    /// `--pseudonymize`: records pass through it before they are written.
+    pub(super) pseudo: Option<crate::pseudo::Pseudonymizer>,
+    /// Counters for a progress display.
+    pub(super) progress: Option<Arc<crate::progress::Progress>>,
+}
+
+impl Out<'_> {
+    fn emit(&mut self, h: Held) -> Result<(), Error> {
+        match h {
+            Held::Record(r) => self.writer.write_record(&r.view()),
+            Held::Line(_, line) => self.writer.write_rendered(&line),
+        }
+        .map_err(|source| write_error(&self.name, source))
+    }
+}
+
+fn write_error(name: &str, source: std::io::Error) -> Error {
+    Error::Write {
+        output: name.to_string(),
+        source,
+    }
+}
+
+/// What waits in the reorder buffer: a record, or for line formats the line it renders to
+/// (with its time), made while the record was still in cache.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(super) enum Held {
+    Record(Box<Record>),
+    Line(i128, Box<[u8]>),
+}
+
+impl Timed for Held {
+    fn key(&self) -> i128 {
+        match self {
+            Held::Record(r) => r.key(),
+            Held::Line(key, _) => *key,
+        }
+    }
+}
+
+/// What correlation carries from one run to the next (`--state`): the shards' open messages
+/// and the records held for time order.
+pub(super) type Carried = (Sharded, Reorder<Held>);
+
+/// A line's host, or `--host`'s for a line that names none (Exim's mainlog, qmail's multilog):
+/// the dating stage's coverage and the merge stage's records agree on it.
+pub(super) fn host_or<'a>(host: &'a [u8], default: &'a [u8]) -> &'a [u8] {
+    if host.is_empty() {
+        default
+    } else {
+        host
+    }
+}
+
+/// Takes the records a group's shards decide: counts them, renders them (line formats) or
+/// copies them (the others) while their line and message are at hand, and keeps them with
+/// their place in input order.
+struct Taker {
+    render: Option<Render>,
+    pseudo: Option<crate::pseudo::Pseudonymizer>,
+    progress: Option<Arc<crate::progress::Progress>>,
+    /// The output's name, for a render error.
+    name: Arc<str>,
+    counts: Stats,
+    line: Vec<u8>,
+    out: Vec<(u64, Held)>,
+    seq: u64,
+}
+
+impl Taker {
+    fn new(out: &Out) -> Self {
+        Taker {
+            render: out.writer.renderer(),
+            pseudo: out.pseudo.clone(),
+            progress: out.progress.clone(),
+            name: out.name.as_str().into(),
+            counts: Stats::default(),
+            line: Vec::with_capacity(1024),
+            out: Vec::new(),
+            seq: 0,
+        }
+    }
+
+    fn fresh(&self) -> Self {
+        Taker {
+            render: self.render,
+            pseudo: self.pseudo.clone(),
+            progress: self.progress.clone(),
+            name: self.name.clone(),
+            counts: Stats::default(),
+            line: Vec::with_capacity(1024),
+            out: Vec::new(),
+            seq: 0,
+        }
+    }
+
+    fn take(&mut self, rec: &RecordRef) -> Result<(), Error> {
+        // With `--pseudonymize`, the record written is an owned copy with pseudonyms: it is
+        // what is held for time order too (not copied once more).
+        let owned = self.pseudo.as_ref().map(|p| p.record(rec));
+        let view = owned.as_ref().map(|o| o.view());
+        let r = view.as_ref().unwrap_or(rec);
+        if let Some(p) = &self.progress {
+            p.add_record();
+        }
+        if r.is_hop() {
+            self.counts.hops += 1;
+        } else if let Some(st) = r.status {
+            self.counts.count(st);
+        }
+        let held = match self.render {
+            Some(render) => {
+                self.line.clear();
+                render(r, &mut self.line).map_err(|e| write_error(&self.name, e))?;
+                if self.line.is_empty() {
+                    return Ok(());
+                }
+                Held::Line(r.key(), self.line.as_slice().into())
+            }
+            None => Held::Record(Box::new(match owned {
+                Some(o) => o,
+                None => rec.to_owned_record(),
+            })),
+        };
+        self.out.push((self.seq, held));
+        self.seq += 1;
+        Ok(())
+    }
+}
+
+/// A routed chunk, shared by the groups that merge it.
+pub(crate) struct Work {
+    r: Resolved,
+    /// Each dated line's shard.
+    shard: Vec<u16>,
+    /// Sweeps due: before the line at this index, at this time.
+    sweeps: Vec<(u32, i64)>,
+    /// The latest time of the lines up to each one: when another shard's line would have
+    /// written a held reject in one merger.
+    latest: Vec<i64>,
+    /// Lines correlation read before this chunk's.
+    order: u64,
+}
+
+/// A chunk's line as a shard reads it.
+fn line<'w>(
+    w: &'w Work,
+    names: &'w [Box<[u8]>],
+    hosts: &'w [Box<[u8]>],
+    i: u32,
+) -> Option<(Ctx<'w>, Event<&'w [u8]>)> {
+    let data = w.r.parsed.chunk.bytes();
+    let d = w.r.dated.get(i as usize)?;
+    let Some((
+        _,
+        Line::Known {
+            host, mta, event, ..
+        },
+        _,
+    )) = w.r.parsed.lines.get(d.idx as usize)
+    else {
+        return None;
+    };
+    let default_host = hosts.get(w.r.file).map_or(&[][..], |h| &h[..]);
+    let ctx = Ctx {
+        line: d.line,
+        ts: d.ts,
+        host: host_or(host.get(data), default_host),
+        mta: *mta,
+        source: names.get(w.r.file).map_or(&[][..], |n| &n[..]),
+        order: w.order + u64::from(i),
+    };
+    Some((ctx, event.map(&mut |s: Span| s.get(data))))
+}
+
+/// A record's place in a chunk: its line's index, then whether the line's own event made it
+/// (0: a held reject another line made due before it), then its order.
+fn place(i: usize, own: u64) -> u64 {
+    ((i as u64) << 25) | (own << 24)
+}
+
+/// The routing step: which shard each line of a chunk goes to, in input order.
+pub(super) struct RouteStage {
+    router: route::Router,
+    routed: Vec<Routed>,
+    plan: Plan,
+    /// Lines correlation read so far.
+    order: u64,
+}
+
+/// One group's work on a chunk.
+pub(super) type Task = Arc<Work>;
+/// A group's records of a chunk, with their places; or the error that stopped it.
+pub(super) type Part = Result<Vec<(u64, Held)>, Error>;
+
+/// A group of shards (shard `s` is in group `s % groups`), run by one worker at a time.
+pub(super) struct Group {
+    /// Its place among `count` groups.
+    index: usize,
+    count: usize,
+    shards: Vec<(usize, Merger)>,
+    taker: Taker,
+    /// Scratch: each shard's next line that may make its held rejects due.
+    from: Vec<usize>,
+}
+
+/// The shard `s` among `groups`.
+fn shard_mut(groups: &mut [Group], s: usize) -> Option<&mut Merger> {
+    let n = groups.len().max(1);
+    let (_, m) = groups.get_mut(s % n)?.shards.get_mut(s / n)?;
+    Some(m)
+}
+
+impl RouteStage {
+    pub(super) fn split(
+        &mut self,
+        names: &[Box<[u8]>],
+        hosts: &[Box<[u8]>],
+        groups: &mut [Group],
+        r: Resolved,
+    ) -> (Vec<Task>, Arc<Work>) {
+        let mut work = Work {
+            r,
+            shard: Vec::new(),
+            sweeps: Vec::new(),
+            latest: Vec::new(),
+            order: self.order,
+        };
+        self.routed.clear();
+        let mut latest = i64::MIN;
+        for d in &work.r.dated {
+            let route = (work.r.parsed.lines.get(d.idx as usize)).map_or(Route::default(), |l| l.2);
+            let now = d.ts.instant.as_second();
+            self.routed.push(Routed { route, now });
+            latest = latest.max(now);
+            work.latest.push(latest);
+        }
+        let first_line = work.r.dated.first().map_or(0, |d| d.line);
+        self.router.plan(&self.routed, first_line, &mut self.plan);
+        // Tied keys' states go to their group's shard before any of the chunk's lines.
+        for mv in &self.plan.moves {
+            let Some((ctx, ev)) = line(&work, names, hosts, mv.line) else {
+                continue;
+            };
+            let keys = route::keys(&ev);
+            let Some(k) = (if mv.tied { keys.tie } else { keys.key }) else {
+                continue;
+            };
+            let moved = match shard_mut(groups, usize::from(mv.from)) {
+                Some(m) => m.take_key(k.kind, ctx.host, k.id),
+                None => continue,
+            };
+            if let Some(m) = shard_mut(groups, usize::from(mv.to)) {
+                m.put_key(moved);
+            }
+        }
+        work.shard = std::mem::take(&mut self.plan.shard);
+        work.sweeps = std::mem::take(&mut self.plan.sweeps);
+        self.order += work.r.dated.len() as u64;
+        let work = Arc::new(work);
+        (groups.iter().map(|_| work.clone()).collect(), work)
+    }
+}
+
+impl Group {
+    /// Runs the group's shards' lines of a chunk. The chunk is read once, in order (as one
+    /// merger read it): each shard sees its lines in order, with the sweeps due among them.
+    pub(super) fn run(&mut self, names: &[Box<[u8]>], hosts: &[Box<[u8]>], w: Task) -> Part {
+        let count = self.count.max(1);
+        self.from.clear();
+        self.from.resize(self.shards.len(), 0);
+        let mut sweeps = w.sweeps.iter().peekable();
+        for (i, &s) in w.shard.iter().enumerate() {
+            while let Some(&&(at, now)) = sweeps.peek() {
+                if at as usize > i {
+                    break;
+                }
+                for (_, m) in &mut self.shards {
+                    m.sweep_at(now);
+                }
+                sweeps.next();
+            }
+            let s = usize::from(s);
+            if s % count != self.index {
+                continue;
+            }
+            let (Some((_, m)), Some(from)) = (self.shards.get_mut(s / count), self.from.get_mut(s / count)) else {
+                continue;
+            };
+            flush_due(&w, m, *from, i, &mut self.taker)?;
+            *from = i + 1;
+            let Some((ctx, ev)) = line(&w, names, hosts, i as u32) else {
+                continue;
+            };
+            let t = &mut self.taker;
+            t.seq = place(i, 1);
+            m.event(&ctx, ev, &mut |rec| t.take(rec))?;
+        }
+        for ((_, m), &from) in self.shards.iter_mut().zip(&self.from) {
+            flush_due(&w, m, from, w.shard.len(), &mut self.taker)?;
+        }
+        for &(_, now) in sweeps {
+            for (_, m) in &mut self.shards {
+                m.sweep_at(now);
+            }
+        }
+        // In input order here, in parallel: the writer only merges the groups' runs.
+        // Nearly sorted already (only held rejects come late): a stable sort finds the runs.
+        let mut out = std::mem::take(&mut self.taker.out);
+        out.sort_by_key(|(seq, _)| *seq);
+        Ok(out)
+    }
+}
+
+/// Writes the held rejects that other shards' lines in `from..to` make due, at the line that
+/// makes each due (one merger wrote them there, before the line's own records).
+fn flush_due(
+    w: &Work,
+    m: &mut Merger,
+    mut from: usize,
+    to: usize,
+    t: &mut Taker,
+) -> Result<(), Error> {
+    while let Some(due) = m.pending_due() {
+        let Some(after) = w.latest.get(from..to) else {
+            break;
+        };
+        let k = from + after.partition_point(|&now| now <= due);
+        let Some(&now) = w.latest.get(k).filter(|_| k < to) else {
+            break;
+        };
+        t.seq = place(k, 0);
+        m.flush_due(now, &mut |rec| t.take(rec))?;
+        from = k + 1;
+    }
+    Ok(())
+}
+
+/// The serial end: records in input order, then time order, then written.
+pub(super) struct WriteStage<'a> {
+    out: Out<'a>,
+    reorder: Reorder<Held>,
+    /// Where written chunks' buffers go back for reuse.
+    pool: Pool,
+    lines: Pool<Lines>,
+    dated: Pool<Vec<Dated>>,
+}
+
+impl WriteStage<'_> {
+    pub(super) fn write(&mut self, work: Arc<Work>, parts: Vec<Part>) -> Result<(), Error> {
+        // Records in input order (as one merger would have decided them), then time order.
+        let out = &mut self.out;
+        let reorder = &mut self.reorder;
+        let mut runs = Vec::with_capacity(parts.len());
+        for p in parts {
+            let run = p?;
+            if !run.is_empty() {
+                runs.push(run.into_iter().peekable());
+            }
+        }
+        if let [run] = &mut runs[..] {
+            for (_, h) in run {
+                reorder.push(h, &mut |h| out.emit(h))?;
+            }
+        } else {
+            let mut heads: BinaryHeap<Reverse<(u64, usize)>> = (runs.iter_mut().enumerate())
+                .filter_map(|(i, r)| r.peek().map(|(seq, _)| Reverse((*seq, i))))
+                .collect();
+            while let Some(Reverse((_, i))) = heads.pop() {
+                let Some(run) = runs.get_mut(i) else {
+                    continue;
+                };
+                if let Some((_, h)) = run.next() {
+                    reorder.push(h, &mut |h| out.emit(h))?;
+                }
+                if let Some((seq, _)) = run.peek() {
+                    heads.push(Reverse((*seq, i)));
+                }
+            }
+        }
+        if let Ok(w) = Arc::try_unwrap(work) {
+            self.pool.put(w.r.parsed.chunk.buf);
+            self.lines.put(w.r.parsed.lines);
+            self.dated.put(w.r.dated);
+        }
+        Ok(())
+    }
+}
+
+/// The merge stages of a run: routing, the groups of shards, writing.
+pub(super) struct Merging<'a> {
+    pub(super) route: RouteStage,
+    pub(super) groups: Vec<Group>,
+    pub(super) write: WriteStage<'a>,
+}
+
+impl<'a> Merging<'a> {
+    /// `groups` groups of shards, from the state a run carried (or empty ones).
+    pub(super) fn new(
+        out: Out<'a>,
+        max_age_secs: i64,
+        groups: usize,
+        (pool, lines, dated): (Pool, Pool<Lines>, Pool<Vec<Dated>>),
+        carried: Option<Carried>,
+    ) -> Self {
+        let (mut sharded, reorder) = carried.unwrap_or_else(|| {
+            (
+                Sharded::new(max_age_secs),
+                Reorder::new(REORDER_WINDOW_SECS),
+            )
+        });
+        sharded.set_max_age(max_age_secs);
+        let n = groups.clamp(1, SHARDS);
+        let taker = Taker::new(&out);
+        let mut gs: Vec<Group> = (0..n)
+            .map(|index| Group {
+                index,
+                count: n,
+                shards: Vec::new(),
+                taker: taker.fresh(),
+                from: Vec::new(),
+            })
+            .collect();
+        for (s, m) in sharded.shards.into_iter().enumerate() {
+            if let Some(g) = gs.get_mut(s % n) {
+                g.shards.push((s, m));
+            }
+        }
+        Merging {
+            route: RouteStage {
+                router: sharded.router,
+                routed: Vec::new(),
+                plan: Plan::default(),
+                order: 0,
+            },
+            groups: gs,
+            write: WriteStage {
+                out,
+                reorder,
+                pool,
+                lines,
+                dated,
+            },
+        }
+    }
+
+    /// Completes `summary` with the merge figures. Records still held for time order are
+    /// written, or with `keep` (`--state`) handed back with the open messages for the next run.
+    pub(super) fn finish(
+        self,
+        mut summary: Summary,
+        keep: bool,
+    ) -> Result<(Summary, Option<Carried>), Error> {
+        let Merging {
+            route,
+            groups,
+            mut write,
+        } = self;
+        let mut counts = Stats::default();
+        let mut shards: Vec<(usize, Merger)> = Vec::with_capacity(SHARDS);
+        let mut taker = None;
+        for g in groups {
+            counts.hops += g.taker.counts.hops;
+            for (a, b) in counts.records.iter_mut().zip(g.taker.counts.records) {
+                *a += b;
+            }
+            shards.extend(g.shards);
+            taker.get_or_insert(g.taker);
+        }
+        shards.sort_by_key(|(s, _)| *s);
+        let mut sharded = Sharded {
+            shards: shards.into_iter().map(|(_, m)| m).collect(),
+            router: route.router,
+        };
+        // Rejects still waiting for their sender are written as they are: the held ones are
+        // not saved with the open messages.
+        let mut taker = taker.unwrap_or_else(|| Taker::new(&write.out));
+        taker.counts = Stats::default();
+        sharded.flush_pending(&mut |rec| taker.take(rec))?;
+        counts.hops += taker.counts.hops;
+        for (a, b) in counts.records.iter_mut().zip(taker.counts.records) {
+            *a += b;
+        }
+        let out = &mut write.out;
+        for (_, h) in taker.out.drain(..) {
+            write.reorder.push(h, &mut |h| out.emit(h))?;
+        }
+        if !keep {
+            write.reorder.finish(&mut |r| out.emit(r))?;
+        }
+        let stats = &mut summary.stats;
+        stats.records = counts.records;
+        stats.hops = counts.hops;
+        stats.open_at_end = sharded.sum(|m| m.open_messages() as u64);
+        stats.evicted = sharded.sum(Merger::evicted);
+        stats.settled_dropped = sharded.sum(Merger::settled_dropped);
+        stats.abandoned = sharded.sum(Merger::abandoned);
+        stats.shed = sharded.sum(Merger::shed);
+        Ok((summary, keep.then_some((sharded, write.reorder))))
+    }
+}
+
+/// The inputs' names as records carry them.
+pub(super) fn names(inputs: &[Source]) -> Vec<Box<[u8]>> {
+    inputs
+        .iter()
+        .map(|i| i.display().into_bytes().into())
+        .collect()
+}
