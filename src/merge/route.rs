@@ -9,8 +9,29 @@
 
 use super::hops::queued_as;
 use crate::hash::{fnv1a, FNV_START};
-use crate::parse::{is_loopback_ip, split_peer, DeliveryStatus, Event, SessionEvent};
-use hashbrown::HashMap;
+use crate::parse::{is_loopback_ip, split_peer, DeliveryStatus, Event, SessionEvent, Span};
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// The router's tables are keyed by hashes already: a multiply spreads them, no more.
+#[derive(Default)]
+struct Spread(u64);
+
+impl Hasher for Spread {
+    fn finish(&self) -> u64 {
+        self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 ^= n;
+    }
+}
+
+type HashMap<K, V> = hashbrown::HashMap<K, V, BuildHasherDefault<Spread>>;
+type HashSet<K> = hashbrown::HashSet<K, BuildHasherDefault<Spread>>;
 
 /// Shards of correlation state: as many as the cores of the largest machines it is meant for,
 /// so each core has work; a constant, so the output does not depend on the machine.
@@ -137,6 +158,20 @@ pub fn keys<'a>(ev: &Event<&'a [u8]>) -> Keys<'a> {
     }
 }
 
+/// The keys of a line the router found a tie in, read from its parse (spans into `data`): as
+/// [`keys`], without deciding again whether a delivery was a hop (it was), and without making
+/// the whole event.
+pub fn tied_keys<'a>(ev: &Event<Span>, data: &'a [u8]) -> Keys<'a> {
+    match *ev {
+        Event::Delivery(d) => Keys {
+            key: key(Kind::Message, d.qid.get(data)),
+            tie: queued_as(d.reply.get(data)).and_then(|id| key(Kind::Message, id)),
+            ends: false,
+        },
+        ev => keys(&ev.map(&mut |s: Span| s.get(data))),
+    }
+}
+
 /// The stable hash of a key of `host` (never 0): shards and saved routes agree across runs and
 /// versions.
 pub fn hash(host: &[u8], k: Key) -> u64 {
@@ -227,7 +262,7 @@ struct Groups {
     shard: HashMap<u64, u16>,
     members: Vec<(u64, u32, bool)>,
     /// Groups whose shard is a member's away from home.
-    first_moved: hashbrown::HashSet<u64>,
+    first_moved: HashSet<u64>,
 }
 
 impl Groups {
@@ -262,7 +297,7 @@ impl Groups {
 impl Router {
     pub fn new(max_age: i64) -> Self {
         Router {
-            moved: HashMap::new(),
+            moved: HashMap::default(),
             last_sweep: i64::MIN,
             max_age,
             groups: Groups::default(),
@@ -299,13 +334,24 @@ impl Router {
     /// in one shard for the whole batch, with the states they have elsewhere moved there
     /// first; lines with no key are spread by their number.
     pub fn plan(&mut self, lines: &[Routed], first_line: u64, plan: &mut Plan) {
+        self.plan_with(lines.len(), |i| lines[i], first_line, plan);
+    }
+
+    /// As [`Router::plan`], the batch's `n` lines read through `line` (no copy of them).
+    pub fn plan_with(
+        &mut self,
+        n: usize,
+        line: impl Fn(usize) -> Routed,
+        first_line: u64,
+        plan: &mut Plan,
+    ) {
         plan.shard.clear();
         plan.moves.clear();
         plan.sweeps.clear();
         self.groups.clear();
         // Tied keys: one shard per group, the shard the first tie's key was in.
-        for (i, l) in lines.iter().enumerate() {
-            let r = l.route;
+        for i in 0..n {
+            let r = line(i).route;
             if r.tie == 0 || r.key == 0 {
                 continue;
             }
@@ -324,7 +370,7 @@ impl Router {
             self.groups.shard.remove(&b);
             self.groups.shard.insert(a, shard);
         }
-        let now = lines.last().map_or(0, |l| l.now);
+        let now = n.checked_sub(1).map_or(0, |i| line(i).now);
         // A group goes where a member already lives away from home: a key tied again (a qmail
         // delivery number reused) is with the state of its earlier tie, which the lines before
         // this tie still need.
@@ -357,11 +403,13 @@ impl Router {
             }
         }
         let grouped = !self.groups.members.is_empty();
-        for (i, l) in lines.iter().enumerate() {
+        let away = !self.moved.is_empty();
+        for i in 0..n {
+            let l = line(i);
             let r = l.route;
             let shard = if r.key == 0 {
                 ((first_line + i as u64) % SHARDS as u64) as u16
-            } else if let Some(m) = self.moved.get_mut(&r.key) {
+            } else if let Some(m) = away.then(|| self.moved.get_mut(&r.key)).flatten() {
                 let s = m.0;
                 m.1 = l.now;
                 // A key's life ends: its lines go home again, unless this batch tied it (its
@@ -381,7 +429,10 @@ impl Router {
                 self.last_sweep = l.now;
                 plan.sweeps.push((i as u32, l.now));
                 let limit = l.now - self.max_age;
-                self.moved.retain(|_, m| m.1 >= limit);
+                // Keys this batch tied are needed where they are, whenever their last line was.
+                let groups = &self.groups.parent;
+                self.moved
+                    .retain(|k, m| m.1 >= limit || groups.contains_key(k));
             }
         }
         if self.moved.len() > MOVED_BUDGET {
@@ -420,7 +471,11 @@ mod tests {
         r.plan(&[line(b, 0, false, 100)], 0, &mut plan);
         assert_eq!(plan.shard, [home(b) as u16]);
         // Then b's next line, and a tie from a (a hop: b is a's new queue ID), in one batch.
-        r.plan(&[line(b, 0, false, 101), line(a, b, false, 102)], 1, &mut plan);
+        r.plan(
+            &[line(b, 0, false, 101), line(a, b, false, 102)],
+            1,
+            &mut plan,
+        );
         let sa = home(a) as u16;
         assert_eq!(plan.shard, [sa, sa], "b's line before the tie goes with a");
         assert_eq!(
@@ -434,7 +489,11 @@ mod tests {
         );
         assert_eq!(r.moved(), 1);
         // Later batches send b to a's shard, until b's life ends there.
-        r.plan(&[line(b, 0, true, 103), line(b, 0, false, 104)], 3, &mut plan);
+        r.plan(
+            &[line(b, 0, true, 103), line(b, 0, false, 104)],
+            3,
+            &mut plan,
+        );
         assert_eq!(plan.shard, [sa, home(b) as u16]);
         assert!(plan.moves.is_empty());
         assert_eq!(r.moved(), 0);
@@ -473,7 +532,11 @@ mod tests {
         let mut r = Router::new(86_400);
         let mut plan = Plan::default();
         r.plan(
-            &[line(a, b, false, 1), line(b, c, false, 2), line(c, 0, false, 3)],
+            &[
+                line(a, b, false, 1),
+                line(b, c, false, 2),
+                line(c, 0, false, 3),
+            ],
             0,
             &mut plan,
         );

@@ -283,6 +283,7 @@ impl<'a> DateStage<'a> {
     }
 
     /// A chunk's known lines for the merge stage; file starts and ends stay here.
+    #[inline(never)]
     pub(super) fn handle(&mut self, work: Input<MailSteps<'_>>) -> Option<Resolved> {
         match work {
             Input::Start(file, opened) => self.start(file, opened),
@@ -330,17 +331,27 @@ impl<'a> DateStage<'a> {
         let data = p.chunk.bytes();
         let mut cuts = p.chunk.cut.iter().peekable();
         let default_host = self.hosts.get(self.file).cloned().unwrap_or_default();
+        // What the lines are was counted in parallel, when they were parsed.
+        let c = &p.counts;
+        let stats = &mut self.summary.stats;
+        stats.lines += c.lines;
+        stats.recognised += c.recognised;
+        stats.unknown += c.lines - c.recognised;
+        stats.malformed += c.malformed;
+        for (a, b) in stats.by_mta.iter_mut().zip(c.by_mta) {
+            *a += b;
+        }
+        if let Some(fs) = stats.files.last_mut() {
+            fs.lines += c.lines;
+            fs.recognised += c.recognised;
+        }
+        let audit_all = self.audit.as_ref().is_some_and(|a| a.all);
         for (idx, (span, line, _)) in p.lines.iter().enumerate() {
             self.line_no += 1;
             self.new_lines += 1;
             if cuts.peek().is_some_and(|&&at| at == span.start()) {
                 cuts.next();
                 self.long_line();
-            }
-            let stats = &mut self.summary.stats;
-            stats.lines += 1;
-            if let Some(fs) = stats.files.last_mut() {
-                fs.lines += 1;
             }
             let Line::Known {
                 stamp,
@@ -349,24 +360,18 @@ impl<'a> DateStage<'a> {
                 host,
             } = line
             else {
-                stats.unknown += 1;
-                if let Some(a) = self.audit.as_mut().filter(|a| a.all) {
-                    a.line(span.get(data));
+                if audit_all {
+                    if let Some(a) = self.audit.as_mut() {
+                        a.line(span.get(data));
+                    }
                 }
                 continue;
             };
             let mta = *mta;
-            stats.recognised += 1;
-            if let Some(fs) = stats.files.last_mut() {
-                fs.recognised += 1;
+            if self.strict && matches!(event, Event::Malformed) {
+                self.unparsed.get_or_insert((self.line_no, mta, 0)).2 += 1;
             }
-            stats.count_mta(mta);
-            if matches!(event, Event::Malformed) {
-                stats.malformed += 1;
-                if self.strict {
-                    self.unparsed.get_or_insert((self.line_no, mta, 0)).2 += 1;
-                }
-            }
+            let stats = &mut self.summary.stats;
             let ts = match self.resolver.resolve(stamp) {
                 Ok(ts) => ts,
                 Err(e) => {

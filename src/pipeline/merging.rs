@@ -160,9 +160,6 @@ pub(crate) struct Work {
     shard: Vec<u16>,
     /// Sweeps due: before the line at this index, at this time.
     sweeps: Vec<(u32, i64)>,
-    /// The latest time of the lines up to each one: when another shard's line would have
-    /// written a held reject in one merger.
-    latest: Vec<i64>,
     /// Lines correlation read before this chunk's.
     order: u64,
 }
@@ -207,7 +204,6 @@ fn place(i: usize, own: u64) -> u64 {
 /// The routing step: which shard each line of a chunk goes to, in input order.
 pub(super) struct RouteStage {
     router: route::Router,
-    routed: Vec<Routed>,
     plan: Plan,
     /// Lines correlation read so far.
     order: u64,
@@ -227,6 +223,26 @@ pub(super) struct Group {
     taker: Taker,
     /// Scratch: each shard's next line that may make its held rejects due.
     from: Vec<usize>,
+    /// Scratch: the time of each of the chunk's lines (read when a shard holds a reject: when
+    /// another shard's line would have written it in one merger).
+    latest: Latest,
+}
+
+#[derive(Default)]
+struct Latest {
+    times: Vec<i64>,
+    ready: bool,
+}
+
+impl Latest {
+    fn get(&mut self, w: &Work) -> &[i64] {
+        if !self.ready {
+            self.times.clear();
+            (self.times).extend(w.r.dated.iter().map(|d| d.ts.instant.as_second()));
+            self.ready = true;
+        }
+        &self.times
+    }
 }
 
 /// The shard `s` among `groups`.
@@ -237,9 +253,9 @@ fn shard_mut(groups: &mut [Group], s: usize) -> Option<&mut Merger> {
 }
 
 impl RouteStage {
+    #[inline(never)]
     pub(super) fn split(
         &mut self,
-        names: &[Box<[u8]>],
         hosts: &[Box<[u8]>],
         groups: &mut [Group],
         r: Resolved,
@@ -248,31 +264,35 @@ impl RouteStage {
             r,
             shard: Vec::new(),
             sweeps: Vec::new(),
-            latest: Vec::new(),
             order: self.order,
         };
-        self.routed.clear();
-        let mut latest = i64::MIN;
-        for d in &work.r.dated {
-            let route = (work.r.parsed.lines.get(d.idx as usize)).map_or(Route::default(), |l| l.2);
-            let now = d.ts.instant.as_second();
-            self.routed.push(Routed { route, now });
-            latest = latest.max(now);
-            work.latest.push(latest);
-        }
-        let first_line = work.r.dated.first().map_or(0, |d| d.line);
-        self.router.plan(&self.routed, first_line, &mut self.plan);
+        let (dated, lines) = (&work.r.dated, &work.r.parsed.lines);
+        let routed = |i: usize| {
+            let d = &dated[i];
+            Routed {
+                route: lines.get(d.idx as usize).map_or(Route::default(), |l| l.2),
+                now: d.ts.instant.as_second(),
+            }
+        };
+        let first_line = dated.first().map_or(0, |d| d.line);
+        self.router
+            .plan_with(dated.len(), routed, first_line, &mut self.plan);
         // Tied keys' states go to their group's shard before any of the chunk's lines.
+        let data = work.r.parsed.chunk.bytes();
+        let default_host = hosts.get(work.r.file).map_or(&[][..], |h| &h[..]);
         for mv in &self.plan.moves {
-            let Some((ctx, ev)) = line(&work, names, hosts, mv.line) else {
+            let line = (work.r.dated.get(mv.line as usize))
+                .and_then(|d| work.r.parsed.lines.get(d.idx as usize));
+            let Some((_, Line::Known { host, event, .. }, _)) = line else {
                 continue;
             };
-            let keys = route::keys(&ev);
+            let keys = route::tied_keys(event, data);
             let Some(k) = (if mv.tied { keys.tie } else { keys.key }) else {
                 continue;
             };
+            let host = host_or(host.get(data), default_host);
             let moved = match shard_mut(groups, usize::from(mv.from)) {
-                Some(m) => m.take_key(k.kind, ctx.host, k.id),
+                Some(m) => m.take_key(k.kind, host, k.id),
                 None => continue,
             };
             if let Some(m) = shard_mut(groups, usize::from(mv.to)) {
@@ -290,10 +310,12 @@ impl RouteStage {
 impl Group {
     /// Runs the group's shards' lines of a chunk. The chunk is read once, in order (as one
     /// merger read it): each shard sees its lines in order, with the sweeps due among them.
+    #[inline(never)]
     pub(super) fn run(&mut self, names: &[Box<[u8]>], hosts: &[Box<[u8]>], w: Task) -> Part {
         let count = self.count.max(1);
         self.from.clear();
         self.from.resize(self.shards.len(), 0);
+        self.latest.ready = false;
         let mut sweeps = w.sweeps.iter().peekable();
         for (i, &s) in w.shard.iter().enumerate() {
             while let Some(&&(at, now)) = sweeps.peek() {
@@ -309,10 +331,12 @@ impl Group {
             if s % count != self.index {
                 continue;
             }
-            let (Some((_, m)), Some(from)) = (self.shards.get_mut(s / count), self.from.get_mut(s / count)) else {
+            let (Some((_, m)), Some(from)) =
+                (self.shards.get_mut(s / count), self.from.get_mut(s / count))
+            else {
                 continue;
             };
-            flush_due(&w, m, *from, i, &mut self.taker)?;
+            flush_due(m, &mut self.latest, &w, *from, i, &mut self.taker)?;
             *from = i + 1;
             let Some((ctx, ev)) = line(&w, names, hosts, i as u32) else {
                 continue;
@@ -322,7 +346,14 @@ impl Group {
             m.event(&ctx, ev, &mut |rec| t.take(rec))?;
         }
         for ((_, m), &from) in self.shards.iter_mut().zip(&self.from) {
-            flush_due(&w, m, from, w.shard.len(), &mut self.taker)?;
+            flush_due(
+                m,
+                &mut self.latest,
+                &w,
+                from,
+                w.shard.len(),
+                &mut self.taker,
+            )?;
         }
         for &(_, now) in sweeps {
             for (_, m) in &mut self.shards {
@@ -340,18 +371,23 @@ impl Group {
 /// Writes the held rejects that other shards' lines in `from..to` make due, at the line that
 /// makes each due (one merger wrote them there, before the line's own records).
 fn flush_due(
-    w: &Work,
     m: &mut Merger,
+    latest: &mut Latest,
+    w: &Work,
     mut from: usize,
     to: usize,
     t: &mut Taker,
 ) -> Result<(), Error> {
     while let Some(due) = m.pending_due() {
-        let Some(after) = w.latest.get(from..to) else {
+        let times = latest.get(w);
+        // The first line after `due`, as one merger checked each line's own time (a log may
+        // step back: not the latest time so far).
+        let Some(k) = (times.get(from..to)).and_then(|t| t.iter().position(|&now| now > due))
+        else {
             break;
         };
-        let k = from + after.partition_point(|&now| now <= due);
-        let Some(&now) = w.latest.get(k).filter(|_| k < to) else {
+        let k = from + k;
+        let Some(&now) = times.get(k) else {
             break;
         };
         t.seq = place(k, 0);
@@ -372,6 +408,8 @@ pub(super) struct WriteStage<'a> {
 }
 
 impl WriteStage<'_> {
+    // Not inlined: scripts/bench-instructions counts each step by its function.
+    #[inline(never)]
     pub(super) fn write(&mut self, work: Arc<Work>, parts: Vec<Part>) -> Result<(), Error> {
         // Records in input order (as one merger would have decided them), then time order.
         let out = &mut self.out;
@@ -444,6 +482,7 @@ impl<'a> Merging<'a> {
                 shards: Vec::new(),
                 taker: taker.fresh(),
                 from: Vec::new(),
+                latest: Latest::default(),
             })
             .collect();
         for (s, m) in sharded.shards.into_iter().enumerate() {
@@ -454,7 +493,6 @@ impl<'a> Merging<'a> {
         Merging {
             route: RouteStage {
                 router: sharded.router,
-                routed: Vec::new(),
                 plan: Plan::default(),
                 order: 0,
             },

@@ -72,7 +72,7 @@ pub fn convert_from(
     };
     let steps = MailSteps {
         inputs: &inputs,
-        chunk_size: cfg.chunk_size,
+        chunk_size: chunk_size(cfg.chunk_size, cfg.threads),
         mta: cfg.mta,
         buffers: Pool::default(),
         lines: Pool::default(),
@@ -172,6 +172,17 @@ pub fn convert_from(
         s
     });
     Ok((summary, state))
+}
+
+/// Bytes of chunks in flight at most, whatever `-j`: more workers read smaller chunks (each
+/// chunk's parsed lines take about as much again), so a 64-thread run takes the memory of a
+/// 3-thread one.
+const IN_FLIGHT_BYTES: usize = 12 << 20;
+/// Chunks no smaller than this: each is routed, merged by every group and written as a unit.
+const MIN_CHUNK: usize = 128 << 10;
+
+fn chunk_size(asked: usize, workers: usize) -> usize {
+    asked.min((IN_FLIGHT_BYTES / pool::in_flight(workers)).max(MIN_CHUNK))
 }
 
 /// `-o` may not be an input (a file read, or a directory given): the conversion would replace

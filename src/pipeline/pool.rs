@@ -16,8 +16,14 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 /// Items read and not yet through the second stage, per worker; with two workers, 8 were as
 /// fast as 16 on a rotated set and took less memory (docs/PERFORMANCE.md).
 const IN_FLIGHT_PER_WORKER: usize = 4;
-/// Items in flight at most, whatever the number of workers: memory does not grow with `-j`.
-const MAX_IN_FLIGHT: usize = 32;
+/// Items in flight at most, whatever the number of workers (the caller makes items smaller
+/// when there are more of them: [`in_flight`]).
+const MAX_IN_FLIGHT: usize = 64;
+
+/// Items read and not yet through the second stage at most, with `workers` workers.
+pub fn in_flight(workers: usize) -> usize {
+    (IN_FLIGHT_PER_WORKER * workers.max(2)).min(MAX_IN_FLIGHT)
+}
 
 /// The steps of a pipeline; the pool decides who runs which, and when.
 pub trait Steps: Sync {
@@ -348,7 +354,8 @@ impl<S: Steps> State<S> {
         if let Some(fan) = &mut self.fan {
             let n = fan.tasks.len().min(self.groups.len());
             for i in (0..n).map(|k| (id + k) % n) {
-                let (Some(task), Some(group)) = (fan.tasks.get_mut(i), self.groups.get_mut(i)) else {
+                let (Some(task), Some(group)) = (fan.tasks.get_mut(i), self.groups.get_mut(i))
+                else {
                     continue;
                 };
                 if task.is_some() && group.is_some() {
@@ -382,7 +389,7 @@ impl<S: Steps> State<S> {
         }
         // Later sources read ahead into half the room only, so the earliest source, which the
         // serial stages wait for, always has room left.
-        let room = (IN_FLIGHT_PER_WORKER * workers.max(2)).min(MAX_IN_FLIGHT);
+        let room = in_flight(workers);
         for (i, slot) in self.slots.iter_mut().enumerate() {
             if self.in_flight >= if i == 0 { room } else { room / 2 } {
                 return None;

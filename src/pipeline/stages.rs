@@ -13,7 +13,7 @@ use crate::input::decompress::{self, Compression};
 use crate::input::journal;
 use crate::input::Input as Source;
 use crate::merge::route::{self, Route};
-use crate::parse::{parse_line_as, Line, Mta, Span};
+use crate::parse::{parse_line_as, Event, Line, Mta, Span};
 use crate::time::Stamp;
 
 /// How far (seconds of log time) records may be out of order and still be sorted.
@@ -127,7 +127,7 @@ impl<'a> Steps for MailSteps<'a> {
         groups: &mut [Group],
         r: Resolved,
     ) -> (Vec<Task>, std::sync::Arc<Work>) {
-        stage.split(&self.names, &self.hosts, groups, r)
+        stage.split(&self.hosts, groups, r)
     }
 
     fn task(&self, group: &mut Group, task: Task) -> Part {
@@ -151,6 +151,17 @@ pub(super) type Lines = Vec<(Span, Line<Span>, Route)>;
 pub(super) struct Parsed {
     pub(super) chunk: Chunk,
     pub(super) lines: Lines,
+    /// What its lines are, counted here in parallel rather than by the serial dating step.
+    pub(super) counts: Counts,
+}
+
+/// A chunk's lines: all, those of a known mail server (by MTA), and of those the malformed.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Counts {
+    pub(super) lines: u64,
+    pub(super) recognised: u64,
+    pub(super) malformed: u64,
+    pub(super) by_mta: [u64; Mta::ALL.len()],
 }
 
 /// A line correlation reads: its index in the chunk's parsed lines, its number and its time.
@@ -268,6 +279,7 @@ impl Reading {
     }
 
     /// The next chunk, `None` at the end; an error names `input` and the offset reached.
+    #[inline(never)]
     pub(crate) fn next(&mut self, input: &Source) -> Result<Option<Chunk>, Error> {
         self.chunker.next_chunk().map_err(|source| {
             let offset = self.consumed.load(std::sync::atomic::Ordering::Relaxed);
@@ -278,6 +290,7 @@ impl Reading {
 
 /// Parses one chunk: a [`Line`] per line, slices turned into spans, and its route (keys hashed
 /// here, in parallel, for the serial router). Lines that name no host are `default_host`'s.
+#[inline(never)]
 pub(super) fn parse_chunk(
     chunk: Chunk,
     mta: Option<Mta>,
@@ -287,6 +300,7 @@ pub(super) fn parse_chunk(
     let data = chunk.bytes();
     let mut lines = pool.take();
     lines.clear();
+    let mut counts = Counts::default();
     let mut start = 0;
     while start < data.len() {
         let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
@@ -299,8 +313,20 @@ pub(super) fn parse_chunk(
             }
             Line::Unknown => Route::default(),
         };
+        counts.lines += 1;
+        if let Line::Known { mta, event, .. } = &line {
+            counts.recognised += 1;
+            counts.malformed += u64::from(matches!(event, Event::Malformed));
+            if let Some(n) = counts.by_mta.get_mut(*mta as usize) {
+                *n += 1;
+            }
+        }
         lines.push((Span::of(data, raw), line.map(|s| Span::of(data, s)), r));
         start = end + 1;
     }
-    Parsed { chunk, lines }
+    Parsed {
+        chunk,
+        lines,
+        counts,
+    }
 }
