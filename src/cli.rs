@@ -86,7 +86,8 @@ struct Cli {
     /// [default: the system zone].
     #[arg(long, value_name = "ZONE", value_parser = parse_tz)]
     tz: Option<jiff::tz::TimeZone>,
-    /// Threads [default: number of CPUs]; 1 reads, parses and merges on one thread.
+    /// Threads [default: number of CPUs; never more]; 1 reads, parses and merges on one
+    /// thread. The output is the same whatever the number.
     #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     threads: Option<u16>,
     /// Read every line as this MTA's, whatever its syslog tag (e.g. a Postfix whose

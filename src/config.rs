@@ -20,8 +20,11 @@ pub struct Config {
     pub output: Option<PathBuf>,
     /// Year of the first line of the first input; `None` infers it from each file's end time.
     pub year: Option<i16>,
-    /// Workers (1: every step on the calling thread).
+    /// Workers (1: every step on the calling thread); no more than the machine's cores run.
     pub threads: usize,
+    /// Groups the correlation shards are run in (default: one per worker). The output never
+    /// depends on it; tests set it to run more groups than the machine has cores.
+    pub groups: Option<usize>,
     /// Print a summary on stderr.
     pub stats: bool,
     /// Chunk size in bytes for parallel parsing (tests use small chunks).
@@ -64,6 +67,7 @@ impl Default for Config {
             output: None,
             year: None,
             threads: 1,
+            groups: None,
             stats: false,
             chunk_size: crate::input::chunk::CHUNK_SIZE,
             tz: jiff::tz::TimeZone::system(),

@@ -120,12 +120,13 @@ impl RecordWriter for Collect {
     }
 }
 
-fn convert(path: &Path, chunk_size: usize, threads: usize) -> Vec<String> {
+fn convert(path: &Path, chunk_size: usize, threads: usize, groups: usize) -> Vec<String> {
     let cfg = Config {
         inputs: vec![Input::Path(path.to_path_buf())],
         format: Format::Jsonl,
         year: Some(2026),
         threads,
+        groups: Some(groups),
         chunk_size,
         tz: jiff::tz::TimeZone::UTC,
         ..Config::default()
@@ -198,15 +199,16 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
     #[test]
-    fn records_do_not_depend_on_chunk_boundaries_or_threads(
+    fn records_do_not_depend_on_chunk_boundaries_threads_or_groups(
         pick in any::<usize>(),
         size in 1usize..600,
         threads in 1usize..5,
+        groups in 1usize..10,
     ) {
         let logs = fixture_logs();
         let path = &logs[pick % logs.len()];
-        let whole = convert(path, 1 << 20, 1);
-        let split = convert(path, size, threads);
-        prop_assert_eq!(whole, split, "{} split every {} bytes, {} threads", path.display(), size, threads);
+        let whole = convert(path, 1 << 20, 1, 1);
+        let split = convert(path, size, threads, groups);
+        prop_assert_eq!(whole, split, "{} split every {} bytes, {} threads, {} groups", path.display(), size, threads, groups);
     }
 }

@@ -158,6 +158,8 @@ pub(crate) struct Work {
     r: Resolved,
     /// Each dated line's shard.
     shard: Vec<u16>,
+    /// Each group's lines (indices into the dated lines, in order).
+    lists: Vec<Vec<u32>>,
     /// Sweeps due: before the line at this index, at this time.
     sweeps: Vec<(u32, i64)>,
     /// Lines correlation read before this chunk's.
@@ -196,9 +198,14 @@ fn line<'w>(
 }
 
 /// A record's place in a chunk: its line's index, then whether the line's own event made it
-/// (0: a held reject another line made due before it), then its order.
-fn place(i: usize, own: u64) -> u64 {
-    ((i as u64) << 25) | (own << 24)
+/// (its records come after the held rejects its time made due in other shards, ordered by
+/// shard), then its order. Unique, so the groups' runs merge the same way however many.
+fn place(i: usize, shard: Option<usize>) -> u64 {
+    let at = (i as u64) << 25;
+    match shard {
+        None => at | 1 << 24,
+        Some(s) => at | ((s as u64 & 0x7f) << 17),
+    }
 }
 
 /// The routing step: which shard each line of a chunk goes to, in input order.
@@ -263,6 +270,7 @@ impl RouteStage {
         let mut work = Work {
             r,
             shard: Vec::new(),
+            lists: Vec::new(),
             sweeps: Vec::new(),
             order: self.order,
         };
@@ -300,6 +308,13 @@ impl RouteStage {
             }
         }
         work.shard = std::mem::take(&mut self.plan.shard);
+        let count = groups.len().max(1);
+        work.lists = vec![Vec::new(); count];
+        for (i, &s) in work.shard.iter().enumerate() {
+            if let Some(l) = work.lists.get_mut(usize::from(s) % count) {
+                l.push(i as u32);
+            }
+        }
         work.sweeps = std::mem::take(&mut self.plan.sweeps);
         self.order += work.r.dated.len() as u64;
         let work = Arc::new(work);
@@ -308,8 +323,8 @@ impl RouteStage {
 }
 
 impl Group {
-    /// Runs the group's shards' lines of a chunk. The chunk is read once, in order (as one
-    /// merger read it): each shard sees its lines in order, with the sweeps due among them.
+    /// Runs the group's shards' lines of a chunk, in input order (as one merger read them):
+    /// each shard sees its lines in order, with the sweeps due among them.
     #[inline(never)]
     pub(super) fn run(&mut self, names: &[Box<[u8]>], hosts: &[Box<[u8]>], w: Task) -> Part {
         let count = self.count.max(1);
@@ -317,7 +332,9 @@ impl Group {
         self.from.resize(self.shards.len(), 0);
         self.latest.ready = false;
         let mut sweeps = w.sweeps.iter().peekable();
-        for (i, &s) in w.shard.iter().enumerate() {
+        let mine = w.lists.get(self.index).map_or(&[][..], |l| &l[..]);
+        for &i in mine {
+            let i = i as usize;
             while let Some(&&(at, now)) = sweeps.peek() {
                 if at as usize > i {
                     break;
@@ -327,27 +344,27 @@ impl Group {
                 }
                 sweeps.next();
             }
-            let s = usize::from(s);
-            if s % count != self.index {
+            let Some(&s) = w.shard.get(i) else {
                 continue;
-            }
+            };
+            let s = usize::from(s);
             let (Some((_, m)), Some(from)) =
                 (self.shards.get_mut(s / count), self.from.get_mut(s / count))
             else {
                 continue;
             };
-            flush_due(m, &mut self.latest, &w, *from, i, &mut self.taker)?;
+            flush_due((s, m), &mut self.latest, &w, *from, i, &mut self.taker)?;
             *from = i + 1;
             let Some((ctx, ev)) = line(&w, names, hosts, i as u32) else {
                 continue;
             };
             let t = &mut self.taker;
-            t.seq = place(i, 1);
+            t.seq = place(i, None);
             m.event(&ctx, ev, &mut |rec| t.take(rec))?;
         }
-        for ((_, m), &from) in self.shards.iter_mut().zip(&self.from) {
+        for ((s, m), &from) in self.shards.iter_mut().zip(&self.from) {
             flush_due(
-                m,
+                (*s, m),
                 &mut self.latest,
                 &w,
                 from,
@@ -371,7 +388,7 @@ impl Group {
 /// Writes the held rejects that other shards' lines in `from..to` make due, at the line that
 /// makes each due (one merger wrote them there, before the line's own records).
 fn flush_due(
-    m: &mut Merger,
+    (shard, m): (usize, &mut Merger),
     latest: &mut Latest,
     w: &Work,
     mut from: usize,
@@ -390,7 +407,7 @@ fn flush_due(
         let Some(&now) = times.get(k) else {
             break;
         };
-        t.seq = place(k, 0);
+        t.seq = place(k, Some(shard));
         m.flush_due(now, &mut |rec| t.take(rec))?;
         from = k + 1;
     }

@@ -70,9 +70,12 @@ pub fn convert_from(
         Some(s) => s.resumes(&peeks),
         None => vec![None; inputs.len()],
     };
+    // `-j` groups of shards share the work; threads beyond the machine's cores would only add
+    // their memory (each keeps its allocator's pages), so the workers are at most the cores.
+    let workers = cfg.threads.clamp(1, crate::cli::default_threads().max(1));
     let steps = MailSteps {
         inputs: &inputs,
-        chunk_size: chunk_size(cfg.chunk_size, cfg.threads),
+        chunk_size: chunk_size(cfg.chunk_size, workers),
         mta: cfg.mta,
         buffers: Pool::default(),
         lines: Pool::default(),
@@ -141,8 +144,9 @@ pub fn convert_from(
     let carried = state
         .as_mut()
         .and_then(|s| Some((s.merger.take()?, s.held.take()?)));
-    // As many groups of shards as workers: each worker merges one group at a time.
-    let merging = Merging::new(out, cfg.max_age_secs, cfg.threads, pools, carried);
+    // A group of shards per worker: each worker merges one group at a time.
+    let groups = cfg.groups.unwrap_or(workers);
+    let merging = Merging::new(out, cfg.max_age_secs, groups, pools, carried);
     let keep = state.is_some();
     let stages = pool::Stages {
         first: dating,
@@ -150,7 +154,7 @@ pub fn convert_from(
         groups: merging.groups,
         second: merging.write,
     };
-    let done = pool::run(&steps, stages, cfg.threads, cancel).map_err(stopped_error)?;
+    let done = pool::run(&steps, stages, workers, cancel).map_err(stopped_error)?;
     let merging = Merging {
         route: done.split,
         groups: done.groups,

@@ -1,11 +1,11 @@
 //! Correlation in shards: a line per chunk puts every tied key (a content-filter hop, a bounce
 //! notification, a qmail delivery, an OpenSMTPD session) in another chunk than the lines before
 //! it, so the router moves states between shards at nearly every tie. Every field of every
-//! record must be the same as with whole-file chunks, on any number of threads.
+//! record must be the same as with whole-file chunks, on any number of threads and groups.
 
 use super::*;
 
-fn jsonl(inputs: &[PathBuf], chunk_size: usize, threads: usize) -> Vec<u8> {
+fn jsonl(inputs: &[PathBuf], chunk_size: usize, threads: usize, groups: usize) -> Vec<u8> {
     let dir = tempdir();
     let out = dir.path().join("out.jsonl");
     let cfg = maillogconv::config::Config {
@@ -17,6 +17,7 @@ fn jsonl(inputs: &[PathBuf], chunk_size: usize, threads: usize) -> Vec<u8> {
         format: maillogconv::config::Format::Jsonl,
         year: Some(2026),
         threads,
+        groups: Some(groups),
         chunk_size,
         ..maillogconv::config::Config::default()
     };
@@ -38,16 +39,17 @@ fn tied_keys_in_other_chunks_give_the_same_records() {
         ("exim/testsuite-0021.log", "\"prev_queue_id\":\""),
     ] {
         let input = [fixture(rel)];
-        let whole = jsonl(&input, 1 << 20, 1);
+        let whole = jsonl(&input, 1 << 20, 1, 1);
         let text = String::from_utf8_lossy(&whole);
         // The test means something only if the fixture has records that need the tie.
         assert!(text.contains(tie), "{rel}: no record with {tie}");
-        for threads in [1, 3] {
-            let small = jsonl(&input, 64, threads);
+        // More groups than cores too: each worker then runs several.
+        for (threads, groups) in [(1, 1), (3, 3), (2, 7), (2, 64)] {
+            let small = jsonl(&input, 64, threads, groups);
             assert_eq!(
                 String::from_utf8_lossy(&small),
                 text,
-                "{rel}: a line a chunk, {threads} threads"
+                "{rel}: a line a chunk, {threads} threads, {groups} groups"
             );
         }
     }
