@@ -39,6 +39,7 @@ fuzz_target!(|data: &[u8]| {
             host,
             mta,
             source: b"fuzz",
+            order: n as u64,
         };
         let _ = merger.event(&ctx, event, &mut |r| {
             records.push(Box::new(r.to_owned_record()));
@@ -65,7 +66,10 @@ fuzz_target!(|data: &[u8]| {
     for f in [Format::Awstats, Format::Jsonl, Format::Clf] {
         let written = Shared::default();
         let mut direct = maillogconv::output::writer(f, Box::new(written.clone()));
-        let mut rendering = maillogconv::output::writer(f, Box::new(std::io::sink()));
+        let Some(render) = maillogconv::output::writer(f, Box::new(std::io::sink())).renderer()
+        else {
+            panic!("{f:?} renders no lines");
+        };
         let mut line = Vec::new();
         for r in &held {
             if let Ok(mut w) = written.0.lock() {
@@ -73,7 +77,7 @@ fuzz_target!(|data: &[u8]| {
             }
             let _ = direct.write_record(&r.view());
             line.clear();
-            let _ = rendering.render(&r.view(), &mut line);
+            let _ = render(&r.view(), &mut line);
             let w = written.0.lock().map(|w| w.clone()).unwrap_or_default();
             assert_eq!(line, w, "{f:?}");
         }

@@ -346,7 +346,7 @@ impl<'a> DateStage<'a> {
             fs.recognised += c.recognised;
         }
         let audit_all = self.audit.as_ref().is_some_and(|a| a.all);
-        for (idx, (span, line, _)) in p.lines.iter().enumerate() {
+        for (idx, (span, line)) in p.lines.iter().enumerate() {
             self.line_no += 1;
             self.new_lines += 1;
             if cuts.peek().is_some_and(|&&at| at == span.start()) {

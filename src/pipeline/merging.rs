@@ -180,7 +180,6 @@ fn line<'w>(
         Line::Known {
             host, mta, event, ..
         },
-        _,
     )) = w.r.parsed.lines.get(d.idx as usize)
     else {
         return None;
@@ -274,11 +273,11 @@ impl RouteStage {
             sweeps: Vec::new(),
             order: self.order,
         };
-        let (dated, lines) = (&work.r.dated, &work.r.parsed.lines);
+        let (dated, routes) = (&work.r.dated, &work.r.parsed.routes);
         let routed = |i: usize| {
             let d = &dated[i];
             Routed {
-                route: lines.get(d.idx as usize).map_or(Route::default(), |l| l.2),
+                route: routes.get(d.idx as usize).copied().unwrap_or_default(),
                 now: d.ts.instant.as_second(),
             }
         };
@@ -291,7 +290,7 @@ impl RouteStage {
         for mv in &self.plan.moves {
             let line = (work.r.dated.get(mv.line as usize))
                 .and_then(|d| work.r.parsed.lines.get(d.idx as usize));
-            let Some((_, Line::Known { host, event, .. }, _)) = line else {
+            let Some((_, Line::Known { host, event, .. })) = line else {
                 continue;
             };
             let keys = route::tied_keys(event, data);
@@ -421,6 +420,7 @@ pub(super) struct WriteStage<'a> {
     /// Where written chunks' buffers go back for reuse.
     pool: Pool,
     lines: Pool<Lines>,
+    routes: Pool<Vec<Route>>,
     dated: Pool<Vec<Dated>>,
 }
 
@@ -461,11 +461,15 @@ impl WriteStage<'_> {
         if let Ok(w) = Arc::try_unwrap(work) {
             self.pool.put(w.r.parsed.chunk.buf);
             self.lines.put(w.r.parsed.lines);
+            self.routes.put(w.r.parsed.routes);
             self.dated.put(w.r.dated);
         }
         Ok(())
     }
 }
+
+/// Where a written chunk's buffers go back: its bytes, parsed lines, routes and dated lines.
+pub(super) type Pools = (Pool, Pool<Lines>, Pool<Vec<Route>>, Pool<Vec<Dated>>);
 
 /// The merge stages of a run: routing, the groups of shards, writing.
 pub(super) struct Merging<'a> {
@@ -480,7 +484,7 @@ impl<'a> Merging<'a> {
         out: Out<'a>,
         max_age_secs: i64,
         groups: usize,
-        (pool, lines, dated): (Pool, Pool<Lines>, Pool<Vec<Dated>>),
+        (pool, lines, routes, dated): Pools,
         carried: Option<Carried>,
     ) -> Self {
         let (mut sharded, reorder) = carried.unwrap_or_else(|| {
@@ -519,6 +523,7 @@ impl<'a> Merging<'a> {
                 reorder,
                 pool,
                 lines,
+                routes,
                 dated,
             },
         }

@@ -79,6 +79,7 @@ pub fn convert_from(
         mta: cfg.mta,
         buffers: Pool::default(),
         lines: Pool::default(),
+        routes: Pool::default(),
         skips: resumes
             .iter()
             .map(|r| r.as_ref().map_or(0, |r| r.skip))
@@ -140,7 +141,12 @@ pub fn convert_from(
         pseudo: cfg.pseudonymize.clone(),
         progress: cfg.progress.clone(),
     };
-    let pools = (steps.buffers.clone(), steps.lines.clone(), dated);
+    let pools = (
+        steps.buffers.clone(),
+        steps.lines.clone(),
+        steps.routes.clone(),
+        dated,
+    );
     let carried = state
         .as_mut()
         .and_then(|s| Some((s.merger.take()?, s.held.take()?)));

@@ -26,6 +26,7 @@ pub(super) struct MailSteps<'a> {
     pub(super) mta: Option<Mta>,
     pub(super) buffers: Pool,
     pub(super) lines: Pool<Lines>,
+    pub(super) routes: Pool<Vec<Route>>,
     /// Decompressed bytes of each input an earlier run read (`--state`).
     pub(super) skips: Vec<u64>,
     /// Leave plain files' unfinished last lines for the next run (`--state`).
@@ -110,7 +111,7 @@ impl<'a> Steps for MailSteps<'a> {
 
     fn map(&self, (source, chunk): (usize, Chunk)) -> Parsed {
         let default_host = self.hosts.get(source).map_or(&[][..], |h| &h[..]);
-        let parsed = parse_chunk(chunk, self.mta, default_host, &self.lines);
+        let parsed = parse_chunk(chunk, self.mta, default_host, (&self.lines, &self.routes));
         if let Some(p) = &self.progress {
             p.add_lines(parsed.lines.len() as u64);
         }
@@ -144,13 +145,15 @@ impl<'a> Steps for MailSteps<'a> {
     }
 }
 
-/// Parsed lines of a chunk: each line's span, its parse, and the correlation keys it names.
-pub(super) type Lines = Vec<(Span, Line<Span>, Route)>;
+/// Parsed lines of a chunk: each line's span and its parse.
+pub(super) type Lines = Vec<(Span, Line<Span>)>;
 
 /// A chunk and its parsed lines (spans into the chunk).
 pub(super) struct Parsed {
     pub(super) chunk: Chunk,
     pub(super) lines: Lines,
+    /// Each line's route (the correlation keys it names), apart: the router reads only these.
+    pub(super) routes: Vec<Route>,
     /// What its lines are, counted here in parallel rather than by the serial dating step.
     pub(super) counts: Counts,
 }
@@ -295,11 +298,13 @@ pub(super) fn parse_chunk(
     chunk: Chunk,
     mta: Option<Mta>,
     default_host: &[u8],
-    pool: &Pool<Lines>,
+    (pool, routes_pool): (&Pool<Lines>, &Pool<Vec<Route>>),
 ) -> Parsed {
     let data = chunk.bytes();
     let mut lines = pool.take();
     lines.clear();
+    let mut routes = routes_pool.take();
+    routes.clear();
     let mut counts = Counts::default();
     let mut start = 0;
     while start < data.len() {
@@ -321,12 +326,14 @@ pub(super) fn parse_chunk(
                 *n += 1;
             }
         }
-        lines.push((Span::of(data, raw), line.map(|s| Span::of(data, s)), r));
+        routes.push(r);
+        lines.push((Span::of(data, raw), line.map(|s| Span::of(data, s))));
         start = end + 1;
     }
     Parsed {
         chunk,
         lines,
+        routes,
         counts,
     }
 }
