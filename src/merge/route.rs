@@ -382,6 +382,7 @@ impl Router {
         plan: &mut Plan,
     ) {
         plan.shard.clear();
+        plan.shard.reserve(n);
         plan.moves.clear();
         plan.sweeps.clear();
         self.groups.clear();

@@ -21,7 +21,22 @@ impl Merger {
     /// Takes what this merger holds for the `kind` key `id` of `host`.
     pub fn take_key(&mut self, kind: Kind, host: &[u8], id: &[u8]) -> Moved {
         let mut m = Moved::default();
-        set_key(&mut m.key, host, id);
+        // Most keys a tie names are new: nothing to take, and no key made for nothing.
+        set_key(&mut self.key, host, id);
+        let key = self.key.as_slice();
+        let held = match kind {
+            Kind::Message => {
+                self.open.contains_key(key)
+                    || self.links.contains_key(key)
+                    || self.pending.iter().any(|p| p.key == key)
+            }
+            Kind::Delivery => self.deliveries.contains_key(key),
+            Kind::Session => self.sessions.open.contains_key(key),
+        };
+        if !held {
+            return m;
+        }
+        m.key = self.key.clone();
         match kind {
             Kind::Message => {
                 m.message = self.open.remove(m.key.as_slice());

@@ -308,7 +308,9 @@ impl RouteStage {
         }
         work.shard = std::mem::take(&mut self.plan.shard);
         let count = groups.len().max(1);
-        work.lists = vec![Vec::new(); count];
+        work.lists = (0..count)
+            .map(|_| Vec::with_capacity(work.shard.len() / count + 16))
+            .collect();
         for (i, &s) in work.shard.iter().enumerate() {
             if let Some(l) = work.lists.get_mut(usize::from(s) % count) {
                 l.push(i as u32);
