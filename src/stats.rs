@@ -124,10 +124,6 @@ impl Stats {
         }
     }
 
-    pub fn count_mta(&mut self, m: Mta) {
-        self.by_mta[m as usize] += 1;
-    }
-
     pub fn records_total(&self) -> u64 {
         self.records.iter().sum()
     }

@@ -607,9 +607,8 @@ mod tests {
         merge_into(&mut Merger::new(), text)
     }
 
-    /// Feeds every line of `text` to `m`; returns the records.
-    /// Merges each line of `text`, handing its records to `f`; held rejects stay held.
-    fn feed(m: &mut Merger, text: &str, f: &mut dyn FnMut(&RecordRef)) {
+    /// Each known line of `text` with its place and time, as the pipeline dates it.
+    pub(super) fn each_event<'t>(text: &'t str, f: &mut dyn FnMut(&Ctx<'t>, Event<&'t [u8]>)) {
         let mut years = YearResolver::new(YearStart::FirstLineIn(2026));
         for (n, line) in text.lines().enumerate() {
             if let Line::Known {
@@ -630,12 +629,19 @@ mod tests {
                     mta,
                     source: b"test",
                 };
-                let _ = m.event(&ctx, event, &mut |r| {
-                    f(r);
-                    Ok(())
-                });
+                f(&ctx, event);
             }
         }
+    }
+
+    /// Merges each line of `text`, handing its records to `f`; held rejects stay held.
+    pub(super) fn feed(m: &mut Merger, text: &str, f: &mut dyn FnMut(&RecordRef)) {
+        each_event(text, &mut |ctx, event| {
+            let _ = m.event(ctx, event, &mut |r| {
+                f(r);
+                Ok(())
+            });
+        });
     }
 
     /// Records `merge_into` gets before the held rejects are flushed at the end.

@@ -366,14 +366,16 @@ impl Router {
         }
     }
 
-    /// Spreads a batch of lines (in input order) over the shards. Keys a line ties are put
-    /// in one shard for the whole batch, with the states they have elsewhere moved there
-    /// first; lines with no key are spread by their number.
+    /// [`Router::plan_with`] over a slice of lines.
+    #[cfg(test)]
     pub fn plan(&mut self, lines: &[Routed], first_line: u64, plan: &mut Plan) {
         self.plan_with(lines.len(), |i| lines[i], first_line, plan);
     }
 
-    /// As [`Router::plan`], the batch's `n` lines read through `line` (no copy of them).
+    /// Spreads a batch of `n` lines (in input order, read through `line`: no copy of them)
+    /// over the shards. Keys a line ties are put in one shard for the whole batch, with the
+    /// states they have elsewhere moved there first; lines with no key are spread by their
+    /// number.
     pub fn plan_with(
         &mut self,
         n: usize,

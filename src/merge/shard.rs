@@ -190,41 +190,18 @@ fn shard(mut m: Merger) -> Merger {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::merge::Ctx;
-    use crate::parse::{parse_line, Line};
-    use crate::time::{YearResolver, YearStart};
+    use crate::merge::tests::{each_event, feed};
 
     /// Merges each line of `text` in the shard the router sends it to; returns the records.
-    fn feed(s: &mut Sharded, text: &str) -> Vec<crate::record::Record> {
-        let mut years = YearResolver::new(YearStart::FirstLineIn(2026));
+    fn feed_shards(s: &mut Sharded, text: &str) -> Vec<crate::record::Record> {
         let mut out = Vec::new();
-        for (n, line) in text.lines().enumerate() {
-            let Line::Known {
-                stamp,
-                host,
-                mta,
-                event,
-            } = parse_line(line.as_bytes())
-            else {
-                continue;
-            };
-            let Ok(ts) = years.resolve(&stamp) else {
-                continue;
-            };
-            let ctx = Ctx {
-                order: n as u64,
-                line: n as u64 + 1,
-                ts,
-                host,
-                mta,
-                source: b"test",
-            };
-            let shard = s.router.shard(route::route(host, &event).key);
-            let _ = s.shards[shard].event(&ctx, event, &mut |r| {
+        each_event(text, &mut |ctx, event| {
+            let shard = s.router.shard(route::route(ctx.host, &event).key);
+            let _ = s.shards[shard].event(ctx, event, &mut |r| {
                 out.push(r.to_owned_record());
                 Ok(())
             });
-        }
+        });
         out
     }
 
@@ -242,42 +219,16 @@ Jan 10 10:00:02 mx postfix/smtp[3]: 4A1B2C3D4E: to=<b@example.org>, relay=mx.exa
 Jan 10 10:00:03 mx postfix/smtp[3]: 4A1B2C3D4E: to=<c@example.net>, relay=mx.example.net[198.51.100.2]:25, delay=2, delays=0/0/0/2, dsn=2.0.0, status=sent (250 ok)
 ";
         let mut old = Merger::with_max_age(86_400);
-        for line in head.lines() {
-            let _ = feed_one(&mut old, line);
-        }
+        feed(&mut old, head, &mut |_| {});
         assert_eq!(old.open_messages(), 2);
         let mut split = Sharded::from_merger(old);
         assert_eq!(split.sum(|m| m.open_messages() as u64), 2);
         assert!(split.shards.iter().all(|m| m.share == SHARDS));
-        let recs = feed(&mut split, tail);
+        let recs = feed_shards(&mut split, tail);
         assert_eq!(recs.len(), 2);
         for r in &recs {
             assert_eq!(&r.client_ip[..], b"192.0.2.10");
             assert_eq!(r.sender.as_deref(), Some(&b"a@example.com"[..]));
         }
-    }
-
-    fn feed_one(m: &mut Merger, line: &str) -> Option<()> {
-        let Line::Known {
-            stamp,
-            host,
-            mta,
-            event,
-        } = parse_line(line.as_bytes())
-        else {
-            return None;
-        };
-        let ts = YearResolver::new(YearStart::FirstLineIn(2026))
-            .resolve(&stamp)
-            .ok()?;
-        let ctx = Ctx {
-            order: 0,
-            line: 1,
-            ts,
-            host,
-            mta,
-            source: b"test",
-        };
-        m.event(&ctx, event, &mut |_| Ok(())).ok()
     }
 }

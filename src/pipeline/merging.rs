@@ -12,7 +12,7 @@ use crate::merge::route::{self, Plan, Route, Routed, SHARDS};
 use crate::merge::{Ctx, Merger, Sharded};
 use crate::order::{Reorder, Timed};
 use crate::output::{RecordWriter, Render};
-use crate::parse::{Event, Line, Span};
+use crate::parse::{Event, Line, Mta, Span};
 use crate::record::{Record, RecordRef};
 use crate::stats::{Stats, Summary};
 use std::cmp::Reverse;
@@ -106,19 +106,6 @@ impl Taker {
         }
     }
 
-    fn fresh(&self) -> Self {
-        Taker {
-            render: self.render,
-            pseudo: self.pseudo.clone(),
-            progress: self.progress.clone(),
-            name: self.name.clone(),
-            counts: Stats::default(),
-            line: Vec::with_capacity(1024),
-            out: Vec::new(),
-            seq: 0,
-        }
-    }
-
     fn take(&mut self, rec: &RecordRef) -> Result<(), Error> {
         // With `--pseudonymize`, the record written is an owned copy with pseudonyms: it is
         // what is held for time order too (not copied once more).
@@ -173,27 +160,41 @@ fn line<'w>(
     hosts: &'w [Box<[u8]>],
     i: u32,
 ) -> Option<(Ctx<'w>, Event<&'w [u8]>)> {
-    let data = w.r.parsed.chunk.bytes();
-    let d = w.r.dated.get(i as usize)?;
-    let Some((
-        _,
-        Line::Known {
-            host, mta, event, ..
-        },
-    )) = w.r.parsed.lines.get(d.idx as usize)
-    else {
-        return None;
-    };
-    let default_host = hosts.get(w.r.file).map_or(&[][..], |h| &h[..]);
+    let (d, host, mta, event) = w.known(hosts, i)?;
     let ctx = Ctx {
         line: d.line,
         ts: d.ts,
-        host: host_or(host.get(data), default_host),
-        mta: *mta,
+        host,
+        mta,
         source: names.get(w.r.file).map_or(&[][..], |n| &n[..]),
         order: w.order + u64::from(i),
     };
+    let data = w.r.parsed.chunk.bytes();
     Some((ctx, event.map(&mut |s: Span| s.get(data))))
+}
+
+impl Work {
+    /// The dated line at `i`: its number and time, its host (the input's if it names none),
+    /// its MTA and its event as parsed (spans into the chunk).
+    fn known<'w>(
+        &'w self,
+        hosts: &'w [Box<[u8]>],
+        i: u32,
+    ) -> Option<(&'w Dated, &'w [u8], Mta, &'w Event<Span>)> {
+        let d = self.r.dated.get(i as usize)?;
+        let Some((
+            _,
+            Line::Known {
+                host, mta, event, ..
+            },
+        )) = self.r.parsed.lines.get(d.idx as usize)
+        else {
+            return None;
+        };
+        let default_host = hosts.get(self.r.file).map_or(&[][..], |h| &h[..]);
+        let host = host_or(host.get(self.r.parsed.chunk.bytes()), default_host);
+        Some((d, host, *mta, event))
+    }
 }
 
 /// A record's place in a chunk: its line's index, then whether the line's own event made it
@@ -286,18 +287,14 @@ impl RouteStage {
             .plan_with(dated.len(), routed, first_line, &mut self.plan);
         // Tied keys' states go to their group's shard before any of the chunk's lines.
         let data = work.r.parsed.chunk.bytes();
-        let default_host = hosts.get(work.r.file).map_or(&[][..], |h| &h[..]);
         for mv in &self.plan.moves {
-            let line = (work.r.dated.get(mv.line as usize))
-                .and_then(|d| work.r.parsed.lines.get(d.idx as usize));
-            let Some((_, Line::Known { host, event, .. })) = line else {
+            let Some((_, host, _, event)) = work.known(hosts, mv.line) else {
                 continue;
             };
             let keys = route::tied_keys(event, data);
             let Some(k) = (if mv.tied { keys.tie } else { keys.key }) else {
                 continue;
             };
-            let host = host_or(host.get(data), default_host);
             let moved = match shard_mut(groups, usize::from(mv.from)) {
                 Some(m) => m.take_key(k.kind, host, k.id),
                 None => continue,
@@ -497,13 +494,12 @@ impl<'a> Merging<'a> {
         });
         sharded.set_max_age(max_age_secs);
         let n = groups.clamp(1, SHARDS);
-        let taker = Taker::new(&out);
         let mut gs: Vec<Group> = (0..n)
             .map(|index| Group {
                 index,
                 count: n,
                 shards: Vec::new(),
-                taker: taker.fresh(),
+                taker: Taker::new(&out),
                 from: Vec::new(),
                 latest: Latest::default(),
             })
@@ -544,15 +540,16 @@ impl<'a> Merging<'a> {
             mut write,
         } = self;
         let mut counts = Stats::default();
-        let mut shards: Vec<(usize, Merger)> = Vec::with_capacity(SHARDS);
-        let mut taker = None;
-        for g in groups {
-            counts.hops += g.taker.counts.hops;
-            for (a, b) in counts.records.iter_mut().zip(g.taker.counts.records) {
+        let mut add = |c: &Stats| {
+            counts.hops += c.hops;
+            for (a, b) in counts.records.iter_mut().zip(c.records) {
                 *a += b;
             }
+        };
+        let mut shards: Vec<(usize, Merger)> = Vec::with_capacity(SHARDS);
+        for g in groups {
+            add(&g.taker.counts);
             shards.extend(g.shards);
-            taker.get_or_insert(g.taker);
         }
         shards.sort_by_key(|(s, _)| *s);
         let mut sharded = Sharded {
@@ -561,13 +558,9 @@ impl<'a> Merging<'a> {
         };
         // Rejects still waiting for their sender are written as they are: the held ones are
         // not saved with the open messages.
-        let mut taker = taker.unwrap_or_else(|| Taker::new(&write.out));
-        taker.counts = Stats::default();
+        let mut taker = Taker::new(&write.out);
         sharded.flush_pending(&mut |rec| taker.take(rec))?;
-        counts.hops += taker.counts.hops;
-        for (a, b) in counts.records.iter_mut().zip(taker.counts.records) {
-            *a += b;
-        }
+        add(&taker.counts);
         let out = &mut write.out;
         for (_, h) in taker.out.drain(..) {
             write.reorder.push(h, &mut |h| out.emit(h))?;

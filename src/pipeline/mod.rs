@@ -70,8 +70,8 @@ pub fn convert_from(
         Some(s) => s.resumes(&peeks),
         None => vec![None; inputs.len()],
     };
-    // `-j` groups of shards share the work; threads beyond the machine's cores would only add
-    // their memory (each keeps its allocator's pages), so the workers are at most the cores.
+    // Threads beyond the machine's cores would only add their memory (each keeps its
+    // allocator's pages): the workers are at most the cores, and the output is the same.
     let workers = cfg.threads.clamp(1, crate::cli::default_threads().max(1));
     let steps = MailSteps {
         inputs: &inputs,

@@ -312,20 +312,20 @@ pub(super) fn parse_chunk(
         let raw = &data[start..end];
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         let line = parse_line_as(raw, mta);
+        counts.lines += 1;
         let r = match &line {
-            Line::Known { host, event, .. } => {
+            Line::Known {
+                host, mta, event, ..
+            } => {
+                counts.recognised += 1;
+                counts.malformed += u64::from(matches!(event, Event::Malformed));
+                if let Some(n) = counts.by_mta.get_mut(*mta as usize) {
+                    *n += 1;
+                }
                 route::route(super::merging::host_or(host, default_host), event)
             }
             Line::Unknown => Route::default(),
         };
-        counts.lines += 1;
-        if let Line::Known { mta, event, .. } = &line {
-            counts.recognised += 1;
-            counts.malformed += u64::from(matches!(event, Event::Malformed));
-            if let Some(n) = counts.by_mta.get_mut(*mta as usize) {
-                *n += 1;
-            }
-        }
         routes.push(r);
         lines.push((Span::of(data, raw), line.map(|s| Span::of(data, s))));
         start = end + 1;
