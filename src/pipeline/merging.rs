@@ -27,15 +27,66 @@ pub(super) struct Out<'a> {
     pub(super) pseudo: Option<crate::pseudo::Pseudonymizer>,
     /// Counters for a progress display.
     pub(super) progress: Option<Arc<crate::progress::Progress>>,
+    /// Line buffers written, on their way back to the groups that render into them.
+    pub(super) spare: Spare,
 }
 
 impl Out<'_> {
     fn emit(&mut self, h: Held) -> Result<(), Error> {
         match h {
             Held::Record(r) => self.writer.write_record(&r.view()),
-            Held::Line(_, line) => self.writer.write_rendered(&line),
+            Held::Line(_, line) => {
+                let done = self.writer.write_rendered(&line);
+                self.spare.keep(line);
+                done
+            }
         }
         .map_err(|source| write_error(&self.name, source))
+    }
+}
+
+/// Rendered lines' buffers, recycled in batches between the writer (which empties them) and
+/// the groups (which fill them): a line allocated on one core and freed on another cost a
+/// cache miss in the allocator for every record (perf: 6% of the cycles of a run).
+#[derive(Default)]
+pub(super) struct Spare {
+    batch: Vec<Vec<u8>>,
+    pool: Pool<Vec<Vec<u8>>>,
+}
+
+/// Buffers passed back at a time, and the largest one worth keeping (a long line's buffer
+/// would otherwise stay that size).
+const SPARE_BATCH: usize = 256;
+const SPARE_MAX_BYTES: usize = 1024;
+
+impl Spare {
+    /// A group's own: it shares the writer's pool.
+    fn share(&self) -> Spare {
+        Spare {
+            batch: Vec::new(),
+            pool: self.pool.clone(),
+        }
+    }
+
+    /// An empty buffer, recycled when one is back.
+    fn get(&mut self) -> Vec<u8> {
+        if self.batch.is_empty() {
+            self.batch = self.pool.take();
+        }
+        // Most lines fit: no growth while the line is rendered.
+        self.batch.pop().unwrap_or_else(|| Vec::with_capacity(256))
+    }
+
+    /// Keeps `buf` for reuse; a full batch goes back to the pool.
+    fn keep(&mut self, mut buf: Vec<u8>) {
+        if buf.capacity() > SPARE_MAX_BYTES {
+            return;
+        }
+        buf.clear();
+        self.batch.push(buf);
+        if self.batch.len() >= SPARE_BATCH {
+            self.pool.put(std::mem::take(&mut self.batch));
+        }
     }
 }
 
@@ -51,7 +102,7 @@ fn write_error(name: &str, source: std::io::Error) -> Error {
 #[derive(serde::Serialize, serde::Deserialize)]
 pub(super) enum Held {
     Record(Box<Record>),
-    Line(i128, Box<[u8]>),
+    Line(i128, Vec<u8>),
 }
 
 impl Timed for Held {
@@ -87,7 +138,7 @@ struct Taker {
     /// The output's name, for a render error.
     name: Arc<str>,
     counts: Stats,
-    line: Vec<u8>,
+    spare: Spare,
     out: Vec<(u64, Held)>,
     seq: u64,
 }
@@ -100,7 +151,7 @@ impl Taker {
             progress: out.progress.clone(),
             name: out.name.as_str().into(),
             counts: Stats::default(),
-            line: Vec::with_capacity(1024),
+            spare: out.spare.share(),
             out: Vec::new(),
             seq: 0,
         }
@@ -122,12 +173,13 @@ impl Taker {
         }
         let held = match self.render {
             Some(render) => {
-                self.line.clear();
-                render(r, &mut self.line).map_err(|e| write_error(&self.name, e))?;
-                if self.line.is_empty() {
+                let mut line = self.spare.get();
+                render(r, &mut line).map_err(|e| write_error(&self.name, e))?;
+                if line.is_empty() {
+                    self.spare.keep(line);
                     return Ok(());
                 }
-                Held::Line(r.key(), self.line.as_slice().into())
+                Held::Line(r.key(), line)
             }
             None => Held::Record(Box::new(match owned {
                 Some(o) => o,

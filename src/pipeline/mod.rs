@@ -20,7 +20,7 @@ use crate::output::RecordWriter;
 use crate::stats::Summary;
 use crate::years::{peek, plan_years, Peeked};
 use date::{DateSetup, DateStage};
-use merging::{Merging, Out};
+use merging::{Merging, Out, Spare};
 use pool::Stopped;
 use stages::MailSteps;
 use state::State;
@@ -140,6 +140,7 @@ pub fn convert_from(
             .map_or("<stdout>".to_string(), |p| p.display().to_string()),
         pseudo: cfg.pseudonymize.clone(),
         progress: cfg.progress.clone(),
+        spare: Spare::default(),
     };
     let pools = (
         steps.buffers.clone(),
