@@ -56,24 +56,41 @@ pub fn ip_address(v: &[u8]) -> &[u8] {
 }
 
 /// Dotted-quad IPv4 as `Ipv4Addr`'s parser reads it (four decimal octets up to 255, no leading
-/// zeros), read as bytes: this runs for every peer (through `str` it cost ~5% of a run).
+/// zeros), read as bytes: this runs for every peer (through `str` it cost ~5% of a run). Octet
+/// by octet, not a state machine over every byte: ~200 instructions an address were ~2% of a
+/// run (callgrind).
 fn is_ipv4(v: &[u8]) -> bool {
-    let (mut dots, mut octet, mut digits) = (0u8, 0u16, 0u8);
-    for &c in v {
-        match c {
-            b'.' if digits > 0 && dots < 3 => (dots, octet, digits) = (dots + 1, 0, 0),
-            // A leading zero (`01`) is refused, as the standard parser does.
-            b'0'..=b'9' if digits == 0 || octet > 0 => {
-                octet = octet * 10 + u16::from(c - b'0');
-                digits += 1;
-                if digits > 3 || octet > 255 {
-                    return false;
-                }
+    if !(7..=15).contains(&v.len()) {
+        return false;
+    }
+    let mut rest = v;
+    for part in 0..4 {
+        let n = rest
+            .iter()
+            .take(4)
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+        let octet = match rest {
+            [a] if n == 1 => u16::from(a - b'0'),
+            [b'1'..=b'9', b, ..] if n == 2 => u16::from(rest[0] - b'0') * 10 + u16::from(b - b'0'),
+            [b'1'..=b'9', b, c, ..] if n == 3 => {
+                u16::from(rest[0] - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0')
             }
+            [a, ..] if n == 1 => u16::from(a - b'0'),
             _ => return false,
+        };
+        if octet > 255 {
+            return false;
+        }
+        rest = &rest[n..];
+        if part < 3 {
+            match rest {
+                [b'.', r @ ..] => rest = r,
+                _ => return false,
+            }
         }
     }
-    dots == 3 && digits > 0
+    rest.is_empty()
 }
 
 /// IPv6 (also with an IPv4 tail, `::ffff:10.0.0.1`): only text of its characters is given to
@@ -192,6 +209,43 @@ pub fn is_dsn(w: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The byte reader agrees with the standard parser: every string of up to four parts of
+    /// edge octets, and every address with one byte changed to any byte.
+    #[test]
+    fn ipv4_as_the_standard_parser_reads_it() {
+        let std_ok = |v: &[u8]| {
+            std::str::from_utf8(v).is_ok_and(|s| s.parse::<std::net::Ipv4Addr>().is_ok())
+        };
+        let octets = [
+            "0", "00", "01", "1", "9", "10", "99", "100", "199", "255", "256", "300", "999",
+            "1000", "", "a", "1a", " 1",
+        ];
+        let mut words: Vec<Vec<u8>> = Vec::new();
+        for a in octets {
+            for b in octets {
+                for c in ["0", "255", "01", ""] {
+                    for d in octets {
+                        words.push(format!("{a}.{b}.{c}.{d}").into_bytes());
+                        words.push(format!("{a}.{b}.{c}.{d}.").into_bytes());
+                        words.push(format!("{a}.{b}.{d}").into_bytes());
+                    }
+                }
+            }
+        }
+        for base in ["192.0.2.10", "1.2.3.4", "255.255.255.255", "10.0.0.1"] {
+            for at in 0..base.len() {
+                for c in 0..=255u8 {
+                    let mut v = base.as_bytes().to_vec();
+                    v[at] = c;
+                    words.push(v);
+                }
+            }
+        }
+        for w in &words {
+            assert_eq!(is_ipv4(w), std_ok(w), "{:?}", String::from_utf8_lossy(w));
+        }
+    }
 
     #[test]
     fn peers() {
