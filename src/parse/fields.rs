@@ -8,6 +8,13 @@ pub fn find_pair(hay: &[u8], a: u8, b: u8) -> Option<usize> {
     memchr::memchr_iter(a, hay).find(|&i| hay.get(i + 1) == Some(&b))
 }
 
+/// The key of a `key=value` field at the start of `r` and the offset of its value: up to the
+/// first `=`, with no space in it (else not a field). Keys are short: a scan, not a search.
+pub fn field_key(r: &[u8]) -> Option<(&[u8], usize)> {
+    let at = r.iter().position(|&c| c == b'=' || c == b' ')?;
+    (r.get(at) == Some(&b'=') && at > 0).then(|| (&r[..at], at + 1))
+}
+
 /// Splits a peer as Postfix logs it, `host[ip]`, `host[ip]:port` or `[ip]:port`, into host, ip
 /// and port. A value without brackets (`local`, `none`, `dovecot`) is all host. Each part is
 /// kept only when it is what its column promises ([`host_name`], [`ip_address`]): a unix
@@ -245,6 +252,16 @@ mod tests {
         for w in &words {
             assert_eq!(is_ipv4(w), std_ok(w), "{:?}", String::from_utf8_lossy(w));
         }
+    }
+
+    #[test]
+    fn field_keys() {
+        assert_eq!(field_key(b"size=1, nrcpt=2"), Some((&b"size"[..], 5)));
+        assert_eq!(field_key(b"stat=Sent (ok)"), Some((&b"stat"[..], 5)));
+        assert_eq!(field_key(b"=x"), None);
+        assert_eq!(field_key(b"lost connection=x"), None);
+        assert_eq!(field_key(b"removed"), None);
+        assert_eq!(field_key(b""), None);
     }
 
     #[test]

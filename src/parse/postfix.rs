@@ -165,12 +165,8 @@ impl<'a> Iterator for Fields<'a> {
     type Item = (&'a [u8], &'a [u8]);
     fn next(&mut self) -> Option<Self::Item> {
         let r = self.rest.strip_prefix(b", ").unwrap_or(self.rest);
-        let eq = memchr::memchr(b'=', r)?;
-        let key = &r[..eq];
-        if key.is_empty() || key.contains(&b' ') {
-            return None;
-        }
-        let v = &r[eq + 1..];
+        let (key, value_at) = super::fields::field_key(r)?;
+        let v = &r[value_at..];
         let end = super::find_pair(v, b',', b' ').unwrap_or(v.len());
         self.rest = &v[end..];
         Some((key, &v[..end]))

@@ -28,12 +28,8 @@ pub fn is_queue_id(w: &[u8]) -> bool {
 fn fields(mut rest: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
     std::iter::from_fn(move || {
         let r = rest.strip_prefix(b", ").unwrap_or(rest).trim_ascii_start();
-        let eq = memchr::memchr(b'=', r)?;
-        let key = &r[..eq];
-        if key.is_empty() || key.contains(&b' ') {
-            return None;
-        }
-        let v = &r[eq + 1..];
+        let (key, value_at) = super::fields::field_key(r)?;
+        let v = &r[value_at..];
         let end = if key == b"stat" || key == b"reject" {
             v.len()
         } else if key == b"to" {
