@@ -197,8 +197,6 @@ pub(crate) struct Work {
     r: Resolved,
     /// Each dated line's shard.
     shard: Vec<u16>,
-    /// Each group's lines (indices into the dated lines, in order).
-    lists: Vec<Vec<u32>>,
     /// Sweeps due: before the line at this index, at this time.
     sweeps: Vec<(u32, i64)>,
     /// Lines correlation read before this chunk's.
@@ -322,7 +320,6 @@ impl RouteStage {
         let mut work = Work {
             r,
             shard: Vec::new(),
-            lists: Vec::new(),
             sweeps: Vec::new(),
             order: self.order,
         };
@@ -355,16 +352,8 @@ impl RouteStage {
                 m.put_key(moved);
             }
         }
+        // Each group picks its lines out of this itself, in parallel.
         work.shard = std::mem::take(&mut self.plan.shard);
-        let count = groups.len().max(1);
-        work.lists = (0..count)
-            .map(|_| Vec::with_capacity(work.shard.len() / count + 16))
-            .collect();
-        for (i, &s) in work.shard.iter().enumerate() {
-            if let Some(l) = work.lists.get_mut(usize::from(s) % count) {
-                l.push(i as u32);
-            }
-        }
         work.sweeps = std::mem::take(&mut self.plan.sweeps);
         self.order += work.r.dated.len() as u64;
         let work = Arc::new(work);
@@ -382,9 +371,16 @@ impl Group {
         self.from.resize(self.shards.len(), 0);
         self.latest.ready = false;
         let mut sweeps = w.sweeps.iter().peekable();
-        let mine = w.lists.get(self.index).map_or(&[][..], |l| &l[..]);
-        for &i in mine {
-            let i = i as usize;
+        // Each shard's place in this group, if it is this group's (shard `s` is in group
+        // `s % count`, at `s / count`): a table, not two divisions a line.
+        let mut mine = [None; SHARDS];
+        for (s, m) in mine.iter_mut().enumerate() {
+            *m = (s % count == self.index).then_some(s / count);
+        }
+        for (i, &s) in w.shard.iter().enumerate() {
+            let Some(&Some(at)) = mine.get(usize::from(s)) else {
+                continue;
+            };
             while let Some(&&(at, now)) = sweeps.peek() {
                 if at as usize > i {
                     break;
@@ -394,12 +390,8 @@ impl Group {
                 }
                 sweeps.next();
             }
-            let Some(&s) = w.shard.get(i) else {
-                continue;
-            };
             let s = usize::from(s);
-            let (Some((_, m)), Some(from)) =
-                (self.shards.get_mut(s / count), self.from.get_mut(s / count))
+            let (Some((_, m)), Some(from)) = (self.shards.get_mut(at), self.from.get_mut(at))
             else {
                 continue;
             };
