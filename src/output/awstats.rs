@@ -170,7 +170,7 @@ fn finish_host(h: &[u8]) -> &[u8] {
 
 /// Appends `v` as one space-free field.
 fn field(buf: &mut Vec<u8>, v: &[u8]) {
-    if !v.iter().any(|&c| c == b' ' || c == b'\t') {
+    if memchr::memchr2(b' ', b'\t', v).is_none() {
         buf.extend_from_slice(v);
         return;
     }
@@ -183,31 +183,49 @@ fn field(buf: &mut Vec<u8>, v: &[u8]) {
     }
 }
 
-/// Appends `n` as exactly `width` digits (zero-padded).
-fn digits(buf: &mut Vec<u8>, n: u32, width: usize) {
-    let mut tmp = [b'0'; 10];
-    let mut v = n;
-    for i in (0..width.min(10)).rev() {
-        tmp[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-    }
-    buf.extend_from_slice(&tmp[..width.min(10)]);
+/// Appends `t` as `YYYY-MM-DD HH:MM:SS ` in one write (a year outside 0..=9999 keeps its last
+/// four digits, as the zero-padded field always did; a negative one is `0000`).
+fn stamp(buf: &mut Vec<u8>, t: jiff::civil::DateTime) {
+    let y = u32::try_from(t.year()).unwrap_or(0);
+    // Two digits of a field that is below 100 (months, days and times are).
+    let two = |n: i8| {
+        let n = n.unsigned_abs() % 100;
+        [b'0' + n / 10, b'0' + n % 10]
+    };
+    let (mo, d, h, mi, s) = (
+        two(t.month()),
+        two(t.day()),
+        two(t.hour()),
+        two(t.minute()),
+        two(t.second()),
+    );
+    buf.extend_from_slice(&[
+        b'0' + (y / 1000 % 10) as u8,
+        b'0' + (y / 100 % 10) as u8,
+        b'0' + (y / 10 % 10) as u8,
+        b'0' + (y % 10) as u8,
+        b'-',
+        mo[0],
+        mo[1],
+        b'-',
+        d[0],
+        d[1],
+        b' ',
+        h[0],
+        h[1],
+        b':',
+        mi[0],
+        mi[1],
+        b':',
+        s[0],
+        s[1],
+        b' ',
+    ]);
 }
 
-/// Appends `n` in decimal.
+/// Appends `n` in decimal (itoa: two digits a step, no division loop).
 fn number(buf: &mut Vec<u8>, n: u64) {
-    let mut tmp = [0u8; 20];
-    let mut i = tmp.len();
-    let mut v = n;
-    loop {
-        i -= 1;
-        tmp[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    buf.extend_from_slice(&tmp[i..]);
+    buf.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
 /// maillogconvert.pl's `%url` for MDaemon: `?virus=V&rbl=R&heuristicspam=S&ssl=T`, white space
@@ -238,19 +256,7 @@ pub fn line(r: &RecordRef, buf: &mut Vec<u8>) -> bool {
     let (Some(code), Some(ts)) = (code(r), r.ts) else {
         return false;
     };
-    let t = ts.local;
-    digits(buf, u32::try_from(t.year()).unwrap_or(0), 4);
-    buf.push(b'-');
-    digits(buf, t.month() as u32, 2);
-    buf.push(b'-');
-    digits(buf, t.day() as u32, 2);
-    buf.push(b' ');
-    digits(buf, t.hour() as u32, 2);
-    buf.push(b':');
-    digits(buf, t.minute() as u32, 2);
-    buf.push(b':');
-    digits(buf, t.second() as u32, 2);
-    buf.push(b' ');
+    stamp(buf, ts.local);
 
     let from = email(buf, r.sender.unwrap_or_default());
     buf.push(b' ');
@@ -291,11 +297,7 @@ pub fn line(r: &RecordRef, buf: &mut Vec<u8>) -> bool {
 
     // maillogconvert.pl reads `relay=` up to the first space or comma (Sendmail writes
     // `relay=host. [ip]`, Exim `host [ip]`).
-    let relay_word = r
-        .relay
-        .iter()
-        .position(|&c| c == b' ' || c == b',')
-        .map_or(r.relay, |i| &r.relay[..i]);
+    let relay_word = memchr::memchr2(b' ', b',', r.relay).map_or(r.relay, |i| &r.relay[..i]);
     let relay_r = finish_host(clean_host(relay_word));
     field(buf, if relay_r.is_empty() { b"-" } else { relay_r });
     buf.extend_from_slice(b" SMTP ");
@@ -314,6 +316,20 @@ pub fn line(r: &RecordRef, buf: &mut Vec<u8>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stamps_and_numbers() {
+        let mut buf = Vec::new();
+        stamp(&mut buf, jiff::civil::date(2026, 1, 2).at(3, 4, 5, 0));
+        stamp(&mut buf, jiff::civil::date(987, 12, 31).at(23, 59, 59, 999));
+        number(&mut buf, 0);
+        buf.push(b' ');
+        number(&mut buf, u64::MAX);
+        assert_eq!(
+            String::from_utf8_lossy(&buf),
+            "2026-01-02 03:04:05 0987-12-31 23:59:59 0 18446744073709551615"
+        );
+    }
 
     #[test]
     fn clean_host_rules() {
