@@ -285,6 +285,49 @@ pub struct Router {
     /// Scratch space for a batch: tied keys' groups.
     #[serde(skip)]
     groups: Groups,
+    /// Which keys may be in `moved`: most lines' keys are at home, and this answers for them
+    /// without a table look-up (built again after a load or a sweep).
+    #[serde(skip)]
+    filter: Filter,
+}
+
+/// A bit per low 16 bits of a key hash, set for every key put in the moved table and cleared
+/// only by a rebuild: a clear bit means "not moved", a set one "look it up".
+#[derive(Debug, Default)]
+struct Filter {
+    bits: Vec<u64>,
+    ready: bool,
+}
+
+impl Filter {
+    const WORDS: usize = 1 << 10;
+
+    fn slot(h: u64) -> (usize, u64) {
+        let i = (h & 0xffff) as usize;
+        (i >> 6, 1 << (i & 63))
+    }
+
+    fn set(&mut self, h: u64) {
+        let (w, bit) = Self::slot(h);
+        if let Some(x) = self.bits.get_mut(w) {
+            *x |= bit;
+        }
+    }
+
+    fn may_hold(&self, h: u64) -> bool {
+        let (w, bit) = Self::slot(h);
+        // Not built yet: no answer but "look it up".
+        self.bits.get(w).is_none_or(|x| x & bit != 0)
+    }
+
+    fn rebuild<'a>(&mut self, keys: impl Iterator<Item = &'a u64>) {
+        self.bits.clear();
+        self.bits.resize(Self::WORDS, 0);
+        for &h in keys {
+            self.set(h);
+        }
+        self.ready = true;
+    }
 }
 
 /// The keys a batch ties together, as a union-find over their hashes.
@@ -337,6 +380,7 @@ impl Router {
             last_sweep: i64::MIN,
             max_age,
             groups: Groups::default(),
+            filter: Filter::default(),
         }
     }
 
@@ -388,6 +432,9 @@ impl Router {
         plan.moves.clear();
         plan.sweeps.clear();
         self.groups.clear();
+        if !self.filter.ready {
+            self.filter.rebuild(self.moved.keys());
+        }
         // Tied keys: one shard per group, the shard the first tie's key was in.
         for i in 0..n {
             let r = line(i).route;
@@ -439,6 +486,7 @@ impl Router {
                 self.moved.remove(&h);
             } else {
                 self.moved.insert(h, (to, now));
+                self.filter.set(h);
             }
         }
         let grouped = !self.groups.members.is_empty();
@@ -448,7 +496,10 @@ impl Router {
             let r = l.route;
             let shard = if r.key == 0 {
                 ((first_line + i as u64) % SHARDS as u64) as u16
-            } else if let Some(m) = away.then(|| self.moved.get_mut(&r.key)).flatten() {
+            } else if let Some(m) = (away && self.filter.may_hold(r.key))
+                .then(|| self.moved.get_mut(&r.key))
+                .flatten()
+            {
                 let s = m.0;
                 m.1 = l.now;
                 // A key's life ends: its lines go home again. One this batch tied goes home
@@ -486,6 +537,7 @@ impl Router {
                 let groups = &self.groups.parent;
                 self.moved
                     .retain(|k, m| m.1 >= limit || groups.contains_key(k));
+                self.filter.ready = false;
             }
         }
         for (k, &ended) in &self.groups.ended {
@@ -498,6 +550,7 @@ impl Router {
             let k = ages.len() / 10;
             let (_, &mut cut, _) = ages.select_nth_unstable(k);
             self.moved.retain(|_, m| m.1 > cut);
+            self.filter.ready = false;
         }
     }
 }
@@ -558,6 +611,41 @@ mod tests {
         assert_eq!(plan.shard, [sa, home(b) as u16]);
         assert!(plan.moves.is_empty());
         assert_eq!(r.moved(), 0);
+    }
+
+    /// The moved-key filter never hides a moved key: not after the batch that moved it, not in
+    /// a router loaded from a state (no filter yet), not after a sweep rebuilt it; and a key
+    /// whose filter bit is clear is routed home.
+    #[test]
+    fn the_filter_of_moved_keys_never_hides_one() -> Result<(), postcard::Error> {
+        // Distinct low bits (the filter's slot), distinct homes.
+        let (a, b, c) = (at(1) | 0x100, at(2) | 0x200, at(3) | 0x300);
+        let mut r = Router::new(86_400);
+        let mut plan = Plan::default();
+        r.plan(&[line(a, b, false, 10)], 0, &mut plan);
+        assert_eq!(r.moved(), 1, "b lives in a's shard now");
+        let sa = home(a) as u16;
+        r.plan(
+            &[line(b, 0, false, 11), line(c, 0, false, 12)],
+            1,
+            &mut plan,
+        );
+        assert_eq!(plan.shard, [sa, home(c) as u16]);
+        let saved = postcard::to_allocvec(&r)?;
+        let mut loaded: Router = postcard::from_bytes(&saved)?;
+        loaded.plan(&[line(b, 0, false, 13)], 3, &mut plan);
+        assert_eq!(plan.shard, [sa], "found in a loaded router");
+        // An hour later a sweep rebuilds the filter; b, named since, is kept and still found.
+        loaded.plan(
+            &[line(c, 0, false, 3_700), line(b, 0, false, 3_701)],
+            4,
+            &mut plan,
+        );
+        assert_eq!(plan.sweeps.len(), 1);
+        assert_eq!(plan.shard, [home(c) as u16, sa]);
+        loaded.plan(&[line(b, 0, false, 3_702)], 6, &mut plan);
+        assert_eq!(plan.shard, [sa], "found after the rebuild");
+        Ok(())
     }
 
     /// A hop's new message often lives and ends within one batch: its key goes home after the
