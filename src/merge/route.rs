@@ -292,11 +292,11 @@ pub struct Router {
 }
 
 /// A bit per low 16 bits of a key hash, set for every key put in the moved table and cleared
-/// only by a rebuild: a clear bit means "not moved", a set one "look it up".
+/// only by a rebuild: a clear bit means "not moved", a set one "look it up". Empty (not built,
+/// or dropped when keys left the table), it answers "look it up" for every key.
 #[derive(Debug, Default)]
 struct Filter {
     bits: Vec<u64>,
-    ready: bool,
 }
 
 impl Filter {
@@ -316,8 +316,11 @@ impl Filter {
 
     fn may_hold(&self, h: u64) -> bool {
         let (w, bit) = Self::slot(h);
-        // Not built yet: no answer but "look it up".
         self.bits.get(w).is_none_or(|x| x & bit != 0)
+    }
+
+    fn built(&self) -> bool {
+        !self.bits.is_empty()
     }
 
     fn rebuild<'a>(&mut self, keys: impl Iterator<Item = &'a u64>) {
@@ -326,7 +329,6 @@ impl Filter {
         for &h in keys {
             self.set(h);
         }
-        self.ready = true;
     }
 }
 
@@ -432,7 +434,7 @@ impl Router {
         plan.moves.clear();
         plan.sweeps.clear();
         self.groups.clear();
-        if !self.filter.ready {
+        if !self.filter.built() {
             self.filter.rebuild(self.moved.keys());
         }
         // Tied keys: one shard per group, the shard the first tie's key was in.
@@ -537,7 +539,8 @@ impl Router {
                 let groups = &self.groups.parent;
                 self.moved
                     .retain(|k, m| m.1 >= limit || groups.contains_key(k));
-                self.filter.ready = false;
+                // Rebuilt at the next batch; until then every key is looked up.
+                self.filter.bits.clear();
             }
         }
         for (k, &ended) in &self.groups.ended {
@@ -550,7 +553,7 @@ impl Router {
             let k = ages.len() / 10;
             let (_, &mut cut, _) = ages.select_nth_unstable(k);
             self.moved.retain(|_, m| m.1 > cut);
-            self.filter.ready = false;
+            self.filter.bits.clear();
         }
     }
 }

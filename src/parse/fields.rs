@@ -77,13 +77,13 @@ fn is_ipv4(v: &[u8]) -> bool {
             .take(4)
             .take_while(|c| c.is_ascii_digit())
             .count();
-        let octet = match rest {
-            [a] if n == 1 => u16::from(a - b'0'),
-            [b'1'..=b'9', b, ..] if n == 2 => u16::from(rest[0] - b'0') * 10 + u16::from(b - b'0'),
-            [b'1'..=b'9', b, c, ..] if n == 3 => {
-                u16::from(rest[0] - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0')
+        // One digit, or two or three without a leading zero (the standard parser refuses `01`).
+        let octet = match (n, rest) {
+            (1, [a, ..]) => u16::from(a - b'0'),
+            (2, [a @ b'1'..=b'9', b, ..]) => u16::from(a - b'0') * 10 + u16::from(b - b'0'),
+            (3, [a @ b'1'..=b'9', b, c, ..]) => {
+                u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0')
             }
-            [a, ..] if n == 1 => u16::from(a - b'0'),
             _ => return false,
         };
         if octet > 255 {

@@ -378,7 +378,7 @@ impl Group {
             *m = (s % count == self.index).then_some(s / count);
         }
         for (i, &s) in w.shard.iter().enumerate() {
-            let Some(&Some(at)) = mine.get(usize::from(s)) else {
+            let Some(&Some(slot)) = mine.get(usize::from(s)) else {
                 continue;
             };
             while let Some(&&(at, now)) = sweeps.peek() {
@@ -391,7 +391,7 @@ impl Group {
                 sweeps.next();
             }
             let s = usize::from(s);
-            let (Some((_, m)), Some(from)) = (self.shards.get_mut(at), self.from.get_mut(at))
+            let (Some((_, m)), Some(from)) = (self.shards.get_mut(slot), self.from.get_mut(slot))
             else {
                 continue;
             };
