@@ -14,7 +14,17 @@ GEN = os.path.join(ROOT, "scripts/gen-maillog")
 
 
 def build():
-    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "maillogconv", "--example", "core_latency"],
+                   cwd=ROOT, check=True)
+
+
+def core_latency():
+    """Nanoseconds one cache line takes from one core to another now (examples/core_latency.rs):
+    on the 2-core virtual machines it moves between ~27 and ~170 as the host moves the virtual
+    CPUs, and a two-thread run's speed-up moves with it."""
+    out = subprocess.run([os.path.join(ROOT, "target", "release", "examples", "core_latency")],
+                         capture_output=True, text=True, check=True)
+    return float(out.stdout)
 
 
 def timed(cmd, shell=False, stdin=None):
