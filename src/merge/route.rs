@@ -79,6 +79,7 @@ fn key(kind: Kind, id: &[u8]) -> Option<Key<'_>> {
 /// What `ev` reads, changes and ties (a pure function of the line).
 pub fn keys<'a>(ev: &Event<&'a [u8]>) -> Keys<'a> {
     let msg = |id| key(Kind::Message, id);
+    // By reference: copying a delivery or an arrival out of the event was a `memcpy` a line.
     match *ev {
         Event::Client { qid, .. }
         | Event::Pickup { qid, .. }
@@ -89,11 +90,11 @@ pub fn keys<'a>(ev: &Event<&'a [u8]>) -> Keys<'a> {
             key: msg(qid),
             ..Keys::default()
         },
-        Event::Arrival(a) => Keys {
+        Event::Arrival(ref a) => Keys {
             key: msg(a.qid),
             ..Keys::default()
         },
-        Event::Standalone(x) => Keys {
+        Event::Standalone(ref x) => Keys {
             key: msg(x.qid),
             ..Keys::default()
         },
@@ -102,7 +103,7 @@ pub fn keys<'a>(ev: &Event<&'a [u8]>) -> Keys<'a> {
             tie: None,
             ends: true,
         },
-        Event::Delivery(d) => {
+        Event::Delivery(ref d) => {
             // As the merger decides a hop: sent to a filter on this machine, which queued it
             // anew. A loopback address contains `127.` or `::1`: most relays are split no more.
             let hop = (d.status == DeliveryStatus::Sent
@@ -117,7 +118,7 @@ pub fn keys<'a>(ev: &Event<&'a [u8]>) -> Keys<'a> {
                 ends: false,
             }
         }
-        Event::Reject(r) => Keys {
+        Event::Reject(ref r) => Keys {
             key: r.qid.and_then(msg),
             ..Keys::default()
         },
@@ -136,7 +137,7 @@ pub fn keys<'a>(ev: &Event<&'a [u8]>) -> Keys<'a> {
             tie: None,
             ends: true,
         },
-        Event::Session(s) => {
+        Event::Session(ref s) => {
             let session = |id| key(Kind::Session, id);
             match s {
                 SessionEvent::Connect { session: id, .. }
