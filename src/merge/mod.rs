@@ -18,7 +18,10 @@ pub use hops::queued_as;
 pub use shard::{Moved, Sharded};
 
 use crate::error::Error;
-use crate::parse::{is_loopback_ip, reply_codes, split_peer, Delivery, DeliveryStatus, Event, Mta};
+use crate::parse::{
+    is_loopback_ip, may_name_loopback, reply_codes, split_peer, Delivery, DeliveryStatus, Event,
+    Mta,
+};
 use crate::record::{RecordRef, Status};
 use crate::time::Stamp;
 use bytes::Bytes;
@@ -123,6 +126,14 @@ pub struct Merger {
     /// router (at the lines one merger would have swept at), not from this shard's lines.
     #[serde(skip, default = "one")]
     share: usize,
+    /// Records carry the relay split into host, IP and port (else only as logged: the output
+    /// reads no more, and the split is a tenth of the merge step's instructions).
+    #[serde(skip, default = "yes")]
+    relay_parts: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn one() -> usize {
@@ -176,7 +187,14 @@ impl Merger {
             shed: 0,
             pending: Vec::new(),
             share: 1,
+            relay_parts: true,
         }
+    }
+
+    /// Whether records carry the relay's host, IP and port (`false`: the relay as logged
+    /// only; a hop to a content filter is still found, and carries its IP).
+    pub fn set_relay_parts(&mut self, on: bool) {
+        self.relay_parts = on;
     }
 
     /// Messages silent for `secs` of log time are evicted (a restored merger is given the
@@ -432,6 +450,7 @@ impl Merger {
                 return Ok(())
             }
         };
+        let relay_parts = self.relay_parts;
         let m = self.message(ctx, d.qid);
         // Most deliveries name one recipient: no list is allocated for them.
         let (single, list);
@@ -455,7 +474,11 @@ impl Merger {
             m.finished += recipients.len() as u32;
         }
         let close = d.closes_when_final && m.nrcpt.is_some_and(|n| m.finished >= n);
-        let (rh, rip, rport) = split_peer(d.relay);
+        let (rh, rip, rport) = if relay_parts || may_name_loopback(d.relay) {
+            split_peer(d.relay)
+        } else {
+            (&d.relay[..0], &d.relay[..0], None)
+        };
         let hop = (status == Status::Sent && is_loopback_ip(rip))
             .then(|| queued_as(d.reply))
             .flatten();

@@ -8,7 +8,9 @@
 //! of cores.
 
 use super::hops::queued_as;
-use crate::parse::{is_loopback_ip, split_peer, DeliveryStatus, Event, SessionEvent, Span};
+use crate::parse::{
+    is_loopback_ip, may_name_loopback, split_peer, DeliveryStatus, Event, SessionEvent, Span,
+};
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// The router's tables are keyed by hashes already ([`hash`]'s bits are all mixed): they are
@@ -107,8 +109,7 @@ pub fn keys<'a>(ev: &Event<&'a [u8]>) -> Keys<'a> {
             // As the merger decides a hop: sent to a filter on this machine, which queued it
             // anew. A loopback address contains `127.` or `::1`: most relays are split no more.
             let hop = (d.status == DeliveryStatus::Sent
-                && (crate::parse::finder!(b"127.").find(d.relay).is_some()
-                    || crate::parse::finder!(b"::1").find(d.relay).is_some())
+                && may_name_loopback(d.relay)
                 && is_loopback_ip(split_peer(d.relay).1))
             .then(|| queued_as(d.reply))
             .flatten();

@@ -154,6 +154,13 @@ impl Sharded {
         self
     }
 
+    /// [`Merger::set_relay_parts`] for every shard.
+    pub fn set_relay_parts(&mut self, on: bool) {
+        for m in &mut self.shards {
+            m.set_relay_parts(on);
+        }
+    }
+
     /// A restored state is given this run's eviction age.
     pub fn set_max_age(&mut self, secs: i64) {
         for m in &mut self.shards {

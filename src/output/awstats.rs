@@ -45,6 +45,11 @@ impl<W: Write + Send> RecordWriter for Awstats<W> {
         })
     }
 
+    /// The relay is written as logged.
+    fn relay_parts(&self) -> bool {
+        false
+    }
+
     fn write_rendered(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.out.write_all(bytes)
     }

@@ -88,6 +88,11 @@ pub trait RecordWriter: Send {
     fn renderer(&self) -> Option<Render> {
         None
     }
+    /// Whether the format reads the relay's host, IP and port (`relay_host`, …): those that
+    /// write the relay only as logged say no, and the merge step then leaves it unsplit.
+    fn relay_parts(&self) -> bool {
+        true
+    }
     /// Writes bytes made by the [`RecordWriter::renderer`].
     fn write_rendered(&mut self, _bytes: &[u8]) -> io::Result<()> {
         Err(io::Error::other(

@@ -164,6 +164,26 @@ fn port_number(p: &[u8]) -> Option<u16> {
     })
 }
 
+/// False when the IP of `raw` (a peer as logged) cannot be a loopback address: true whenever
+/// `is_loopback_ip(split_peer(raw).1)` is. It finds the IP as [`split_peer`] does but does not
+/// check it or the host name: most relays are not on this machine, and this costs a quarter
+/// of a full split (callgrind).
+pub fn may_name_loopback(raw: &[u8]) -> bool {
+    // Where `split_peer_raw` takes the IP from: the last brackets, else the first word.
+    let ip = match memchr::memrchr(b']', raw) {
+        Some(close) => match memchr::memrchr(b'[', &raw[..close]) {
+            Some(open) => &raw[open + 1..close],
+            None => return false,
+        },
+        None => raw.split(|&c| c == b' ').next().unwrap_or_default(),
+    };
+    is_loopback_ip(
+        ip.strip_prefix(b"IPv6:")
+            .or_else(|| ip.strip_prefix(b"ipv6:"))
+            .unwrap_or(ip),
+    )
+}
+
 /// True for 127.0.0.0/8, ::1 and ::ffff:127.x: a relay on this machine (a content filter).
 pub fn is_loopback_ip(ip: &[u8]) -> bool {
     let ip = ip
@@ -216,6 +236,50 @@ pub fn is_dsn(w: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `may_name_loopback` never says no to a peer whose IP is a loopback address: on real
+    /// and odd peers, and on every one-byte change of them.
+    #[test]
+    fn may_name_loopback_misses_no_loopback_peer() {
+        let peers: &[&[u8]] = &[
+            b"localhost[127.0.0.1]:10024",
+            b"127.0.0.1[127.0.0.1]:10025",
+            b"[127.0.0.1]:10026",
+            b"[::1]:10024",
+            b"localhost[IPv6:::1]",
+            b"[ipv6:::ffff:127.0.0.2]",
+            b"x[::ffff:127.9.9.9]:25",
+            b"relay=[127.0.0.1] [127.0.0.1]",
+            b"127.0.0.1 (localhost)",
+            b"::1 (localhost)",
+            b"mx1.example.org[198.51.100.159]:25",
+            b"mail.example.com[private/dovecot-lmtp]",
+            b"local",
+            b"none",
+        ];
+        let mut loopback = 0;
+        for p in peers {
+            let mut variants = vec![p.to_vec()];
+            for i in 0..p.len() {
+                for c in [
+                    b'[', b']', b' ', b'1', b'2', b'7', b'.', b':', b'(', b')', b'x', b'f',
+                ] {
+                    let mut m = p.to_vec();
+                    m[i] = c;
+                    variants.push(m);
+                }
+                variants.push([&p[..i], &p[i + 1..]].concat());
+            }
+            for v in variants {
+                if is_loopback_ip(split_peer(&v).1) {
+                    loopback += 1;
+                    assert!(may_name_loopback(&v), "{}", String::from_utf8_lossy(&v));
+                }
+            }
+        }
+        assert!(loopback > 100, "{loopback}");
+        assert!(!may_name_loopback(b"mx1.example.org[198.51.100.159]:25"));
+    }
 
     /// The byte reader agrees with the standard parser: every string of up to four parts of
     /// edge octets, and every address with one byte changed to any byte.

@@ -404,7 +404,9 @@ impl Group {
             // Mapped in the call: the event is built where the merger takes it, not copied
             // there from a return value (two `memcpy` calls a line, callgrind).
             let data = w.r.parsed.chunk.bytes();
-            m.event(&ctx, ev.map(&mut |s: Span| s.get(data)), &mut |rec| t.take(rec))?;
+            m.event(&ctx, ev.map(&mut |s: Span| s.get(data)), &mut |rec| {
+                t.take(rec)
+            })?;
         }
         for ((s, m), &from) in self.shards.iter_mut().zip(&self.from) {
             flush_due(
@@ -539,6 +541,7 @@ impl<'a> Merging<'a> {
             )
         });
         sharded.set_max_age(max_age_secs);
+        sharded.set_relay_parts(out.writer.relay_parts());
         let n = groups.clamp(1, SHARDS);
         let mut gs: Vec<Group> = (0..n)
             .map(|index| Group {
