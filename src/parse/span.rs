@@ -29,12 +29,13 @@ impl Span {
         if part.is_empty() || off > base.len() || part.len() > base.len() - off {
             return Span::default();
         }
-        // At most `base.len() + 1`: no overflow.
-        let end1 = off + part.len() + 1;
-        match (u32::try_from(off), u32::try_from(end1)) {
-            (Ok(start), Ok(end1)) => {
-                NonZeroU32::new(end1).map_or_else(Span::default, |end1| Span { start, end1 })
-            }
+        // One check for both ends (the start is not past the end), and the end plus one
+        // cannot be zero: this runs for every field of every line.
+        match u32::try_from(off + part.len()) {
+            Ok(end) if end < u32::MAX => Span {
+                start: off as u32,
+                end1: NonZeroU32::MIN.saturating_add(end),
+            },
             _ => Span::default(),
         }
     }
