@@ -127,7 +127,8 @@ pub struct Merger {
     #[serde(skip, default = "one")]
     share: usize,
     /// Records carry the relay split into host, IP and port (else only as logged: the output
-    /// reads no more, and the split is a tenth of the merge step's instructions).
+    /// reads no more, and the split was ~15% of the merge step's instructions on a Postfix
+    /// log, callgrind).
     #[serde(skip, default = "yes")]
     relay_parts: bool,
 }
@@ -474,11 +475,13 @@ impl Merger {
             m.finished += recipients.len() as u32;
         }
         let close = d.closes_when_final && m.nrcpt.is_some_and(|n| m.finished >= n);
-        let (rh, rip, rport) = if relay_parts || may_name_loopback(d.relay) {
-            split_peer(d.relay)
-        } else {
-            (&d.relay[..0], &d.relay[..0], None)
-        };
+        // Only a sent delivery can be a hop, which needs the relay's IP.
+        let (rh, rip, rport) =
+            if relay_parts || (status == Status::Sent && may_name_loopback(d.relay)) {
+                split_peer(d.relay)
+            } else {
+                (&d.relay[..0], &d.relay[..0], None)
+            };
         let hop = (status == Status::Sent && is_loopback_ip(rip))
             .then(|| queued_as(d.reply))
             .flatten();

@@ -107,7 +107,7 @@ pub fn keys<'a>(ev: &Event<&'a [u8]>) -> Keys<'a> {
         },
         Event::Delivery(ref d) => {
             // As the merger decides a hop: sent to a filter on this machine, which queued it
-            // anew. A loopback address contains `127.` or `::1`: most relays are split no more.
+            // anew. Most relays' IPs cannot be loopback: they are split no more.
             let hop = (d.status == DeliveryStatus::Sent
                 && may_name_loopback(d.relay)
                 && is_loopback_ip(split_peer(d.relay).1))
@@ -323,6 +323,11 @@ impl Filter {
 
     fn built(&self) -> bool {
         !self.bits.is_empty()
+    }
+
+    /// Keys left the table: every key is looked up until the next rebuild.
+    fn drop_bits(&mut self) {
+        self.bits.clear();
     }
 
     fn rebuild<'a>(&mut self, keys: impl Iterator<Item = &'a u64>) {
@@ -541,8 +546,8 @@ impl Router {
                 let groups = &self.groups.parent;
                 self.moved
                     .retain(|k, m| m.1 >= limit || groups.contains_key(k));
-                // Rebuilt at the next batch; until then every key is looked up.
-                self.filter.bits.clear();
+                // Rebuilt at the next batch.
+                self.filter.drop_bits();
             }
         }
         for (k, &ended) in &self.groups.ended {
@@ -555,7 +560,7 @@ impl Router {
             let k = ages.len() / 10;
             let (_, &mut cut, _) = ages.select_nth_unstable(k);
             self.moved.retain(|_, m| m.1 > cut);
-            self.filter.bits.clear();
+            self.filter.drop_bits();
         }
     }
 }

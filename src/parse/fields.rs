@@ -166,8 +166,8 @@ fn port_number(p: &[u8]) -> Option<u16> {
 
 /// False when the IP of `raw` (a peer as logged) cannot be a loopback address: true whenever
 /// `is_loopback_ip(split_peer(raw).1)` is. It finds the IP as [`split_peer`] does but does not
-/// check it or the host name: most relays are not on this machine, and this costs a quarter
-/// of a full split (callgrind).
+/// check it or the host name: most relays are not on this machine, and this is two reverse
+/// searches where a full split took ~600 instructions (callgrind).
 pub fn may_name_loopback(raw: &[u8]) -> bool {
     // Where `split_peer_raw` takes the IP from: the last brackets, else the first word.
     let ip = match memchr::memrchr(b']', raw) {
