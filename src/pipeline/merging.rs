@@ -425,7 +425,10 @@ impl Group {
         }
         // In input order here, in parallel: the writer only merges the groups' runs.
         // Nearly sorted already (only held rejects come late): a stable sort finds the runs.
-        let mut out = std::mem::take(&mut self.taker.out);
+        // The next chunk's records start in room for as many: grown from empty, the vector
+        // was reallocated a dozen times a chunk.
+        let room = self.taker.out.len();
+        let mut out = std::mem::replace(&mut self.taker.out, Vec::with_capacity(room));
         out.sort_by_key(|(seq, _)| *seq);
         Ok(out)
     }
