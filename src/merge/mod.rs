@@ -306,7 +306,8 @@ impl Merger {
             self.flush_pending(now.saturating_sub(reject::SENDER_WAIT_SECS), emit)?;
         }
         self.sweep(now);
-        if self.open.len() > OPEN_BUDGET / self.share {
+        // `len > budget / share` without a division a line (the same for whole numbers).
+        if self.open.len().saturating_mul(self.share) > OPEN_BUDGET {
             self.shed_oldest();
         }
         match ev {

@@ -327,7 +327,11 @@ pub(super) fn parse_chunk(
             Line::Unknown => Route::default(),
         };
         routes.push(r);
-        lines.push((Span::of(data, raw), line.map(|s| Span::of(data, s))));
+        // Mapped into its place in the vector: a mapped line pushed was copied once more.
+        lines.push((Span::of(data, raw), Line::Unknown));
+        if let Some((_, slot)) = lines.last_mut() {
+            *slot = line.map(|s| Span::of(data, s));
+        }
         start = end + 1;
     }
     Parsed {
