@@ -184,12 +184,21 @@ impl YearResolver {
     }
 
     /// Resolves one stamp, in log order.
+    // Inlined, so a stamp like the last one (most lines share their second with the line
+    // before) is answered in the caller's loop: returned through memory, the stamp was stored
+    // in pieces and loaded whole, a stall that perf put at 45% of the dating step's samples.
+    #[inline]
     pub fn resolve(&mut self, raw: &RawStamp) -> Result<Stamp, TimeError> {
         if let Some((prev, stamp)) = self.memo {
             if prev == *raw {
                 return Ok(stamp);
             }
         }
+        self.resolve_new(raw)
+    }
+
+    /// [`Self::resolve`] of a stamp unlike the last one.
+    fn resolve_new(&mut self, raw: &RawStamp) -> Result<Stamp, TimeError> {
         let stamp = match *raw {
             RawStamp::Epoch { secs, nanos } => {
                 // Not a BSD stamp: the next one chooses its year again.
