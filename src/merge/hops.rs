@@ -2,7 +2,7 @@
 //! this machine) and a bounce notification (a new message answering an old one). The new
 //! message inherits the first hop's client and arrival, or the null sender.
 
-use super::{set_key, Ctx, Merger};
+use super::{Ctx, Merger, Probe, Stored};
 use crate::parse::postfix::is_queue_id;
 use crate::time::Stamp;
 use bytes::Bytes;
@@ -72,13 +72,13 @@ pub(super) fn strip_host_said(reply: &[u8]) -> &[u8] {
 impl Merger {
     /// Attaches `origin` to message `new_qid`, now if it is open, else when it first appears.
     pub(super) fn link(&mut self, ctx: &Ctx, new_qid: &[u8], origin: Origin) {
-        set_key(&mut self.key, ctx.host, new_qid);
-        match self.open.get_mut(self.key.as_slice()) {
+        let key = Probe::new(ctx.host, new_qid);
+        match self.open.get_mut(&key) {
             Some(m) => {
                 m.origin.get_or_insert(Box::new(origin));
             }
             None => {
-                self.links.insert(self.key.clone(), origin);
+                self.links.insert(Stored::from(&key), origin);
             }
         }
     }

@@ -2,7 +2,7 @@
 //! names none), with the client the line or the session names. A reject of a queued message
 //! whose sender is not yet known waits briefly for it (Sendmail logs it when the session ends).
 
-use super::{base_record, kept, set_key, Ctx, Emit, Merger};
+use super::{base_record, kept, set_key, Ctx, Emit, Merger, Probe};
 use crate::error::Error;
 use crate::parse::{reply_codes, split_peer, Reject, RejectAction};
 use crate::record::{RecordRef, Status};
@@ -55,18 +55,24 @@ impl Merger {
         });
     }
 
-    /// The sender of the message under `self.key` is now known: its held rejects are written.
-    pub(super) fn release_pending(&mut self, emit: &mut Emit) -> Result<(), Error> {
+    /// The sender of message `qid` is now known: its held rejects are written.
+    pub(super) fn release_pending(
+        &mut self,
+        ctx: &Ctx,
+        qid: &[u8],
+        emit: &mut Emit,
+    ) -> Result<(), Error> {
         if self.pending.is_empty() {
             return Ok(());
         }
         let Some(sender) = self
             .open
-            .get(self.key.as_slice())
+            .get(&Probe::new(ctx.host, qid))
             .and_then(|m| m.sender.clone())
         else {
             return Ok(());
         };
+        set_key(&mut self.key, ctx.host, qid);
         let key = &self.key;
         let mut i = 0;
         while i < self.pending.len() {

@@ -3,7 +3,7 @@
 //! merger did across keys (hourly sweeps, budgets) is done by the router or shared out.
 
 use super::route::{self, Kind, Router, SHARDS};
-use super::{numbered, reject, session, set_key, Emit, Merger, Message, Origin};
+use super::{numbered, reject, session, set_key, Emit, Merger, Message, Origin, Probe, Stored};
 use crate::error::Error;
 
 /// The state of one key, taken from one shard to be put in another.
@@ -26,8 +26,9 @@ impl Merger {
         let key = self.key.as_slice();
         let held = match kind {
             Kind::Message => {
-                self.open.contains_key(key)
-                    || self.links.contains_key(key)
+                let probe = Probe::of_stored(key);
+                self.open.contains_key(&probe)
+                    || self.links.contains_key(&probe)
                     || self.pending.iter().any(|p| p.key == key)
             }
             Kind::Delivery => self.deliveries.contains_key(key),
@@ -39,8 +40,9 @@ impl Merger {
         m.key = self.key.clone();
         match kind {
             Kind::Message => {
-                m.message = self.open.remove(m.key.as_slice());
-                m.link = self.links.remove(m.key.as_slice());
+                let probe = Probe::of_stored(&m.key);
+                m.message = self.open.remove(&probe);
+                m.link = self.links.remove(&probe);
                 if self.pending.iter().any(|p| p.key == m.key) {
                     let (mine, rest) = std::mem::take(&mut self.pending)
                         .into_iter()
@@ -76,10 +78,10 @@ impl Merger {
             session,
         } = m;
         if let Some(x) = message {
-            self.open.insert(key.clone(), x);
+            self.open.insert(Stored(key.clone()), x);
         }
         if let Some(x) = link {
-            self.links.insert(key.clone(), x);
+            self.links.insert(Stored(key.clone()), x);
         }
         if let Some(x) = delivery {
             self.deliveries.insert(key.clone(), x);
@@ -120,10 +122,10 @@ impl Sharded {
         s.router = Router::resumed(m.max_age, m.last_sweep);
         let at = |kind, key: &[u8]| route::home(route::hash_stored(kind, key));
         for (k, v) in m.open {
-            s.shards[at(Kind::Message, &k)].open.insert(k, v);
+            s.shards[at(Kind::Message, &k.0)].open.insert(k, v);
         }
         for (k, v) in m.links {
-            s.shards[at(Kind::Message, &k)].links.insert(k, v);
+            s.shards[at(Kind::Message, &k.0)].links.insert(k, v);
         }
         for (k, v) in m.deliveries {
             s.shards[at(Kind::Delivery, &k)].deliveries.insert(k, v);
