@@ -19,8 +19,8 @@ pub use shard::{Moved, Sharded};
 
 use crate::error::Error;
 use crate::parse::{
-    is_loopback_ip, may_name_loopback, reply_codes, split_peer, Delivery, DeliveryStatus, Event,
-    Mta,
+    is_loopback_ip, may_name_loopback, postfix, reply_codes, split_peer, Delivery, DeliveryStatus,
+    Event, Mta,
 };
 use crate::record::{RecordRef, Status};
 use crate::time::Stamp;
@@ -126,11 +126,11 @@ pub struct Merger {
     /// router (at the lines one merger would have swept at), not from this shard's lines.
     #[serde(skip, default = "one")]
     share: usize,
-    /// Records carry the relay split into host, IP and port (else only as logged: the output
-    /// reads no more, and the split was ~15% of the merge step's instructions on a Postfix
-    /// log, callgrind).
+    /// Records carry the relay split into host, IP and port, and Postfix's delays read (else
+    /// the relay only as logged and no delays: the output reads no more, and the split was
+    /// ~15% of the merge step's instructions on a Postfix log, callgrind).
     #[serde(skip, default = "yes")]
-    relay_parts: bool,
+    details: bool,
 }
 
 fn yes() -> bool {
@@ -258,14 +258,15 @@ impl Merger {
             shed: 0,
             pending: Vec::new(),
             share: 1,
-            relay_parts: true,
+            details: true,
         }
     }
 
-    /// Whether records carry the relay's host, IP and port (`false`: the relay as logged
-    /// only; a hop to a content filter is still found, and carries its IP).
-    pub fn set_relay_parts(&mut self, on: bool) {
-        self.relay_parts = on;
+    /// Whether records carry the relay's host, IP and port and Postfix's delays (`false`: the
+    /// relay as logged only, and no delays; a hop to a content filter is still found, and
+    /// carries its IP).
+    pub fn set_details(&mut self, on: bool) {
+        self.details = on;
     }
 
     /// Messages silent for `secs` of log time are evicted (a restored merger is given the
@@ -522,7 +523,7 @@ impl Merger {
                 return Ok(())
             }
         };
-        let relay_parts = self.relay_parts;
+        let details = self.details;
         let m = self.message(ctx, d.qid);
         // Most deliveries name one recipient: no list is allocated for them.
         let (single, list);
@@ -547,12 +548,12 @@ impl Merger {
         }
         let close = d.closes_when_final && m.nrcpt.is_some_and(|n| m.finished >= n);
         // Only a sent delivery can be a hop, which needs the relay's IP.
-        let (rh, rip, rport) =
-            if relay_parts || (status == Status::Sent && may_name_loopback(d.relay)) {
-                split_peer(d.relay)
-            } else {
-                (&d.relay[..0], &d.relay[..0], None)
-            };
+        let (rh, rip, rport) = if details || (status == Status::Sent && may_name_loopback(d.relay))
+        {
+            split_peer(d.relay)
+        } else {
+            (&d.relay[..0], &d.relay[..0], None)
+        };
         let hop = (status == Status::Sent && is_loopback_ip(rip))
             .then(|| queued_as(d.reply))
             .flatten();
@@ -597,7 +598,7 @@ impl Merger {
         r.relay_ip = rip;
         r.relay_port = rport;
         r.delay = d.delay;
-        r.delays = d.delays;
+        r.delays = d.delays.filter(|_| details).and_then(postfix::delays);
         r.reply = d.reply;
         let (code, reply_dsn) = reply_codes(strip_host_said(d.reply));
         r.smtp_code = code;

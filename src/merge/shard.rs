@@ -156,10 +156,10 @@ impl Sharded {
         self
     }
 
-    /// [`Merger::set_relay_parts`] for every shard.
-    pub fn set_relay_parts(&mut self, on: bool) {
+    /// [`Merger::set_details`] for every shard.
+    pub fn set_details(&mut self, on: bool) {
         for m in &mut self.shards {
-            m.set_relay_parts(on);
+            m.set_details(on);
         }
     }
 

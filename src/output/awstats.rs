@@ -45,8 +45,8 @@ impl<W: Write + Send> RecordWriter for Awstats<W> {
         })
     }
 
-    /// The relay is written as logged.
-    fn relay_parts(&self) -> bool {
+    /// The relay is written as logged, and no delays.
+    fn details(&self) -> bool {
         false
     }
 

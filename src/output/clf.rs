@@ -89,8 +89,8 @@ impl<W: Write + Send> RecordWriter for Clf<W> {
         })
     }
 
-    /// The relay is written as logged.
-    fn relay_parts(&self) -> bool {
+    /// The relay is written as logged, and no delays.
+    fn details(&self) -> bool {
         false
     }
 

@@ -88,9 +88,10 @@ pub trait RecordWriter: Send {
     fn renderer(&self) -> Option<Render> {
         None
     }
-    /// Whether the format reads the relay's host, IP and port (`relay_host`, …): those that
-    /// write the relay only as logged say no, and the merge step then leaves it unsplit.
-    fn relay_parts(&self) -> bool {
+    /// Whether the format reads the columns the line formats do not: the relay's host, IP and
+    /// port (`relay_host`, …) and Postfix's `delays`. Those that write the relay only as logged
+    /// say no, and the merge step then leaves the relay unsplit and the delays unread.
+    fn details(&self) -> bool {
         true
     }
     /// Writes bytes made by the [`RecordWriter::renderer`].

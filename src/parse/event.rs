@@ -39,8 +39,10 @@ pub struct Delivery<S> {
     /// Raw `relay=` value: `host[ip]:port`, `local`, `none`, `dovecot`, …
     pub relay: S,
     pub delay: Option<f64>,
-    /// `delays=a/b/c/d`: before queue, in queue, connection set-up, transmission.
-    pub delays: Option<[f64; 4]>,
+    /// Postfix's `delays=a/b/c/d` as logged (before queue, in queue, connection set-up,
+    /// transmission): read by [`crate::parse::postfix::delays`] only for a format that writes
+    /// them (four decimals a line, and 32 bytes more in every parsed line).
+    pub delays: Option<S>,
     pub dsn: Option<S>,
     pub status: DeliveryStatus,
     pub reply: S,
@@ -323,7 +325,7 @@ impl<S> Delivery<S> {
             orig_to: self.orig_to.map(&mut *f),
             relay: f(self.relay),
             delay: self.delay,
-            delays: self.delays,
+            delays: self.delays.map(&mut *f),
             dsn: self.dsn.map(&mut *f),
             status: self.status,
             reply: f(self.reply),

@@ -239,6 +239,16 @@ const POW10: [f64; 16] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
 ];
 
+/// `delays=a/b/c/d` as seconds: before queue, in queue, connection set-up, transmission
+/// (`None` unless all four read).
+pub fn delays(v: &[u8]) -> Option<[f64; 4]> {
+    let mut it = v.split(|&c| c == b'/').map(float);
+    match (it.next(), it.next(), it.next(), it.next()) {
+        (Some(Some(a)), Some(Some(b)), Some(Some(c)), Some(Some(e))) => Some([a, b, c, e]),
+        _ => None,
+    }
+}
+
 /// The decimal number at the start of `v` (`None` without a digit or past `T`'s range): a digit
 /// loop, where `str::parse` after a UTF-8 check cost ~60 instructions a field.
 fn int<T: TryFrom<u64>>(v: &[u8]) -> Option<T> {
@@ -311,14 +321,7 @@ fn delivery<'a>(qid: &'a [u8], v: &'a [u8]) -> Option<Event<&'a [u8]>> {
             b"orig_to" => d.orig_to = Some(val),
             b"relay" => d.relay = val,
             b"delay" => d.delay = float(val),
-            b"delays" => {
-                let mut it = val.split(|&c| c == b'/').map(float);
-                if let (Some(Some(a)), Some(Some(b)), Some(Some(c)), Some(Some(e))) =
-                    (it.next(), it.next(), it.next(), it.next())
-                {
-                    d.delays = Some([a, b, c, e]);
-                }
-            }
+            b"delays" => d.delays = Some(val),
             b"dsn" => d.dsn = super::is_dsn(val).then_some(val),
             _ => {}
         }
@@ -688,7 +691,7 @@ mod tests {
         assert_eq!(d.to, b("00000002@acme.gov"));
         assert_eq!(d.relay, b("10.0.0.1[10.0.0.1]:1025"));
         assert_eq!(d.delay, Some(0.06));
-        assert_eq!(d.delays, Some([0.01, 0.0, 0.0, 0.05]));
+        assert_eq!(d.delays.and_then(delays), Some([0.01, 0.0, 0.0, 0.05]));
         assert_eq!(d.dsn, Some(b("2.0.0")));
         assert_eq!(d.status, DeliveryStatus::Sent);
         assert_eq!(d.reply, b("250 Message received and queued"));

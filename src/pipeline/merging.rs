@@ -544,7 +544,7 @@ impl<'a> Merging<'a> {
             )
         });
         sharded.set_max_age(max_age_secs);
-        sharded.set_relay_parts(out.writer.relay_parts());
+        sharded.set_details(out.writer.details());
         let n = groups.clamp(1, SHARDS);
         let mut gs: Vec<Group> = (0..n)
             .map(|index| Group {
