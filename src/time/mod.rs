@@ -35,6 +35,39 @@ pub enum RawStamp {
     Epoch { secs: i64, nanos: u32 },
 }
 
+impl RawStamp {
+    /// `==`, the BSD form compared without a branch a field: the dating step (serial) compares
+    /// every line's stamp with the last one's.
+    #[inline]
+    pub fn same(&self, other: &RawStamp) -> bool {
+        match (self, other) {
+            (
+                RawStamp::Bsd {
+                    month,
+                    day,
+                    hour,
+                    minute,
+                    second,
+                    micros,
+                },
+                RawStamp::Bsd {
+                    month: m,
+                    day: d,
+                    hour: h,
+                    minute: mi,
+                    second: s,
+                    micros: us,
+                },
+            ) => {
+                let a = u64::from_le_bytes([*month, *day, *hour, *minute, *second, 0, 0, 0]);
+                let b = u64::from_le_bytes([*m, *d, *h, *mi, *s, 0, 0, 0]);
+                (a == b) & (micros == us)
+            }
+            _ => self == other,
+        }
+    }
+}
+
 /// A resolved timestamp: local wall-clock time as logged, the UTC offset in force and the
 /// instant. In the skipped hour of a spring DST change the instant is shifted forward, while
 /// `local` stays as logged.
@@ -129,6 +162,46 @@ mod tests {
     use super::*;
     use jiff::civil::date;
     use jiff::tz::TimeZone;
+
+    /// `same` is `==`: on stamps that differ in any one field, and across the forms.
+    #[test]
+    fn same_is_equality() {
+        let bsd = |month, day, hour, minute, second, micros| RawStamp::Bsd {
+            month,
+            day,
+            hour,
+            minute,
+            second,
+            micros,
+        };
+        let base = bsd(12, 31, 23, 59, 59, 999_999);
+        let mut stamps = vec![
+            base,
+            bsd(11, 31, 23, 59, 59, 999_999),
+            bsd(12, 30, 23, 59, 59, 999_999),
+            bsd(12, 31, 22, 59, 59, 999_999),
+            bsd(12, 31, 23, 58, 59, 999_999),
+            bsd(12, 31, 23, 59, 58, 999_999),
+            bsd(12, 31, 23, 59, 59, 0),
+            bsd(0, 0, 0, 0, 0, 0),
+            RawStamp::Epoch { secs: 0, nanos: 0 },
+            RawStamp::Epoch { secs: 0, nanos: 1 },
+        ];
+        let local = date(2026, 12, 31).at(23, 59, 59, 0);
+        stamps.push(RawStamp::Iso {
+            local,
+            offset: None,
+        });
+        stamps.push(RawStamp::Iso {
+            local,
+            offset: Some(3600),
+        });
+        for a in &stamps {
+            for b in &stamps {
+                assert_eq!(a.same(b), a == b, "{a:?} {b:?}");
+            }
+        }
+    }
 
     fn bsd(s: &str) -> RawStamp {
         parse_bsd(s.as_bytes())

@@ -190,7 +190,7 @@ impl YearResolver {
     #[inline]
     pub fn resolve(&mut self, raw: &RawStamp) -> Result<Stamp, TimeError> {
         if let Some((prev, stamp)) = self.memo {
-            if prev == *raw {
+            if prev.same(raw) {
                 return Ok(stamp);
             }
         }
