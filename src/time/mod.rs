@@ -41,27 +41,12 @@ impl RawStamp {
     #[inline]
     pub fn same(&self, other: &RawStamp) -> bool {
         match (self, other) {
-            (
-                RawStamp::Bsd {
-                    month,
-                    day,
-                    hour,
-                    minute,
-                    second,
-                    micros,
-                },
-                RawStamp::Bsd {
-                    month: m,
-                    day: d,
-                    hour: h,
-                    minute: mi,
-                    second: s,
-                    micros: us,
-                },
-            ) => {
-                let a = u64::from_le_bytes([*month, *day, *hour, *minute, *second, 0, 0, 0]);
-                let b = u64::from_le_bytes([*m, *d, *h, *mi, *s, 0, 0, 0]);
-                (a == b) & (micros == us)
+            (RawStamp::Bsd { micros: a, .. }, RawStamp::Bsd { micros: b, .. }) => {
+                let word = |r| {
+                    bsd_key(r)
+                        .map(|(mo, d, h, mi, s)| u64::from_le_bytes([mo, d, h, mi, s, 0, 0, 0]))
+                };
+                (word(self) == word(other)) & (a == b)
             }
             _ => self == other,
         }
