@@ -186,7 +186,8 @@ impl<'a> Probe<'a> {
         Probe { host, id }
     }
 
-    /// The parts of a stored key: split at its first NUL (as the router's `hash_stored`).
+    /// The parts of a stored key: split at its first NUL (the router's `hash_stored` reads
+    /// them so too).
     pub(super) fn of_stored(key: &'a [u8]) -> Self {
         match memchr::memchr(0, key) {
             Some(i) => Probe::new(&key[..i], &key[i + 1..]),

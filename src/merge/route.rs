@@ -223,11 +223,8 @@ fn words(h: u64, bytes: &[u8]) -> u64 {
 
 /// The hash of a key as a merger's table holds it (`host\0id`).
 pub(super) fn hash_stored(kind: Kind, stored: &[u8]) -> u64 {
-    let (host, id) = match memchr::memchr(0, stored) {
-        Some(i) => (&stored[..i], &stored[i + 1..]),
-        None => (&b""[..], stored),
-    };
-    hash(host, Key { kind, id })
+    let parts = super::Probe::of_stored(stored);
+    hash(parts.host, Key { kind, id: parts.id })
 }
 
 /// A line's route: its keys' hashes.
