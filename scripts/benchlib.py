@@ -46,13 +46,19 @@ def timed(cmd, shell=False, stdin=None):
     return wall, rss, err
 
 
-def measure(cmd, runs, shell=False, stdin=None, warm=True):
+def measure(cmd, runs, shell=False, stdin=None, warm=True, before=None):
     """Median wall seconds and the largest peak RSS (KiB) over `runs` runs (after one warm-up
-    run that fills the page cache, unless `warm` is False)."""
+    run that fills the page cache, unless `warm` is False). `before` runs, untimed, before each
+    run: a dataset must be removed so, or the next run finds its input covered and writes
+    nothing (what the Parquet row measured until 2026-12-02)."""
     if warm:
+        if before:
+            before()
         timed(cmd, shell, stdin)
     walls, rss = [], 0
     for _ in range(runs):
+        if before:
+            before()
         w, r, _ = timed(cmd, shell, stdin)
         walls.append(w)
         rss = max(rss, r)
