@@ -59,15 +59,28 @@ fn fraction(b: &[u8]) -> (u32, usize) {
     (micros, 1 + n)
 }
 
+/// `HH:MM:SS` at the start of `b`. The eight bytes are checked and read as one word: field
+/// by field with their bounds checks this was ~50 instructions a stamp, a twentieth of a line.
 fn hms(b: &[u8]) -> Option<(u8, u8, u8)> {
-    let h = digits::<2>(b)?;
-    let m = digits::<2>(b.get(3..)?)?;
-    let s = digits::<2>(b.get(6..)?)?;
-    if b.get(2) != Some(&b':') || b.get(5) != Some(&b':') || h > 23 || m > 59 || s > 60 {
+    let w = u64::from_le_bytes(*b.first_chunk::<8>()?);
+    // XOR with `00:00:00`: a digit becomes its value, a colon 0, anything else a byte that
+    // is not below 10 (the colon bytes must be 0: they are below 10 only if they were ':').
+    let d = w ^ u64::from_le_bytes(*b"00:00:00");
+    let below_ten = (d | d.wrapping_add(0x7676_7676_7676_7676)) & 0x8080_8080_8080_8080 == 0;
+    if !below_ten || d & 0x0000_ff00_00ff_0000 != 0 {
+        return None;
+    }
+    let byte = |i: u32| (d >> (8 * i)) as u8;
+    let (h, m, s) = (
+        byte(0) * 10 + byte(1),
+        byte(3) * 10 + byte(4),
+        byte(6) * 10 + byte(7),
+    );
+    if h > 23 || m > 59 || s > 60 {
         return None;
     }
     // A leap second is logged as :60; keep it inside the minute.
-    Some((h as u8, m as u8, s.min(59) as u8))
+    Some((h, m, s.min(59)))
 }
 
 /// Parses a BSD syslog stamp at the start of `b` (`Oct  2 07:44:21`, `Oct 2 07:44:21`,
@@ -161,4 +174,46 @@ pub fn parse_iso(b: &[u8]) -> Option<(RawStamp, usize)> {
         },
         i,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `hms` field by field, as it was written before it read one word.
+    fn hms_by_field(b: &[u8]) -> Option<(u8, u8, u8)> {
+        let h = digits::<2>(b)?;
+        let m = digits::<2>(b.get(3..)?)?;
+        let s = digits::<2>(b.get(6..)?)?;
+        if b.get(2) != Some(&b':') || b.get(5) != Some(&b':') || h > 23 || m > 59 || s > 60 {
+            return None;
+        }
+        Some((h as u8, m as u8, s.min(59) as u8))
+    }
+
+    #[test]
+    fn hms_word_is_hms_by_field() {
+        // Every time of a day at every second's edge, and each with every byte at each place.
+        let mut checked = 0;
+        for h in [0, 1, 9, 10, 19, 20, 23, 24, 29, 99] {
+            for m in [0, 9, 10, 59, 60, 99] {
+                for s in [0, 9, 30, 59, 60, 61, 99] {
+                    let good = format!("{h:02}:{m:02}:{s:02}");
+                    let mut b = good.clone().into_bytes();
+                    assert_eq!(hms(&b), hms_by_field(&b), "{good}");
+                    for i in 0..8 {
+                        for v in 0..=255u8 {
+                            let keep = b[i];
+                            b[i] = v;
+                            assert_eq!(hms(&b), hms_by_field(&b), "{:?}", b);
+                            b[i] = keep;
+                            checked += 1;
+                        }
+                    }
+                    assert_eq!(hms(&b[..7]), None);
+                }
+            }
+        }
+        assert!(checked > 800_000);
+    }
 }
