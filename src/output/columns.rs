@@ -114,6 +114,24 @@ fn opt_float(v: Option<f64>) -> Value<'static> {
     v.map_or(Value::Null, Value::Float)
 }
 
+/// Bytes that make a domain no name: ASCII controls and ` []()<>@,;:/\|"'=`. A table: a
+/// search of the list for each byte was a `memchr` call a byte (4% of a Parquet run, perf).
+const NOT_IN_DOMAIN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = (c as u8).is_ascii_control();
+        c += 1;
+    }
+    let list = b" []()<>@,;:/\\|\"'=";
+    let mut i = 0;
+    while i < list.len() {
+        t[list[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
+
 /// The domain of an address, for per-domain reports: after the last `@`, without a domain
 /// literal's brackets or a trailing dot, written in lower case (non-ASCII, IDNA, as logged);
 /// null for a local name, a program or a file, or a domain that is no name.
@@ -127,8 +145,7 @@ fn domain(addr: &[u8]) -> Value<'_> {
         .and_then(|x| x.strip_suffix(b"]"))
         .unwrap_or(d);
     let d = d.strip_suffix(b".").unwrap_or(d);
-    let bad = |c: &u8| c.is_ascii_control() || b" []()<>@,;:/\\|\"'=".contains(c);
-    if d.is_empty() || d.iter().any(bad) {
+    if d.is_empty() || d.iter().any(|&c| NOT_IN_DOMAIN[usize::from(c)]) {
         Value::Null
     } else {
         Value::Lower(d)
@@ -244,6 +261,14 @@ pub fn value<'a>(r: &'a RecordRef<'a>, i: usize) -> Value<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn domain_table_is_the_list() {
+        for c in 0..=255u8 {
+            let listed = c.is_ascii_control() || b" []()<>@,;:/\\|\"'=".contains(&c);
+            assert_eq!(NOT_IN_DOMAIN[usize::from(c)], listed, "{c}");
+        }
+    }
 
     #[test]
     fn domains_are_lower_case_names() {

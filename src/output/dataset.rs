@@ -8,7 +8,7 @@
 //! so the same command run twice, or over overlapping rotated sets, adds each record once.
 //! One run at a time: a lock file in `.maillogconv/`.
 
-use super::parquet::ParquetFile;
+use super::parquet::{ParquetFile, Row};
 use super::RecordWriter;
 use crate::record::RecordRef;
 use crate::stats::Coverage;
@@ -273,7 +273,7 @@ impl Partitioned {
         self.skipped
     }
 
-    fn partition_of(&self, r: &RecordRef) -> String {
+    fn partition_of(&self, date: Option<jiff::civil::Date>, host: &[u8]) -> String {
         let mut p = String::new();
         for k in &self.keys {
             if !p.is_empty() {
@@ -281,11 +281,10 @@ impl Partitioned {
             }
             match k {
                 PartitionKey::Date => {
-                    let d = r.ts.map(|t| t.local.date()).unwrap_or_default();
-                    p.push_str(&format!("date={d}"));
+                    p.push_str(&format!("date={}", date.unwrap_or_default()));
                 }
                 PartitionKey::Host => {
-                    p.push_str(&format!("host_part={}", partition_value(r.host)));
+                    p.push_str(&format!("host_part={}", partition_value(host)));
                 }
             }
         }
@@ -350,25 +349,22 @@ fn run_key(run: &Coverage) -> String {
 
 impl RecordWriter for Partitioned {
     fn write_record(&mut self, r: &RecordRef) -> io::Result<()> {
-        if self.skip_covered {
-            let t =
-                r.ts.and_then(|t| i64::try_from(t.instant.as_nanosecond()).ok());
-            if t.is_some_and(|t| self.covered.contains(r.host, t)) {
-                self.skipped += 1;
-                return Ok(());
-            }
-        }
-        let date = r.ts.map(|t| t.local.date()).unwrap_or_default();
-        let by_host = self.keys.contains(&PartitionKey::Host);
-        let last = match self.last.take() {
-            Some(l) if l.0 == date && (!by_host || l.1[..] == *r.host) => l,
-            _ => (date, r.host.to_vec(), self.partition_of(r)),
-        };
-        let written = self.write_in(&last.2, r);
-        self.last = Some(last);
-        written
+        let nanos =
+            r.ts.and_then(|t| i64::try_from(t.instant.as_nanosecond()).ok());
+        let date = r.ts.map(|t| t.local.date());
+        self.write_to(nanos, date, r.host, |f| f.append(r))
     }
 
+    /// Records come as rows, their columns read in the merge step's groups (see
+    /// [`crate::output::parquet::render_row`]).
+    fn renderer(&self) -> Option<crate::output::Render> {
+        Some(crate::output::parquet::render_row)
+    }
+
+    fn write_rendered(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let row = Row::read(bytes)?;
+        self.write_to(row.nanos, row.date, row.host, |f| f.append_row(&row))
+    }
     fn finish(&mut self) -> io::Result<()> {
         for (_, (_, mut f)) in std::mem::take(&mut self.open) {
             f.close_file()?;
@@ -378,11 +374,40 @@ impl RecordWriter for Partitioned {
 }
 
 impl Partitioned {
-    /// Writes `r` into partition `part`, opening its file if need be.
-    fn write_in(&mut self, part: &str, r: &RecordRef) -> io::Result<()> {
+    /// Writes a record (at `nanos`, of local `date`, from `host`) by `append` into its
+    /// partition's file, unless a committed run had it.
+    fn write_to(
+        &mut self,
+        nanos: Option<i64>,
+        date: Option<jiff::civil::Date>,
+        host: &[u8],
+        append: impl FnOnce(&mut ParquetFile<io::BufWriter<std::fs::File>>) -> io::Result<()>,
+    ) -> io::Result<()> {
+        if self.skip_covered && nanos.is_some_and(|t| self.covered.contains(host, t)) {
+            self.skipped += 1;
+            return Ok(());
+        }
+        let by_host = self.keys.contains(&PartitionKey::Host);
+        let day = date.unwrap_or_default();
+        let last = match self.last.take() {
+            Some(l) if l.0 == day && (!by_host || l.1[..] == *host) => l,
+            _ => (day, host.to_vec(), self.partition_of(date, host)),
+        };
+        let written = self.write_in(&last.2, date, append);
+        self.last = Some(last);
+        written
+    }
+
+    /// Writes by `append` into partition `part`, opening its file if need be.
+    fn write_in(
+        &mut self,
+        part: &str,
+        date: Option<jiff::civil::Date>,
+        append: impl FnOnce(&mut ParquetFile<io::BufWriter<std::fs::File>>) -> io::Result<()>,
+    ) -> io::Result<()> {
         if !self.open.contains_key(part) {
             // Records come in time order: partitions of dates two days back are complete.
-            if let Some(day) = r.ts.map(|t| t.local.date()) {
+            if let Some(day) = date {
                 let done: Vec<String> = self
                     .open
                     .keys()
@@ -426,7 +451,7 @@ impl Partitioned {
         match self.open.get_mut(part) {
             Some((used, f)) => {
                 *used = self.tick;
-                f.append(r)
+                append(f)
             }
             None => Ok(()),
         }

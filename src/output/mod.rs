@@ -214,7 +214,7 @@ mod tests {
                 .map_err(|_| io::Error::other("poisoned"))?
                 .clone())
         };
-        for format in [Format::Awstats, Format::Jsonl, Format::Clf] {
+        for format in [Format::Awstats, Format::Jsonl, Format::Clf, Format::Parquet] {
             let (direct, rendered) = (Shared::default(), Shared::default());
             let mut a = writer(format, Box::new(direct.clone()));
             let mut b = writer(format, Box::new(rendered.clone()));
@@ -222,7 +222,9 @@ mod tests {
                 .renderer()
                 .ok_or_else(|| io::Error::other("no renderer"))?;
             let mut line = Vec::new();
-            for r in records() {
+            // A Parquet `ts` is never null: the merge step gives every record a time.
+            let timed = |r: &RecordRef| format != Format::Parquet || r.ts.is_some();
+            for r in records().into_iter().filter(timed) {
                 a.write_record(&r)?;
                 line.clear();
                 render(&r, &mut line)?;
@@ -234,14 +236,9 @@ mod tests {
             assert!(direct.len() > 100, "{format:?}");
             assert_eq!(direct, rendered, "{format:?}");
         }
-        for format in [Format::Csv, Format::Parquet] {
-            assert!(
-                writer(format, Box::new(Shared::default()))
-                    .renderer()
-                    .is_none(),
-                "{format:?}"
-            );
-        }
+        assert!(writer(Format::Csv, Box::new(Shared::default()))
+            .renderer()
+            .is_none());
         Ok(())
     }
 }
