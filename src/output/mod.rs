@@ -83,8 +83,9 @@ pub trait RecordWriter: Send {
     fn write_record(&mut self, r: &RecordRef) -> io::Result<()>;
     /// For a line format, the function that renders a record to the bytes it writes, so that
     /// correlation shards render records while they are in cache, and the output holds ~100
-    /// bytes of line while it waits for time order instead of the record (~1 KB). Parquet and
-    /// CSV (whose writer keeps its own state) write records.
+    /// bytes of line while it waits for time order instead of the record (~1 KB). Parquet's
+    /// renders a row of column values for its writer to append. CSV (whose writer keeps its
+    /// own state) writes records.
     fn renderer(&self) -> Option<Render> {
         None
     }
