@@ -2,19 +2,19 @@
 //! this machine) and a bounce notification (a new message answering an old one). The new
 //! message inherits the first hop's client and arrival, or the null sender.
 
+use super::text::Text;
 use super::{Ctx, Merger, Probe, Stored};
 use crate::parse::postfix::is_queue_id;
 use crate::time::Stamp;
-use bytes::Bytes;
 
 /// What a message inherits from the hop before it (content filter or bounce notification).
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub(super) struct Origin {
     /// Log time (seconds) the link was made, for eviction.
     pub at: i64,
-    pub prev_qid: Bytes,
+    pub prev_qid: Text,
     /// A content-filter hop carries the original client; a bounce notification does not.
-    pub client: Option<(Bytes, Bytes, Bytes)>,
+    pub client: Option<(Text, Text, Text)>,
     pub received: Option<Stamp>,
     /// A delivery status notification: sent from the null sender (RFC 5321 §4.5.5), which
     /// Sendmail never logs in a `from=` line for it.

@@ -13,6 +13,7 @@ pub mod route;
 mod session;
 mod shard;
 mod standalone;
+mod text;
 
 pub use hops::queued_as;
 pub use shard::{Moved, Sharded};
@@ -24,9 +25,9 @@ use crate::parse::{
 };
 use crate::record::{RecordRef, Status};
 use crate::time::Stamp;
-use bytes::Bytes;
 use hashbrown::HashMap;
 use hops::{strip_host_said, Origin};
+use text::Text;
 
 /// Where and when the line being merged was written.
 #[derive(Debug, Clone, Copy)]
@@ -50,19 +51,19 @@ pub(super) struct Message {
     first_seen: Option<Stamp>,
     /// Log time (seconds) of the message's latest line, for eviction.
     last_seen: i64,
-    pub(super) client_host: Bytes,
-    pub(super) client_ip: Bytes,
-    sasl_username: Bytes,
-    helo: Bytes,
-    pub(super) proto: Bytes,
-    sender: Option<Bytes>,
+    pub(super) client_host: Text,
+    pub(super) client_ip: Text,
+    sasl_username: Text,
+    helo: Text,
+    pub(super) proto: Text,
+    sender: Option<Text>,
     pub(super) size: Option<u64>,
     pub(super) nrcpt: Option<u32>,
-    message_id: Bytes,
+    message_id: Text,
     /// Boxed: most messages have none, and an open message should stay small.
     origin: Option<Box<Origin>>,
     /// Recipients whose last attempt was deferred (for `status=expired`).
-    deferred: Vec<Bytes>,
+    deferred: Vec<Text>,
     /// Recipients with a final status (sent, bounced): Sendmail logs no `removed`, so a
     /// message closes when all its `nrcpts` are final.
     finished: u32,
@@ -429,7 +430,7 @@ impl Merger {
                 m.sender = Some(kept(a.from));
                 m.size = a.size.or(m.size);
                 m.nrcpt = a.nrcpt.or(m.nrcpt);
-                let set = |field: &mut Bytes, v: Option<&[u8]>| {
+                let set = |field: &mut Text, v: Option<&[u8]>| {
                     if let Some(v) = v {
                         *field = kept(v);
                     }
@@ -537,11 +538,11 @@ impl Merger {
         };
         for to in recipients {
             if status == Status::Deferred {
-                if !m.deferred.iter().any(|t| t == to) {
+                if !m.deferred.iter().any(|t| t[..] == to[..]) {
                     m.deferred.push(kept(to));
                 }
             } else if !m.deferred.is_empty() {
-                m.deferred.retain(|t| t != to);
+                m.deferred.retain(|t| t[..] != to[..]);
             }
         }
         if matches!(status, Status::Sent | Status::Bounced | Status::Discarded) {
@@ -647,11 +648,11 @@ fn split_list(list: &[u8]) -> Vec<&[u8]> {
 
 /// A field kept in an open message (or link) for later records: copied alone, so that a
 /// message held for days keeps its few fields, not the whole lines they came from.
-pub(super) fn kept(part: &[u8]) -> Bytes {
+pub(super) fn kept(part: &[u8]) -> Text {
     if part.is_empty() {
-        Bytes::new()
+        Text::new()
     } else {
-        Bytes::copy_from_slice(part)
+        Text::from(part)
     }
 }
 
@@ -921,13 +922,13 @@ Feb 26 12:27:16 server1 sendmail[6005]: 21QBRGdY006005: to=root, delay=00:00:00,
         let out = merge_text(text);
         assert_eq!(out.len(), 2);
         let (bounce, dsn) = (&out[0], &out[1]);
-        assert_eq!(bounce.sender, Some(Bytes::from_static(b"root")));
+        assert_eq!(bounce.sender, Some(bytes::Bytes::from_static(b"root")));
         assert_eq!(&bounce.relay_ip[..], b"127.0.0.1");
         assert_eq!(&dsn.queue_id[..], b"21QBRGdY006005");
         assert_eq!(&dsn.prev_queue_id[..], b"21QBRGdX006005");
         assert_eq!(
             dsn.sender,
-            Some(Bytes::new()),
+            Some(bytes::Bytes::new()),
             "a notification's sender is <>"
         );
     }
@@ -952,13 +953,13 @@ Mar  1 10:05:01 mx1 postfix/smtp[3]: A1B2C3: to=<y@example.net>, relay=mx.exampl
             got,
             vec![
                 (
-                    Bytes::from_static(b"192.0.2.1"),
-                    Some(Bytes::from_static(b"a@example.org")),
+                    bytes::Bytes::from_static(b"192.0.2.1"),
+                    Some(bytes::Bytes::from_static(b"a@example.org")),
                     Some(10)
                 ),
                 (
-                    Bytes::from_static(b"192.0.2.2"),
-                    Some(Bytes::from_static(b"b@example.org")),
+                    bytes::Bytes::from_static(b"192.0.2.2"),
+                    Some(bytes::Bytes::from_static(b"b@example.org")),
                     Some(20)
                 ),
             ]

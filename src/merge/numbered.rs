@@ -1,17 +1,17 @@
 //! Deliveries logged in two lines tied by a delivery number, not a queue ID (qmail: `starting
 //! delivery D: msg N to local|remote addr`, then `delivery D: success|deferral|failure: …`).
 
+use super::text::Text;
 use super::{base_record, kept, set_key, Ctx, Emit, Merger};
 use crate::error::Error;
 use crate::parse::DeliveryStatus;
 use crate::record::Status;
-use bytes::Bytes;
 
 /// A qmail delivery between `starting delivery` and its result.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(super) struct Pending {
     pub(super) qid: Vec<u8>,
-    pub(super) to: Bytes,
+    pub(super) to: Text,
     pub(super) local: bool,
     pub(super) at: i64,
 }

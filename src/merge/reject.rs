@@ -78,7 +78,7 @@ impl Merger {
         while i < self.pending.len() {
             if self.pending[i].key == *key {
                 let mut p = self.pending.remove(i);
-                p.record.sender = Some(sender.clone());
+                p.record.sender = Some(bytes::Bytes::copy_from_slice(&sender));
                 emit(&p.record.view())?;
             } else {
                 i += 1;

@@ -2,17 +2,17 @@
 //! from `connected` to `disconnected`, and handed to each message accepted in the session and
 //! to each command refused in it. Sessions silent for the eviction age are dropped.
 
+use super::text::Text;
 use super::{kept, set_key, Ctx, Emit, Merger};
 use crate::error::Error;
 use crate::parse::SessionEvent;
-use bytes::Bytes;
 use hashbrown::HashMap;
 
 /// An open session's client, and when it was last heard of (log time, seconds).
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(super) struct Session {
-    host: Bytes,
-    ip: Bytes,
+    host: Text,
+    ip: Text,
     at: i64,
 }
 
