@@ -27,6 +27,7 @@ pub mod pipeline;
 pub mod progress;
 pub mod pseudo;
 pub mod record;
+pub mod search;
 pub mod stats;
 pub mod time;
 pub mod years;

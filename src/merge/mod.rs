@@ -190,7 +190,7 @@ impl<'a> Probe<'a> {
     /// The parts of a stored key: split at its first NUL (the router's `hash_stored` reads
     /// them so too).
     pub(super) fn of_stored(key: &'a [u8]) -> Self {
-        match memchr::memchr(0, key) {
+        match crate::search::byte(0, key) {
             Some(i) => Probe::new(&key[..i], &key[i + 1..]),
             None => Probe::new(&key[..0], key),
         }

@@ -148,16 +148,16 @@ fn clean_host(raw: &[u8]) -> &[u8] {
     let after_unknown = s.strip_prefix(b"unknown").map(|r| r.trim_ascii_start());
     match after_unknown {
         Some(r) if r.first() == Some(&b'[') => {
-            let close = memchr::memrchr(b']', r).unwrap_or(r.len());
+            let close = crate::search::byte_rev(b']', r).unwrap_or(r.len());
             s = r.get(1..close).unwrap_or_default();
         }
         _ => {
-            if let Some(i) = memchr::memchr(b'[', s) {
+            if let Some(i) = crate::search::byte(b'[', s) {
                 s = s[..i].trim_ascii_end();
             }
         }
     }
-    match memchr::memrchr(b'@', s) {
+    match crate::search::byte_rev(b'@', s) {
         Some(i) => &s[i + 1..],
         None => s,
     }
@@ -175,7 +175,7 @@ fn finish_host(h: &[u8]) -> &[u8] {
 
 /// Appends `v` as one space-free field.
 fn field(buf: &mut Vec<u8>, v: &[u8]) {
-    if memchr::memchr2(b' ', b'\t', v).is_none() {
+    if crate::search::either(b' ', b'\t', v).is_none() {
         buf.extend_from_slice(v);
         return;
     }
@@ -270,8 +270,8 @@ pub fn line(r: &RecordRef, buf: &mut Vec<u8>) -> bool {
         r.orig_recipient
     } else if r.recipient.is_empty() && r.status == Some(Status::Rejected) {
         // maillogconvert.pl takes the <…> of the reject text when there is no to=.
-        let open = memchr::memchr(b'<', r.reply);
-        let close = memchr::memrchr(b'>', r.reply);
+        let open = crate::search::byte(b'<', r.reply);
+        let close = crate::search::byte_rev(b'>', r.reply);
         match (open, close) {
             (Some(o), Some(c)) if c > o => &r.reply[o + 1..c],
             _ => b"",
@@ -291,7 +291,7 @@ pub fn line(r: &RecordRef, buf: &mut Vec<u8>) -> bool {
         // CleanDomain of the cleaned sender: its domain, or localhost for <>.
         let f = &buf[from.clone()];
         let f = if f == b"<>" { &f[..0] } else { f };
-        let d = memchr::memrchr(b'@', f).map_or(f, |i| &f[i + 1..]);
+        let d = crate::search::byte_rev(b'@', f).map_or(f, |i| &f[i + 1..]);
         let d = if d.is_empty() { &b"localhost"[..] } else { d };
         let d = finish_host(d).to_vec();
         field(buf, &d);
@@ -302,7 +302,7 @@ pub fn line(r: &RecordRef, buf: &mut Vec<u8>) -> bool {
 
     // maillogconvert.pl reads `relay=` up to the first space or comma (Sendmail writes
     // `relay=host. [ip]`, Exim `host [ip]`).
-    let relay_word = memchr::memchr2(b' ', b',', r.relay).map_or(r.relay, |i| &r.relay[..i]);
+    let relay_word = crate::search::either(b' ', b',', r.relay).map_or(r.relay, |i| &r.relay[..i]);
     let relay_r = finish_host(clean_host(relay_word));
     field(buf, if relay_r.is_empty() { b"-" } else { relay_r });
     buf.extend_from_slice(b" SMTP ");

@@ -136,7 +136,7 @@ const NOT_IN_DOMAIN: [bool; 256] = {
 /// literal's brackets or a trailing dot, written in lower case (non-ASCII, IDNA, as logged);
 /// null for a local name, a program or a file, or a domain that is no name.
 fn domain(addr: &[u8]) -> Value<'_> {
-    let Some(at) = memchr::memrchr(b'@', addr) else {
+    let Some(at) = crate::search::byte_rev(b'@', addr) else {
         return Value::Null;
     };
     let d = &addr[at + 1..];

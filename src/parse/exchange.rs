@@ -29,7 +29,7 @@ fn stamp(date: &[u8], time: &[u8]) -> Option<RawStamp> {
 
 /// The stamp and event of an Exchange tracking line, if it is one.
 pub fn parse(line: &[u8]) -> Option<(RawStamp, Event<&[u8]>)> {
-    if !line.first()?.is_ascii_digit() || memchr::memchr(b'\t', line).is_none() {
+    if !line.first()?.is_ascii_digit() || crate::search::byte(b'\t', line).is_none() {
         return None;
     }
     let f: Vec<&[u8]> = line.split(|&b| b == b'\t').collect();

@@ -67,7 +67,7 @@ pub fn mainlog_header(line: &[u8]) -> Option<(RawStamp, &[u8])> {
     }
     // log_selector +pid: ` [1234]`.
     if rest.first() == Some(&b'[') {
-        let close = memchr::memchr(b']', rest)?;
+        let close = crate::search::byte(b']', rest)?;
         rest = rest
             .get(close + 1..)?
             .strip_prefix(b" ")
@@ -86,9 +86,9 @@ impl<'a> Iterator for Fields<'a> {
     type Item = (&'a [u8], &'a [u8]);
     fn next(&mut self) -> Option<Self::Item> {
         let r = self.rest.trim_ascii_start();
-        let eq = memchr::memchr(b'=', r)?;
+        let eq = crate::search::byte(b'=', r)?;
         // Words without `=` are skipped: a deferral's `defer (-44) H=…`.
-        let key = match memchr::memrchr(b' ', &r[..eq]) {
+        let key = match crate::search::byte_rev(b' ', &r[..eq]) {
             Some(sp) => &r[sp + 1..eq],
             None => &r[..eq],
         };
@@ -106,7 +106,7 @@ impl<'a> Iterator for Fields<'a> {
         } else if key == b"H" {
             v.split_at(host_field_len(v))
         } else {
-            let end = memchr::memchr(b' ', v).unwrap_or(v.len());
+            let end = crate::search::byte(b' ', v).unwrap_or(v.len());
             (&v[..end], &v[end..])
         };
         self.rest = next;
@@ -127,7 +127,7 @@ fn host_field_len(v: &[u8]) -> usize {
             b'(' => depth += 1,
             b')' => depth = depth.saturating_sub(1),
             b'[' if depth == 0 && (i == 0 || v[i - 1] == b' ') => {
-                let Some(c) = memchr::memchr(b']', &v[i..]) else {
+                let Some(c) = crate::search::byte(b']', &v[i..]) else {
                     return v.len();
                 };
                 let mut end = i + c + 1;
@@ -158,7 +158,7 @@ struct HostParts<'a> {
 fn host_parts(h: &[u8]) -> HostParts<'_> {
     let (name, ip, _) = super::split_peer(h);
     // The HELO is the outer parentheses, which may hold brackets: `([192.0.2.7])`.
-    let helo = memchr::memchr(b'(', h).and_then(|o| {
+    let helo = crate::search::byte(b'(', h).and_then(|o| {
         let mut depth = 0u32;
         for (i, &c) in h[o..].iter().enumerate() {
             match c {
@@ -191,14 +191,14 @@ fn address(v: &[u8]) -> (&[u8], Option<&[u8]>, &[u8]) {
     let head = &v[..fields_at];
     if let Some(lt) = super::find_pair(head, b' ', b'<') {
         let r = &v[lt + 2..];
-        if let Some(close) = memchr::memchr(b'>', r) {
+        if let Some(close) = crate::search::byte(b'>', r) {
             let after = r.get(close + 1..).unwrap_or_default();
             if after.is_empty() || after.starts_with(b" ") {
                 return (&v[..lt], Some(&r[..close]), after.trim_ascii_start());
             }
         }
     }
-    let end = memchr::memchr(b' ', v).unwrap_or(v.len());
+    let end = crate::search::byte(b' ', v).unwrap_or(v.len());
     let addr = &v[..end];
     match addr.strip_suffix(b":") {
         // The reason keeps its `: ` for the caller to find.
@@ -209,7 +209,7 @@ fn address(v: &[u8]) -> (&[u8], Option<&[u8]>, &[u8]) {
 
 /// Where the `KEY=` fields of a delivery line begin (` R=`, ` T=`, …), or the end.
 fn fields_start(v: &[u8]) -> usize {
-    memchr::memchr_iter(b' ', v)
+    crate::search::each(b' ', v)
         .find(|&i| starts_field(&v[i + 1..], 3))
         .unwrap_or(v.len())
 }
@@ -243,7 +243,7 @@ fn target(addr: &[u8]) -> Target {
 
 /// Parses the body of an Exim line (after the stamp).
 pub fn parse(body: &[u8]) -> Event<&[u8]> {
-    let Some(sp) = memchr::memchr(b' ', body) else {
+    let Some(sp) = crate::search::byte(b' ', body) else {
         return Event::Ignored;
     };
     let (first, rest) = (&body[..sp], &body[sp + 1..]);
@@ -264,7 +264,7 @@ pub fn parse(body: &[u8]) -> Event<&[u8]> {
 }
 
 fn arrival<'a>(qid: &'a [u8], v: &'a [u8]) -> Event<&'a [u8]> {
-    let end = memchr::memchr(b' ', v).unwrap_or(v.len());
+    let end = crate::search::byte(b' ', v).unwrap_or(v.len());
     let from = &v[..end];
     // `<= <>` is the null sender.
     let from = if from == b"<>" { &from[..0] } else { from };
@@ -435,7 +435,7 @@ fn reject<'a>(qid: Option<&'a [u8]>, v: &'a [u8]) -> Option<Event<&'a [u8]>> {
         } else if let Some(f) = super::finder!(b"from ").find(rest) {
             let val = &rest[f + 5..];
             let end = super::find_pair(val, b':', b' ').unwrap_or(val.len());
-            if memchr::memchr(b'[', &val[..end]).is_some() {
+            if crate::search::byte(b'[', &val[..end]).is_some() {
                 r.client = &val[..end];
             }
         }
@@ -477,7 +477,7 @@ fn refused(v: &[u8]) -> Option<Event<&[u8]>> {
         // `refused relay (host) [ip] to <addr>`.
         let to = super::finder!(b" to <").find(v)?;
         let rest = &v[to + 5..];
-        r.to = Some(&rest[..memchr::memchr(b'>', rest)?]);
+        r.to = Some(&rest[..crate::search::byte(b'>', rest)?]);
         r.client = v[13..to].trim_ascii();
     } else {
         let rest = &v[24..];
@@ -490,7 +490,7 @@ fn refused(v: &[u8]) -> Option<Event<&[u8]>> {
 fn dropped<'a>(qid: Option<&'a [u8]>, v: &'a [u8]) -> Option<Event<&'a [u8]>> {
     let at = super::finder!(b" dropped by '").find(v)?;
     let acl = &v[at + 13..];
-    let acl = &acl[..memchr::memchr(b'\'', acl)?];
+    let acl = &acl[..crate::search::byte(b'\'', acl)?];
     let connect = acl == b"connect";
     let mut r = Reject {
         qid,
@@ -525,14 +525,14 @@ fn strip_angles(v: &[u8]) -> &[u8] {
 /// `<addr>: reason`, `<addr>` or (older Exim) `addr: reason`: the address and what follows it.
 fn address_then_reason(rest: &[u8]) -> (Option<&[u8]>, &[u8]) {
     match rest.strip_prefix(b"<") {
-        Some(x) => match memchr::memchr(b'>', x) {
+        Some(x) => match crate::search::byte(b'>', x) {
             Some(c) => (Some(&x[..c]), x.get(c + 1..).unwrap_or_default()),
             None => (None, rest),
         },
         None if !rest.is_empty() && !rest.starts_with(b":") => {
             let end = super::find_pair(rest, b':', b' ').unwrap_or(rest.len());
             let addr = rest[..end].trim_ascii_end();
-            let addr = memchr::memchr(b' ', addr).map_or(addr, |sp| &addr[..sp]);
+            let addr = crate::search::byte(b' ', addr).map_or(addr, |sp| &addr[..sp]);
             (Some(addr), &rest[end..])
         }
         None => (None, rest),

@@ -5,7 +5,7 @@
 /// (its set-up costs more than these short searches), and these separators are found many
 /// times a line.
 pub fn find_pair(hay: &[u8], a: u8, b: u8) -> Option<usize> {
-    memchr::memchr_iter(a, hay).find(|&i| hay.get(i + 1) == Some(&b))
+    crate::search::each(a, hay).find(|&i| hay.get(i + 1) == Some(&b))
 }
 
 /// The key of a `key=value` field at the start of `r` and the offset of its value: up to the
@@ -27,10 +27,10 @@ pub fn split_peer(raw: &[u8]) -> (&[u8], &[u8], Option<u16>) {
 
 fn split_peer_raw(raw: &[u8]) -> (&[u8], &[u8], Option<u16>) {
     // The last bracket pair: Sendmail's MSP logs `relay=[127.0.0.1] [127.0.0.1]`.
-    let Some(close) = memchr::memrchr(b']', raw) else {
+    let Some(close) = crate::search::byte_rev(b']', raw) else {
         return ip_then_name(raw).unwrap_or((raw, &raw[raw.len()..], None));
     };
-    let Some(open) = memchr::memrchr(b'[', &raw[..close]) else {
+    let Some(open) = crate::search::byte_rev(b'[', &raw[..close]) else {
         return (raw, &raw[raw.len()..], None);
     };
     let port = raw
@@ -42,7 +42,7 @@ fn split_peer_raw(raw: &[u8]) -> (&[u8], &[u8], Option<u16>) {
     let mut host = raw[..open].trim_ascii_end();
     if host.starts_with(b"(") {
         host = &host[..0];
-    } else if let Some(sp) = memchr::memchr(b' ', host) {
+    } else if let Some(sp) = crate::search::byte(b' ', host) {
         host = &host[..sp];
     }
     (host, &raw[open + 1..close], port)
@@ -143,7 +143,7 @@ pub fn host_name(v: &[u8]) -> &[u8] {
 
 /// OpenSMTPD's `ip (name)` (`173.194.76.27 (ws-in-f27.1e100.net)`), if `raw` is one.
 fn ip_then_name(raw: &[u8]) -> Option<(&[u8], &[u8], Option<u16>)> {
-    let sp = memchr::memchr(b' ', raw)?;
+    let sp = crate::search::byte(b' ', raw)?;
     let (ip, rest) = raw.split_at(sp);
     let name = rest.strip_prefix(b" (")?.strip_suffix(b")")?;
     (is_ipv4(ip) || is_ipv6(ip)).then_some((name, ip, None))
@@ -170,8 +170,8 @@ fn port_number(p: &[u8]) -> Option<u16> {
 /// searches where a full split took ~600 instructions (callgrind).
 pub fn may_name_loopback(raw: &[u8]) -> bool {
     // Where `split_peer_raw` takes the IP from: the last brackets, else the first word.
-    let ip = match memchr::memrchr(b']', raw) {
-        Some(close) => match memchr::memrchr(b'[', &raw[..close]) {
+    let ip = match crate::search::byte_rev(b']', raw) {
+        Some(close) => match crate::search::byte_rev(b'[', &raw[..close]) {
             Some(open) => &raw[open + 1..close],
             None => return false,
         },
@@ -211,7 +211,7 @@ pub fn reply_codes(reply: &[u8]) -> (Option<u16>, Option<&[u8]>) {
         );
         rest = rest.get(4..).unwrap_or_default();
     }
-    let end = memchr::memchr(b' ', rest).unwrap_or(rest.len());
+    let end = crate::search::byte(b' ', rest).unwrap_or(rest.len());
     let word = &rest[..end];
     let dsn = is_dsn(word).then_some(word);
     (code, dsn)

@@ -12,7 +12,7 @@ fn fields(line: &[u8]) -> Vec<&[u8]> {
     let mut rest = line;
     loop {
         if let Some(r) = rest.strip_prefix(b"\"") {
-            let end = memchr::memchr(b'"', r).unwrap_or(r.len());
+            let end = crate::search::byte(b'"', r).unwrap_or(r.len());
             out.push(&r[..end]);
             rest = r.get(end + 1..).unwrap_or_default();
             rest = rest.strip_prefix(b",").unwrap_or(rest);
@@ -20,7 +20,7 @@ fn fields(line: &[u8]) -> Vec<&[u8]> {
                 return out;
             }
         } else {
-            let end = memchr::memchr(b',', rest).unwrap_or(rest.len());
+            let end = crate::search::byte(b',', rest).unwrap_or(rest.len());
             out.push(&rest[..end]);
             if end >= rest.len() {
                 return out;

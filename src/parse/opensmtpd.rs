@@ -21,16 +21,16 @@ pub fn is_msgid(w: &[u8]) -> bool {
 fn value<'a>(kv: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
     let mut rest = kv;
     loop {
-        let eq = memchr::memchr(b'=', rest)?;
+        let eq = crate::search::byte(b'=', rest)?;
         let name = &rest[..eq];
         let after = &rest[eq + 1..];
         let (v, next) = match after.strip_prefix(b"\"") {
             Some(q) => {
-                let end = memchr::memchr(b'"', q).unwrap_or(q.len());
+                let end = crate::search::byte(b'"', q).unwrap_or(q.len());
                 (&q[..end], q.get(end + 1..).unwrap_or_default())
             }
             None => {
-                let end = memchr::memchr(b' ', after).unwrap_or(after.len());
+                let end = crate::search::byte(b' ', after).unwrap_or(after.len());
                 (&after[..end], &after[end..])
             }
         };
@@ -82,7 +82,7 @@ pub fn syslog<'a>(_program: &'a [u8], msg: &'a [u8]) -> Event<&'a [u8]> {
     if session.len() != 16 || !session.iter().all(u8::is_ascii_hexdigit) {
         return Event::Ignored;
     }
-    let (what, kv) = match memchr::memchr(b' ', rest) {
+    let (what, kv) = match crate::search::byte(b' ', rest) {
         Some(i) => (&rest[..i], &rest[i + 1..]),
         None => (rest, &rest[rest.len()..]),
     };

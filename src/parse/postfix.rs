@@ -171,7 +171,7 @@ fn strip_brackets(v: &[u8]) -> &[u8] {
 fn address(v: &[u8]) -> (&[u8], &[u8]) {
     if v.first() == Some(&b'<') {
         let mut from = 1;
-        while let Some(i) = memchr::memchr(b'>', &v[from..]) {
+        while let Some(i) = crate::search::byte(b'>', &v[from..]) {
             let end = from + i;
             if matches!(v.get(end + 1), None | Some(b',' | b' ' | b':' | b';')) {
                 return (&v[1..end], &v[end + 1..]);
@@ -302,7 +302,7 @@ fn delivery<'a>(qid: &'a [u8], v: &'a [u8]) -> Option<Event<&'a [u8]>> {
         let key = &rest[..eq];
         let val = &rest[eq + 1..];
         if key == b"status" {
-            let end = memchr::memchr(b' ', val).unwrap_or(val.len());
+            let end = crate::search::byte(b' ', val).unwrap_or(val.len());
             d.status = status_of(&val[..end]);
             let reply = val.get(end + 1..).unwrap_or_default();
             d.reply = reply
@@ -390,7 +390,7 @@ fn is_content_check(stage: &[u8]) -> bool {
 /// `reject: RCPT from host[ip]: 554 5.7.1 …; from=<a> to=<b> proto=ESMTP helo=<h>` and its kin:
 /// milter-reject, reject_warning, discard, hold; smtpd, postscreen and cleanup forms.
 fn reject<'a>(qid: Option<&'a [u8]>, rest: &'a [u8]) -> Option<Event<&'a [u8]>> {
-    let colon = memchr::memchr(b':', rest)?;
+    let colon = crate::search::byte(b':', rest)?;
     let word = &rest[..colon];
     let (milter, word) = match word.strip_prefix(b"milter-") {
         Some(w) => (true, w),
@@ -404,7 +404,7 @@ fn reject<'a>(qid: Option<&'a [u8]>, rest: &'a [u8]) -> Option<Event<&'a [u8]>> 
         _ => return None,
     };
     let text = rest[colon + 1..].strip_prefix(b" ")?;
-    let stage_end = memchr::memchr(b' ', text)?;
+    let stage_end = crate::search::byte(b' ', text)?;
     let stage = &text[..stage_end];
     // The envelope list starts at the last "; from=" (or "; proto=" when there is no sender).
     let tail_at = finder_rev!(b"; from=")
@@ -451,7 +451,7 @@ fn envelope<'a>(mut tail: &'a [u8], r: &mut Reject<&'a [u8]>) -> &'a [u8] {
             .strip_prefix(b", ")
             .or_else(|| tail.strip_prefix(b" "))
             .unwrap_or(tail);
-        let Some(eq) = memchr::memchr(b'=', tail) else {
+        let Some(eq) = crate::search::byte(b'=', tail) else {
             return tail;
         };
         let key = &tail[..eq];

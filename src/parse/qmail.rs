@@ -50,9 +50,9 @@ pub fn tai64n(line: &[u8]) -> Option<(RawStamp, usize)> {
 
 /// `1063526289.292776 ` at the start of a splogger message: the epoch stamp and the rest.
 pub fn epoch_prefix(msg: &[u8]) -> Option<(RawStamp, &[u8])> {
-    let sp = memchr::memchr(b' ', msg)?;
+    let sp = crate::search::byte(b' ', msg)?;
     let (num, rest) = (&msg[..sp], &msg[sp + 1..]);
-    let (int, frac) = match memchr::memchr(b'.', num) {
+    let (int, frac) = match crate::search::byte(b'.', num) {
         Some(d) => (&num[..d], &num[d + 1..]),
         None => (num, &num[num.len()..]),
     };
@@ -109,7 +109,7 @@ pub fn parse(body: &[u8]) -> Event<&[u8]> {
             .and_then(|s| s.parse().ok());
         let from = super::finder!(b" from <").find(rest).and_then(|f| {
             let a = &rest[f + 7..];
-            memchr::memchr(b'>', a).map(|e| &a[..e])
+            crate::search::byte(b'>', a).map(|e| &a[..e])
         });
         let Some(from) = from else {
             return Event::Malformed;
@@ -130,7 +130,7 @@ pub fn parse(body: &[u8]) -> Event<&[u8]> {
         let Some(rest) = rest[qid.len()..].strip_prefix(b" to ") else {
             return Event::Malformed;
         };
-        let sp = memchr::memchr(b' ', rest).unwrap_or(rest.len());
+        let sp = crate::search::byte(b' ', rest).unwrap_or(rest.len());
         return Event::DeliveryStart {
             qid,
             delivery,
@@ -144,7 +144,7 @@ pub fn parse(body: &[u8]) -> Event<&[u8]> {
         let Some(rest) = v[delivery.len()..].strip_prefix(b": ") else {
             return Event::Malformed;
         };
-        let colon = memchr::memchr(b':', rest).unwrap_or(rest.len());
+        let colon = crate::search::byte(b':', rest).unwrap_or(rest.len());
         let status = match &rest[..colon] {
             b"success" => DeliveryStatus::Sent,
             b"failure" => DeliveryStatus::Bounced,

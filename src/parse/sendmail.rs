@@ -45,7 +45,7 @@ fn fields(mut rest: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
 
 /// The first `, key=` in `v` (a lowercase word then `=`).
 fn next_key(v: &[u8]) -> Option<usize> {
-    memchr::memchr_iter(b',', v).find(|&i| {
+    crate::search::each(b',', v).find(|&i| {
         let Some(w) = v.get(i + 1..).and_then(|w| w.strip_prefix(b" ")) else {
             return false;
         };
@@ -172,14 +172,14 @@ fn arrival<'a>(qid: &'a [u8], v: &'a [u8]) -> Option<Event<&'a [u8]>> {
             b"proto" => a.proto = Some(val),
             b"relay" => {
                 // `host [ip]`, `[ip]`, `user@host [ip]`, `host [ip] (may be forged)`, `localhost`.
-                let (name, ip) = match memchr::memchr(b'[', val) {
+                let (name, ip) = match crate::search::byte(b'[', val) {
                     Some(o) => {
-                        let c = memchr::memchr(b']', &val[o..]).map_or(val.len(), |c| o + c);
+                        let c = crate::search::byte(b']', &val[o..]).map_or(val.len(), |c| o + c);
                         (val[..o].trim_ascii_end(), Some(&val[o + 1..c]))
                     }
                     None => (val, None),
                 };
-                let name = memchr::memrchr(b'@', name).map_or(name, |i| &name[i + 1..]);
+                let name = crate::search::byte_rev(b'@', name).map_or(name, |i| &name[i + 1..]);
                 a.client_host = (!name.is_empty()).then_some(name);
                 a.client_ip = ip;
             }
@@ -228,7 +228,7 @@ fn delivery<'a>(qid: &'a [u8], rest: &'a [u8]) -> Option<Event<&'a [u8]>> {
             d.list = false;
             d.orig_to = ctladdr
                 .and_then(|c| c.strip_prefix(b"<"))
-                .and_then(|c| Some(&c[..memchr::memchr(b'>', c)?]));
+                .and_then(|c| Some(&c[..crate::search::byte(b'>', c)?]));
         }
     }
     if d.relay.is_empty() {
@@ -260,7 +260,7 @@ fn delivery<'a>(qid: &'a [u8], rest: &'a [u8]) -> Option<Event<&'a [u8]>> {
 fn reject<'a>(qid: Option<&'a [u8]>, rest: &'a [u8]) -> Option<Event<&'a [u8]>> {
     let at = finder!(b"reject=").find(rest)?;
     let (stage, body) = if let Some(b) = rest.strip_prefix(b"ruleset=") {
-        let end = memchr::memchr(b',', b).unwrap_or(b.len());
+        let end = crate::search::byte(b',', b).unwrap_or(b.len());
         (&b[..end], &b[end..])
     } else if let Some(b) = rest.strip_prefix(b"Milter: ") {
         (&rest[..6], b)

@@ -19,7 +19,7 @@ pub struct Header<'a> {
 pub fn parse(line: &[u8]) -> Option<Header<'_>> {
     let mut rest = line;
     if rest.first() == Some(&b'<') {
-        let close = memchr::memchr(b'>', rest.get(..6)?)?;
+        let close = crate::search::byte(b'>', rest.get(..6)?)?;
         rest = &rest[close + 1..];
     }
     let (stamp, used) = if rest.first()?.is_ascii_digit() {
@@ -28,7 +28,7 @@ pub fn parse(line: &[u8]) -> Option<Header<'_>> {
         parse_bsd(rest)?
     };
     rest = rest.get(used..)?.strip_prefix(b" ")?;
-    let host_end = memchr::memchr(b' ', rest)?;
+    let host_end = crate::search::byte(b' ', rest)?;
     let host = &rest[..host_end];
     rest = &rest[host_end + 1..];
     let tag_end = rest
@@ -40,7 +40,7 @@ pub fn parse(line: &[u8]) -> Option<Header<'_>> {
     }
     rest = &rest[tag_end..];
     if rest.first() == Some(&b'[') {
-        let close = memchr::memchr(b']', rest)?;
+        let close = crate::search::byte(b']', rest)?;
         rest = &rest[close + 1..];
     }
     rest = rest.strip_prefix(b":").unwrap_or(rest);

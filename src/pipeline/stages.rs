@@ -308,7 +308,7 @@ pub(super) fn parse_chunk(
     let mut counts = Counts::default();
     let mut start = 0;
     while start < data.len() {
-        let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
+        let end = crate::search::byte(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
         let raw = &data[start..end];
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         let line = parse_line_as(raw, mta);
