@@ -316,7 +316,7 @@ fn delivery<'a>(qid: &'a [u8], v: &'a [u8], status: DeliveryStatus) -> Event<&'a
     // Failures and deferrals end with `: reason` (deferrals: `defer (-53): reason`).
     let (fields, reason) = match status {
         DeliveryStatus::Bounced | DeliveryStatus::Deferred => {
-            match super::finder!(b": ").find(rest) {
+            match super::find_pair(rest, b':', b' ') {
                 Some(i) => (&rest[..i], Some(&rest[i + 2..])),
                 None => (rest, None),
             }
@@ -429,7 +429,7 @@ fn reject<'a>(qid: Option<&'a [u8]>, v: &'a [u8]) -> Option<Event<&'a [u8]>> {
     // A client named after the refusal: `rejected EHLO from (helo) [ip]: reason`,
     // `rejected connection from H=[ip] input=…`.
     if r.client.is_empty() {
-        if let Some(h) = super::finder!(b"H=").find(rest) {
+        if let Some(h) = super::find_pair(rest, b'H', b'=') {
             let val = &rest[h + 2..];
             r.client = &val[..host_field_len(val)];
         } else if let Some(f) = super::finder!(b"from ").find(rest) {

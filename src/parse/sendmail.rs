@@ -102,7 +102,7 @@ fn quick_duration(v: &[u8]) -> Option<f64> {
 
 /// Parses the message part of a Sendmail line.
 pub fn parse(msg: &[u8]) -> Event<&[u8]> {
-    let Some(colon) = finder!(b": ").find(msg) else {
+    let Some(colon) = super::find_pair(msg, b':', b' ') else {
         // `ruleset=check_relay, …, reject=…` comes without a queue ID.
         return reject(None, msg).unwrap_or(Event::Ignored);
     };
@@ -123,7 +123,7 @@ pub fn parse(msg: &[u8]) -> Event<&[u8]> {
         return ev;
     }
     // `NEWQID: DSN: …`, `NEWQID: return to sender: …`, `NEWQID: postmaster notify: …`.
-    if let Some(c) = finder!(b": ").find(rest) {
+    if let Some(c) = super::find_pair(rest, b':', b' ') {
         let child = &rest[..c];
         let what = &rest[c + 2..];
         if is_queue_id(child)
@@ -162,7 +162,7 @@ pub fn parse(msg: &[u8]) -> Event<&[u8]> {
 }
 
 fn arrival<'a>(qid: &'a [u8], v: &'a [u8]) -> Option<Event<&'a [u8]>> {
-    let end = finder!(b", ").find(v).unwrap_or(v.len());
+    let end = super::find_pair(v, b',', b' ').unwrap_or(v.len());
     let mut a = Arrival::new(qid, strip_brackets(&v[..end]));
     for (k, val) in fields(&v[end..]) {
         match k {
