@@ -57,13 +57,18 @@ impl<T: Timed> Reorder<T> {
             }
             self.newest = key;
         }
-        // After the last record not later than this one: ties keep arrival order.
-        let at = self
-            .held
-            .iter()
-            .rposition(|(k, _)| *k <= key)
-            .map_or(0, |i| i + 1);
-        self.held.insert(at, (key, r));
+        // After the last record not later than this one: ties keep arrival order. Nearly
+        // every record is the latest so far and goes at the back: a push, not an insert.
+        if self.held.back().is_none_or(|(k, _)| *k <= key) {
+            self.held.push_back((key, r));
+        } else {
+            let at = self
+                .held
+                .iter()
+                .rposition(|(k, _)| *k <= key)
+                .map_or(0, |i| i + 1);
+            self.held.insert(at, (key, r));
+        }
         self.newest = self.newest.max(key);
         let limit = self.newest.saturating_sub(self.window);
         while self.held.front().is_some_and(|(k, _)| *k < limit) {

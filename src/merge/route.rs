@@ -420,17 +420,20 @@ impl Router {
     /// [`Router::plan_with`] over a slice of lines.
     #[cfg(test)]
     pub fn plan(&mut self, lines: &[Routed], first_line: u64, plan: &mut Plan) {
-        self.plan_with(lines.len(), |i| lines[i], first_line, plan);
+        let tied = (0..lines.len()).filter(|&i| lines[i].route.tie != 0);
+        self.plan_with(lines.len(), |i| lines[i], tied, first_line, plan);
     }
 
     /// Spreads a batch of `n` lines (in input order, read through `line`: no copy of them)
     /// over the shards. Keys a line ties are put in one shard for the whole batch, with the
     /// states they have elsewhere moved there first; lines with no key are spread by their
-    /// number.
+    /// number. `tied` gives, in order, every line whose route ties a key (others may be
+    /// among them).
     pub fn plan_with(
         &mut self,
         n: usize,
         line: impl Fn(usize) -> Routed,
+        tied: impl Iterator<Item = usize>,
         first_line: u64,
         plan: &mut Plan,
     ) {
@@ -443,7 +446,7 @@ impl Router {
             self.filter.rebuild(self.moved.keys());
         }
         // Tied keys: one shard per group, the shard the first tie's key was in.
-        for i in 0..n {
+        for i in tied {
             let r = line(i).route;
             if r.tie == 0 || r.key == 0 {
                 continue;

@@ -331,8 +331,12 @@ impl RouteStage {
             }
         };
         let first_line = dated.first().map_or(0, |d| d.line);
+        // The dated lines of the parsed lines that tie keys (dating keeps lines in order and
+        // drops some: each is found by its index).
+        let tied = (work.r.parsed.tied.iter())
+            .filter_map(|&idx| dated.binary_search_by_key(&idx, |d| d.idx).ok());
         self.router
-            .plan_with(dated.len(), routed, first_line, &mut self.plan);
+            .plan_with(dated.len(), routed, tied, first_line, &mut self.plan);
         // Tied keys' states go to their group's shard before any of the chunk's lines.
         let data = work.r.parsed.chunk.bytes();
         for mv in &self.plan.moves {

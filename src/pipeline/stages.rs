@@ -154,6 +154,9 @@ pub(super) struct Parsed {
     pub(super) lines: Lines,
     /// Each line's route (the correlation keys it names), apart: the router reads only these.
     pub(super) routes: Vec<Route>,
+    /// The lines whose route ties two keys (their indices, in order): the serial router visits
+    /// only these to group tied keys, not every line of the chunk.
+    pub(super) tied: Vec<u32>,
     /// What its lines are, counted here in parallel rather than by the serial dating step.
     pub(super) counts: Counts,
 }
@@ -305,6 +308,7 @@ pub(super) fn parse_chunk(
     lines.clear();
     let mut routes = routes_pool.take();
     routes.clear();
+    let mut tied = Vec::new();
     let mut counts = Counts::default();
     let mut start = 0;
     while start < data.len() {
@@ -326,6 +330,9 @@ pub(super) fn parse_chunk(
             }
             Line::Unknown => Route::default(),
         };
+        if r.tie != 0 {
+            tied.push(routes.len() as u32);
+        }
         routes.push(r);
         // Mapped into its place in the vector: a mapped line pushed was copied once more.
         lines.push((Span::of(data, raw), Line::Unknown));
@@ -338,6 +345,7 @@ pub(super) fn parse_chunk(
         chunk,
         lines,
         routes,
+        tied,
         counts,
     }
 }
