@@ -649,11 +649,7 @@ fn split_list(list: &[u8]) -> Vec<&[u8]> {
 /// A field kept in an open message (or link) for later records: copied alone, so that a
 /// message held for days keeps its few fields, not the whole lines they came from.
 pub(super) fn kept(part: &[u8]) -> Text {
-    if part.is_empty() {
-        Text::new()
-    } else {
-        Text::from(part)
-    }
+    Text::from(part)
 }
 
 /// The fields every record of message `qid` shares.

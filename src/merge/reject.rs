@@ -68,7 +68,7 @@ impl Merger {
         let Some(sender) = self
             .open
             .get(&Probe::new(ctx.host, qid))
-            .and_then(|m| m.sender.clone())
+            .and_then(|m| m.sender.as_deref().map(bytes::Bytes::copy_from_slice))
         else {
             return Ok(());
         };
@@ -78,7 +78,7 @@ impl Merger {
         while i < self.pending.len() {
             if self.pending[i].key == *key {
                 let mut p = self.pending.remove(i);
-                p.record.sender = Some(bytes::Bytes::copy_from_slice(&sender));
+                p.record.sender = Some(sender.clone());
                 emit(&p.record.view())?;
             } else {
                 i += 1;

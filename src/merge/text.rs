@@ -13,12 +13,6 @@ const INLINE: usize = 24;
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Text(SmallVec<[u8; INLINE]>);
 
-impl Text {
-    pub fn new() -> Text {
-        Text::default()
-    }
-}
-
 impl From<&[u8]> for Text {
     fn from(v: &[u8]) -> Text {
         Text(SmallVec::from_slice(v))
