@@ -3,7 +3,7 @@
 //! rows in `ts` order inside each row group (declared as the sorting column). Memory is bounded
 //! by two row groups per open file: the builders, and the one being encoded.
 
-use super::columns::{local_text, value, Kind, Value, COLUMNS};
+use super::columns::{local_text, local_text_into, value, Kind, Value, COLUMNS};
 use super::RecordWriter;
 use crate::record::RecordRef;
 use arrow_array::builder::{
@@ -542,43 +542,6 @@ fn put_len(out: &mut [u8], at: usize) -> io::Result<()> {
     Ok(())
 }
 
-/// [`local_text`] written into `out` without formatting machinery (it runs for every record).
-/// Years outside 0–9999 (which `{:04}` writes otherwise) take [`local_text`] itself.
-fn local_text_into(s: &crate::time::Stamp, out: &mut Vec<u8>) {
-    let t = s.local;
-    if !(0..=9999).contains(&t.year()) || !(-99 * 3600..=99 * 3600).contains(&s.offset) {
-        out.extend_from_slice(local_text(s).as_bytes());
-        return;
-    }
-    let two = |n: u32| [b'0' + (n / 10 % 10) as u8, b'0' + (n % 10) as u8];
-    let y = t.year().unsigned_abs() as u32;
-    let (sign, o) = if s.offset < 0 {
-        (b'-', s.offset.unsigned_abs())
-    } else {
-        (b'+', s.offset.unsigned_abs())
-    };
-    let [y0, y1] = two(y / 100);
-    let [y2, y3] = two(y % 100);
-    let [mo0, mo1] = two(t.month().unsigned_abs().into());
-    let [d0, d1] = two(t.day().unsigned_abs().into());
-    let [h0, h1] = two(t.hour().unsigned_abs().into());
-    let [mi0, mi1] = two(t.minute().unsigned_abs().into());
-    let [s0, s1] = two(t.second().unsigned_abs().into());
-    out.extend_from_slice(&[
-        y0, y1, y2, y3, b'-', mo0, mo1, b'-', d0, d1, b'T', h0, h1, b':', mi0, mi1, b':', s0, s1,
-    ]);
-    let frac = t.subsec_nanosecond().unsigned_abs() / 1000;
-    if frac != 0 {
-        let [f0, f1] = two(frac / 10_000);
-        let [f2, f3] = two(frac / 100 % 100);
-        let [f4, f5] = two(frac % 100);
-        out.extend_from_slice(&[b'.', f0, f1, f2, f3, f4, f5]);
-    }
-    let [oh0, oh1] = two(o / 3600);
-    let [om0, om1] = two(o % 3600 / 60);
-    out.extend_from_slice(&[sign, oh0, oh1, b':', om0, om1]);
-}
-
 /// A row made by [`render_row`], read back: its head now, its columns as they are appended
 /// ([`Batcher::append_row`]), without building them into an array first.
 pub struct Row<'a> {
@@ -680,45 +643,6 @@ impl<'a> Row<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn local_text_written_is_local_text() {
-        use crate::time::Stamp;
-        let mut n = 0;
-        for year in [0, 1, 99, 1970, 2026, 9999, -1, 10_000 - 1] {
-            for (h, mi, sec, nano) in [
-                (0, 0, 0, 0),
-                (7, 44, 21, 123_456_000),
-                (23, 59, 59, 1_000),
-                (12, 5, 9, 999),
-            ] {
-                for offset in [
-                    0,
-                    3600,
-                    -3600,
-                    5 * 3600 + 45 * 60,
-                    -(3 * 3600 + 30 * 60),
-                    14 * 3600,
-                    -12 * 3600,
-                    59,
-                ] {
-                    let Ok(local) = jiff::civil::DateTime::new(year, 3, 2, h, mi, sec, nano) else {
-                        continue;
-                    };
-                    let s = Stamp {
-                        local,
-                        offset,
-                        instant: jiff::Timestamp::UNIX_EPOCH,
-                    };
-                    let mut out = Vec::new();
-                    local_text_into(&s, &mut out);
-                    assert_eq!(String::from_utf8_lossy(&out), local_text(&s), "{s:?}");
-                    n += 1;
-                }
-            }
-        }
-        assert!(n > 200);
-    }
 
     #[test]
     fn rows_read_back_as_written() -> io::Result<()> {
