@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 // Buffers and records are often allocated by one worker and freed by another (and Parquet's
-// by its encoder thread); mimalloc handles that cross-thread traffic without the lock
+// by its encoders); mimalloc handles that cross-thread traffic without the lock
 // contention of the system allocator.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -8,7 +8,7 @@
 //! so the same command run twice, or over overlapping rotated sets, adds each record once.
 //! One run at a time: a lock file in `.maillogconv/`.
 
-use super::parquet::{ParquetFile, Row};
+use super::parquet::{Encoders, ParquetFile, Row};
 use super::RecordWriter;
 use crate::record::RecordRef;
 use crate::stats::Coverage;
@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Hive partition keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,8 +95,9 @@ pub struct Partitioned {
     /// Records skipped so.
     skipped: u64,
     committed: bool,
-    /// Each open file encodes its row groups on a thread of its own.
-    encode_apart: bool,
+    /// Where the open files' row groups are encoded: threads shared by all of them, or none
+    /// (each file on the calling thread).
+    encoders: Option<Arc<Encoders>>,
     /// The last record's date and host and its partition: consecutive records nearly always
     /// share it, and building the name was an allocation and a date format per record.
     last: Option<(jiff::civil::Date, Vec<u8>, String)>,
@@ -214,7 +216,7 @@ fn load_coverage(meta: &Path) -> io::Result<Coverage> {
     }
 }
 
-/// Partition files open at once at most (each may hold an encoder thread): past this, the
+/// Partition files open at once at most (each holds up to three row groups' rows): past this, the
 /// one used least recently is closed (a later record of its partition opens a new part).
 const MAX_OPEN: usize = 64;
 
@@ -248,17 +250,17 @@ impl Partitioned {
             skip_covered: true,
             skipped: 0,
             committed: false,
-            encode_apart: false,
+            encoders: None,
             last: None,
             _lock: lock,
         })
     }
 
-    /// Encodes and compresses each file's row groups on a thread of its own (more than one
-    /// thread: the merge step then only fills the column builders).
-    pub fn encode_apart(mut self, apart: bool) -> Self {
-        self.encode_apart = apart;
-        self
+    /// Encoders shared by the files, for a run of `threads` threads ([`Encoders::for_threads`]):
+    /// the one writer then only gathers rows.
+    pub fn encoders(mut self, threads: usize) -> io::Result<Self> {
+        self.encoders = Encoders::for_threads(threads)?;
+        Ok(self)
     }
 
     /// Writes every record, even one that a committed run had read (`--state` runs read each
@@ -425,7 +427,7 @@ impl Partitioned {
                     }
                 }
             }
-            // Many hosts: open files (and encoder threads) stay within a bound.
+            // Many hosts: open files (and the rows they hold) stay within a bound.
             if self.open.len() >= MAX_OPEN {
                 let oldest = self
                     .open
@@ -441,9 +443,9 @@ impl Partitioned {
             std::fs::create_dir_all(&dir)?;
             let file = std::fs::File::create(dir.join(format!("part-{:05}.parquet.tmp", *n)))?;
             *n += 1;
-            let f = ParquetFile::with_encoder(
+            let f = ParquetFile::with_encoders(
                 io::BufWriter::with_capacity(1 << 20, file),
-                self.encode_apart,
+                self.encoders.clone(),
             )?;
             self.open.insert(part.to_string(), (0, f));
         }

@@ -107,16 +107,16 @@ pub trait RecordWriter: Send {
 
 /// Makes the writer for `format` over `out`; everything runs on the calling thread.
 pub fn writer(format: Format, out: Box<dyn Write + Send>) -> Box<dyn RecordWriter> {
-    writer_with(format, out, false, false)
+    writer_with(format, out, 1, false)
 }
 
-/// As [`writer`]; `encode_apart`: Parquet row groups are encoded and compressed on a thread
-/// of their own; `continuing`: the output already holds records (`--append`), so CSV writes no
-/// header.
+/// As [`writer`] for a run of `threads` threads: with more than one, Parquet row groups are
+/// encoded and compressed by threads of their own ([`parquet::Encoders`]); `continuing`: the
+/// output already holds records (`--append`), so CSV writes no header.
 pub fn writer_with(
     format: Format,
     out: Box<dyn Write + Send>,
-    encode_apart: bool,
+    threads: usize,
     continuing: bool,
 ) -> Box<dyn RecordWriter> {
     match format {
@@ -125,7 +125,9 @@ pub fn writer_with(
         Format::Csv => Box::new(csv::Csv::new(out)),
         Format::Jsonl => Box::new(jsonl::Jsonl::new(out)),
         Format::Clf => Box::new(clf::Clf::new(out)),
-        Format::Parquet => match parquet::ParquetFile::with_encoder(out, encode_apart) {
+        Format::Parquet => match parquet::Encoders::for_threads(threads)
+            .and_then(|e| parquet::ParquetFile::with_encoders(out, e))
+        {
             Ok(p) => Box::new(p),
             Err(e) => Box::new(Failed(Some(e))),
         },

@@ -62,7 +62,8 @@ fn run_with(cfg: &Config, cancel: &Cancel, state_path: Option<&Path>) -> anyhow:
     if let (false, Some(dir)) = (cfg.partition_by.is_empty(), cfg.output.as_ref()) {
         let mut dataset = Partitioned::create(dir, cfg.partition_by.clone())
             .with_context(|| format!("cannot open the dataset {}", dir.display()))?
-            .encode_apart(cfg.threads > 1);
+            .encoders(cfg.threads)
+            .with_context(|| format!("cannot start Parquet encoders for {}", dir.display()))?;
         let st = load(cfg, state_path)?;
         if st.is_some() {
             dataset = dataset.keep_covered();
@@ -97,7 +98,7 @@ fn run_with(cfg: &Config, cancel: &Cancel, state_path: Option<&Path>) -> anyhow:
     let handle = sink
         .handle()
         .with_context(|| format!("cannot open {}", sink.name()))?;
-    let mut writer = output::writer_with(cfg.format, handle, cfg.threads > 1, false);
+    let mut writer = output::writer_with(cfg.format, handle, cfg.threads, false);
     let (mut summary, st) = convert_from(cfg, writer.as_mut(), cancel, st)?;
     writer.finish().map_err(write_err(sink.name()))?;
     drop(writer);
@@ -170,7 +171,7 @@ fn append(
         1 << 16,
         file.try_clone().map_err(write_err(name.clone()))?,
     ));
-    let mut writer = output::writer_with(cfg.format, handle, false, start > 0);
+    let mut writer = output::writer_with(cfg.format, handle, 1, start > 0);
     let (mut summary, st) = convert_from(cfg, writer.as_mut(), cancel, st)?;
     writer.finish().map_err(write_err(name.clone()))?;
     drop(writer);
