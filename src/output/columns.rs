@@ -260,6 +260,13 @@ pub fn utc_text(micros: i64) -> String {
 /// Column `i` of `r` (`i` < `COLUMNS.len()`; `ts_local` is built by the caller, see
 /// [`local_text`], to keep this free of allocation).
 pub fn value<'a>(r: &'a RecordRef<'a>, i: usize) -> Value<'a> {
+    value_of(r, i)
+}
+
+/// [`value`], inlined where the index is a constant, so that its match folds away (Parquet's
+/// rows); the other formats call `value` as before.
+#[inline(always)]
+pub fn value_of<'a>(r: &'a RecordRef<'a>, i: usize) -> Value<'a> {
     let delays = |k: usize| opt_float(r.delays.map(|d| d[k]));
     match i {
         0 => micros(r.ts),

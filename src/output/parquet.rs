@@ -7,7 +7,7 @@
 //! is bounded by three row groups' rows per open file (one gathered, one encoded, one spare)
 //! and by the encoders, at most [`MAX_ENCODERS`].
 
-use super::columns::{local_text, local_text_into, value, Kind, Value, COLUMNS};
+use super::columns::{local_text, local_text_into, value, value_of, Kind, Value, COLUMNS};
 use super::RecordWriter;
 use crate::record::RecordRef;
 use arrow_array::builder::{
@@ -849,32 +849,49 @@ pub fn render_row(r: &RecordRef, out: &mut Vec<u8>) -> io::Result<()> {
     let splits_at = out.len();
     out.extend_from_slice(&[0; 4 * (RANGES - 1)]);
     let columns_at = out.len();
-    let mut next_range = 1;
-    for i in 0..COLUMNS.len() {
-        if RANGE_STARTS.get(next_range) == Some(&i) {
-            let at = u32::try_from(out.len() - columns_at)
-                .map_err(|_| io::Error::other("a row over 4 GiB"))?;
-            let slot = splits_at + 4 * (next_range - 1);
-            if let Some(s) = out.get_mut(slot..slot + 4) {
-                s.copy_from_slice(&at.to_le_bytes());
-            }
-            next_range += 1;
-        }
-        match (i, r.ts) {
-            (1, Some(t)) => {
-                out.push(TEXT);
-                let at = out.len();
-                out.extend_from_slice(&[0; 4]);
-                local_text_into(&t, out);
-                put_len(out, at)?;
-            }
-            _ => put(out, value(r, i))?,
-        }
+    // Each column by its own code: with the index a constant, `value`'s match and `put`'s
+    // fold away (a loop over the indices dispatched twice a value: ~10% of a Parquet run).
+    macro_rules! columns {
+        ($($i:literal)*) => {$(
+            put_column(r, $i, out, splits_at, columns_at)?;
+        )*};
     }
+    columns!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30
+        31 32 33 34 35);
     Ok(())
 }
 
+/// Appends column `i` of `r`, noting where its range starts if it begins one.
+#[inline(always)]
+fn put_column(
+    r: &RecordRef,
+    i: usize,
+    out: &mut Vec<u8>,
+    splits_at: usize,
+    columns_at: usize,
+) -> io::Result<()> {
+    if let Some(range) = RANGE_STARTS.iter().position(|&s| s == i).filter(|&k| k > 0) {
+        let at = u32::try_from(out.len() - columns_at)
+            .map_err(|_| io::Error::other("a row over 4 GiB"))?;
+        let slot = splits_at + 4 * (range - 1);
+        if let Some(s) = out.get_mut(slot..slot + 4) {
+            s.copy_from_slice(&at.to_le_bytes());
+        }
+    }
+    match (i, r.ts) {
+        (1, Some(t)) => {
+            out.push(TEXT);
+            let at = out.len();
+            out.extend_from_slice(&[0; 4]);
+            local_text_into(&t, out);
+            put_len(out, at)
+        }
+        _ => put(out, value_of(r, i)),
+    }
+}
+
 /// Appends `v` with its tag.
+#[inline(always)]
 fn put(out: &mut Vec<u8>, v: Value) -> io::Result<()> {
     match v {
         Value::Null => out.push(NULL),
