@@ -279,10 +279,10 @@ impl Rows {
 type Chunks = io::Result<Vec<ArrowColumnChunk>>;
 
 /// Encodes range `r` of the columns of `rows` by their `writers`: each column built (in
-/// builders made for it: kept for the next row group by the thread, they held a whole row
-/// group's columns each) and put in `ts` order, then encoded and compressed,
-/// its writer closed before the next column's is used (each holds a ZSTD context: 36 alive at
-/// once took ~45 MiB a row group).
+/// builders made for it: kept by the thread for the next row group, they came to hold a whole
+/// row group's columns in each thread) and put in `ts` order, then encoded and compressed. A
+/// column's writer is closed before the next one's is used: each holds a ZSTD context, and
+/// with all 36 alive to the row group's end heaptrack counted 12–18 MiB of them.
 fn encode_range(
     rows: &Rows,
     order: Option<&arrow_array::UInt32Array>,
@@ -329,7 +329,7 @@ fn encode_range(
 }
 
 /// Each text column's bytes in the last row group encoded: the room its builder starts with in
-/// the next. (Room for a range's bytes in each text column, never too little, was ~45 MiB more
+/// the next. (Room for a range's bytes in each text column, never too little, was ~44 MiB more
 /// memory for each encoder thread: the allocator keeps what a thread freed for it.)
 type Sizes = [AtomicUsize; COLUMNS.len()];
 
@@ -436,8 +436,8 @@ pub struct Encoders {
     threads: Vec<JoinHandle<()>>,
 }
 
-/// Encoders at most, whatever `-j`: the allocator keeps ~25 MiB for each thread that encodes
-/// (peak RSS on the 1 GiB log: 141 MiB with one, 231 MiB with four, 263 MiB with six).
+/// Encoders at most, whatever `-j`: the allocator keeps ~24 MiB for each thread that encodes
+/// (peak RSS on the 1 GiB log: 138 MiB with one, 226 MiB with four, 257 MiB with six).
 pub const MAX_ENCODERS: usize = 4;
 
 impl Encoders {
@@ -651,8 +651,8 @@ pub struct ParquetFile<W: Write + Send + 'static> {
     sizes: Arc<Sizes>,
 }
 
-/// Row groups of a file being encoded at once, at most: one, while the next is gathered (one
-/// more was ~16 MiB more, and no faster on two cores).
+/// Row groups of a file being encoded at once, at most: one, while the next is gathered (each
+/// one more holds ~16 MiB more rows).
 const MAX_PENDING: usize = 1;
 
 impl<W: Write + Send + 'static> ParquetFile<W> {
