@@ -397,7 +397,9 @@ impl Job {
                 .collect(),
             Err(_) => None,
         };
-        let chunks = match writers {
+        // A panic in the Parquet crate is this range's error: the file waits for every range
+        // of its row group, so a range that never reported would hang the run.
+        let encoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match writers {
             Some(writers) => encode_range(
                 &self.rows,
                 self.order.as_ref(),
@@ -409,7 +411,9 @@ impl Job {
             None => Err(io::Error::other(
                 "a Parquet column's writer is missing (a bug)",
             )),
-        };
+        }));
+        let chunks = encoded
+            .unwrap_or_else(|_| Err(io::Error::other("the Parquet encoder panicked (a bug)")));
         if let Ok(mut parts) = self.parts.lock() {
             if let Some(p) = parts.get_mut(r) {
                 *p = Some(chunks);
@@ -1224,6 +1228,41 @@ mod tests {
                 reference.len()
             );
         }
+        Ok(())
+    }
+
+    #[test]
+    fn a_range_that_panics_is_an_error_not_a_hang() -> io::Result<()> {
+        // A schema shorter than the rows: reading a later column's field panics in every
+        // range but the first. The row group must still come back, as an error.
+        let full = schema();
+        let writer = ArrowWriter::try_new(Vec::new(), Arc::clone(&full), Some(properties()))
+            .map_err(to_io)?;
+        let (_file, factory) = writer.into_serialized_writer().map_err(to_io)?;
+        let mut rows = Rows::default();
+        let r = RecordRef {
+            ts: Some(crate::time::Stamp::utc(
+                jiff::civil::date(2026, 3, 2).at(7, 44, 21, 0),
+            )),
+            ..RecordRef::default()
+        };
+        let mut row = Vec::new();
+        render_row(&r, &mut row)?;
+        rows.push(&Row::read(&row)?)?;
+        let short = Arc::new(Schema::new(vec![full.field(0).clone()]));
+        let sizes = Arc::new(std::array::from_fn(|_| AtomicUsize::new(0)));
+        let writers = factory.create_column_writers(0).map_err(to_io)?;
+        let (job, back) = Job::new(rows, short, writers, sizes)?;
+        let job = Arc::new(job);
+        for r in 0..RANGES {
+            let job = Arc::clone(&job);
+            std::thread::spawn(move || job.run(r));
+        }
+        let got = back
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .map_err(to_io)?;
+        let err = got.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("panicked"), "{err}");
         Ok(())
     }
 
