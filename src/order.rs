@@ -79,6 +79,12 @@ impl<T: Timed> Reorder<T> {
         Ok(())
     }
 
+    /// What is held, in order, to be changed in place (a state's rows made by an earlier
+    /// build, brought to this one's form).
+    pub fn held_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.held.iter_mut().map(|(_, t)| t)
+    }
+
     /// Emits everything still held, in order.
     pub fn finish<E>(&mut self, emit: &mut impl FnMut(T) -> Result<(), E>) -> Result<(), E> {
         while let Some((_, r)) = self.held.pop_front() {

@@ -913,6 +913,38 @@ fn put_column(
     }
 }
 
+/// The name a state gives the Parquet format: its held rows mark where their ranges start
+/// (since a375b90). A state that says `parquet` holds rows without the marks: [`with_ranges`]
+/// adds them, and an earlier build refuses a state named so instead of misreading its rows.
+pub const STATE_FORMAT: &str = "parquet, rows with ranges";
+
+/// A row as builds before a375b90 made it (no range marks), as [`render_row`] makes it now.
+pub fn with_ranges(old: &[u8]) -> io::Result<Vec<u8>> {
+    let mut r = Reader { b: old, at: 0 };
+    if r.byte()? != 0 {
+        r.word()?;
+        r.bytes(4)?;
+    }
+    r.text()?;
+    let columns_at = r.at;
+    let mut splits: Splits = [0; RANGES - 1];
+    for i in 0..COLUMNS.len() {
+        if let Some(k) = RANGE_STARTS.iter().position(|&s| s == i).filter(|&k| k > 0) {
+            if let Some(s) = splits.get_mut(k - 1) {
+                *s = u32::try_from(r.at - columns_at).map_err(to_io)?;
+            }
+        }
+        r.value()?;
+    }
+    let mut row = Vec::with_capacity(old.len() + 4 * splits.len());
+    row.extend_from_slice(old.get(..columns_at).ok_or_else(cut_short)?);
+    for s in splits {
+        row.extend_from_slice(&s.to_le_bytes());
+    }
+    row.extend_from_slice(old.get(columns_at..).ok_or_else(cut_short)?);
+    Ok(row)
+}
+
 /// Appends `v` with its tag.
 #[inline(always)]
 fn put(out: &mut Vec<u8>, v: Value) -> io::Result<()> {
@@ -1263,6 +1295,31 @@ mod tests {
             .map_err(to_io)?;
         let err = got.err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("panicked"), "{err}");
+        Ok(())
+    }
+
+    #[test]
+    fn rows_of_earlier_builds_get_their_range_marks() -> io::Result<()> {
+        let r = RecordRef {
+            ts: Some(crate::time::Stamp::utc(
+                jiff::civil::date(2026, 3, 2).at(7, 44, 21, 0),
+            )),
+            host: b"mx1",
+            sender: Some(b"a@b.example"),
+            recipient: b"c@d.example",
+            reply: b"250 2.0.0 Ok",
+            size: Some(10),
+            ..RecordRef::default()
+        };
+        for r in [r.clone(), RecordRef { ts: None, ..r }] {
+            let mut row = Vec::new();
+            render_row(&r, &mut row)?;
+            // The same row without its marks, as builds before a375b90 wrote it.
+            let head = row.len() - Row::read(&row)?.columns.len() - 4 * (RANGES - 1);
+            let old = [&row[..head], &row[head + 4 * (RANGES - 1)..]].concat();
+            assert_eq!(with_ranges(&old)?, row);
+            assert!(with_ranges(&old[..old.len() - 1]).is_err());
+        }
         Ok(())
     }
 

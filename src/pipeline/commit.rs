@@ -29,11 +29,19 @@ pub fn run(cfg: &Config, cancel: &Cancel) -> anyhow::Result<Summary> {
     run_with(cfg, cancel, Some(path))
 }
 
+/// The name a state gives `format`: Parquet's says which form its held rows have.
+fn state_format(format: output::Format) -> &'static str {
+    match format {
+        output::Format::Parquet => output::parquet::STATE_FORMAT,
+        f => f.name(),
+    }
+}
+
 /// The state at `path`, read once the output is open: opening a dataset finishes a commit a
 /// killed run left, which may install a newer state.
 fn load(cfg: &Config, path: Option<&Path>) -> anyhow::Result<Option<State>> {
     Ok(match path {
-        Some(p) => Some(State::load(p, cfg.format.name())?),
+        Some(p) => Some(State::load(p, state_format(cfg.format))?),
         None => None,
     })
 }

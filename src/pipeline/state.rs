@@ -183,6 +183,17 @@ impl State {
                 st
             }
         };
+        let mut state = state;
+        if state.format == "parquet" && format == crate::output::parquet::STATE_FORMAT {
+            // Rows held by a build before a375b90: the same rows with their range marks.
+            for h in state.held.iter_mut().flat_map(Reorder::held_mut) {
+                if let Held::Line(_, row) = h {
+                    *row = crate::output::parquet::with_ranges(row)
+                        .map_err(|e| damaged(&format!("a held Parquet row: {e}")))?;
+                }
+            }
+            state.format = format.to_string();
+        }
         if state.format != format {
             return Err(StateError::Format {
                 path: name,
