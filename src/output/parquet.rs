@@ -84,14 +84,9 @@ enum Builder {
 }
 
 impl Builder {
+    /// A builder with Arrow's default room (its builders' `new`).
     fn new(kind: Kind) -> Builder {
-        match kind {
-            Kind::Timestamp => Builder::Ts(TimestampMicrosecondBuilder::new().with_timezone("UTC")),
-            Kind::Text { .. } => Builder::Text(BinaryBuilder::new()),
-            Kind::Int32 => Builder::I32(Int32Builder::new()),
-            Kind::Int64 => Builder::I64(Int64Builder::new()),
-            Kind::Float64 => Builder::F64(Float64Builder::new()),
-        }
+        Builder::with_capacity(kind, 1024, 1024)
     }
 
     /// A builder with room for `rows` values, and for `bytes` bytes of text.
@@ -196,6 +191,11 @@ fn to_io(e: impl std::fmt::Display) -> io::Error {
 const RANGE_STARTS: [usize; RANGES] = [0, 5, 8, 13, 20, 23];
 const RANGES: usize = 6;
 
+/// The range that column `i` begins, if it begins one after the first.
+fn range_at(i: usize) -> Option<usize> {
+    RANGE_STARTS.iter().position(|&s| s == i).filter(|&k| k > 0)
+}
+
 /// The columns of range `r`.
 fn range_columns(r: usize) -> std::ops::Range<usize> {
     let start = RANGE_STARTS.get(r).copied().unwrap_or(COLUMNS.len());
@@ -207,27 +207,15 @@ fn range_columns(r: usize) -> std::ops::Range<usize> {
 /// of their columns in a buffer of its own, so that the thread that encodes a range reads
 /// only its buffer, front to back (one buffer of whole rows, read a range at a time, was a
 /// cache miss a row for each range: +1.5 s of CPU on the 1 GiB log).
+#[derive(Default)]
 struct Rows {
     ranges: [Vec<u8>; RANGES],
     count: usize,
-    /// Each row's `ts` was no earlier than the last one's (as [`Batcher`] decides).
-    in_order: bool,
-    last_ts: i64,
+    order: TsOrder,
 }
 
 /// Where ranges 1.. start in a row's columns.
 type Splits = [u32; RANGES - 1];
-
-impl Default for Rows {
-    fn default() -> Self {
-        Rows {
-            ranges: Default::default(),
-            count: 0,
-            in_order: true,
-            last_ts: i64::MIN,
-        }
-    }
-}
 
 impl Rows {
     /// Empty rows with room for as many as `like` holds.
@@ -245,12 +233,7 @@ impl Rows {
 
     fn push(&mut self, row: &Row) -> io::Result<()> {
         let c = row.columns;
-        let ts = match (c.first(), c.get(1..9)) {
-            (Some(&MICROS), Some(m)) => i64::from_le_bytes(m.try_into().map_err(|_| cut_short())?),
-            _ => 0,
-        };
-        self.in_order &= ts >= self.last_ts;
-        self.last_ts = ts;
+        self.order.note(&Reader { b: c, at: 0 }.value()?);
         let mut start = 0;
         for (r, buf) in self.ranges.iter_mut().enumerate() {
             let end = row.splits.get(r).map_or(c.len(), |&e| e as usize);
@@ -266,14 +249,13 @@ impl Rows {
             b.clear();
         }
         self.count = 0;
-        self.in_order = true;
-        self.last_ts = i64::MIN;
+        self.order = TsOrder::default();
     }
 
     /// The order that puts the rows in `ts` order (ties as they came), if they are not in it:
     /// as [`Batcher`] sorts.
     fn ts_order(&self) -> io::Result<Option<arrow_array::UInt32Array>> {
-        if self.in_order {
+        if self.order.in_order {
             return Ok(None);
         }
         let first = self.ranges.first().map_or(&[][..], Vec::as_slice);
@@ -288,9 +270,7 @@ impl Rows {
                 r.value()?;
             }
         }
-        let mut order: Vec<u32> = (0..u32::try_from(self.count).map_err(to_io)?).collect();
-        order.sort_by_key(|&i| keys.get(i as usize).copied().flatten());
-        Ok(Some(arrow_array::UInt32Array::from(order)))
+        ts_sort_order(&keys).map(Some)
     }
 }
 
@@ -532,11 +512,47 @@ fn sorted_by_ts(batch: &RecordBatch) -> io::Result<RecordBatch> {
         .as_any()
         .downcast_ref::<arrow_array::TimestampMicrosecondArray>()
         .ok_or_else(|| io::Error::other("the ts column is not a timestamp"))?;
-    let key = |i: u32| ts.is_valid(i as usize).then(|| ts.value(i as usize));
-    let mut order: Vec<u32> = (0..u32::try_from(batch.num_rows()).map_err(to_io)?).collect();
-    order.sort_by_key(|&i| key(i));
-    let order = arrow_array::UInt32Array::from(order);
-    arrow_select::take::take_record_batch(batch, &order).map_err(to_io)
+    let keys: Vec<Option<i64>> = (0..ts.len())
+        .map(|i| ts.is_valid(i).then(|| ts.value(i)))
+        .collect();
+    arrow_select::take::take_record_batch(batch, &ts_sort_order(&keys)?).map_err(to_io)
+}
+
+/// The order that sorts rows by their `ts` (`keys`, a row without one first), ties in the
+/// order they came: of a [`Batcher`]'s batch and of a file's row group alike.
+fn ts_sort_order(keys: &[Option<i64>]) -> io::Result<arrow_array::UInt32Array> {
+    let mut order: Vec<u32> = (0..u32::try_from(keys.len()).map_err(to_io)?).collect();
+    order.sort_by_key(|&i| keys.get(i as usize).copied().flatten());
+    Ok(arrow_array::UInt32Array::from(order))
+}
+
+/// Whether rows came in `ts` order, noted as they come: a row group that did not is sorted.
+/// A row without a `ts` counts as 0.
+#[derive(Clone, Copy)]
+struct TsOrder {
+    in_order: bool,
+    last: i64,
+}
+
+impl Default for TsOrder {
+    fn default() -> Self {
+        TsOrder {
+            in_order: true,
+            last: i64::MIN,
+        }
+    }
+}
+
+impl TsOrder {
+    /// Notes the next row's `ts` value.
+    fn note(&mut self, ts: &Value) {
+        let ts = match ts {
+            Value::Micros(m) => *m,
+            _ => 0,
+        };
+        self.in_order &= ts >= self.last;
+        self.last = ts;
+    }
 }
 
 /// Records gathered into Arrow batches of at most [`ROW_GROUP_ROWS`] rows in the columns'
@@ -546,9 +562,9 @@ pub struct Batcher {
     schema: SchemaRef,
     builders: Vec<Builder>,
     rows: usize,
-    last_ts: i64,
-    /// The batch's rows came in `ts` order (else they are sorted when it is taken).
-    in_order: bool,
+    /// The batch's rows came in `ts` order (else they are sorted when it is taken): a step
+    /// back in time (hosts whose clocks disagree on one central log) keeps batches full.
+    order: TsOrder,
     /// The last `ts_local` text and the wall time and offset it is for: records come in time
     /// order, many in the same second, and formatting it was ~5% of the merge step.
     local: Option<(jiff::civil::DateTime, i32, String)>,
@@ -560,8 +576,7 @@ impl Default for Batcher {
             schema: schema(),
             builders: COLUMNS.iter().map(|c| Builder::new(c.kind)).collect(),
             rows: 0,
-            last_ts: i64::MIN,
-            in_order: true,
+            order: TsOrder::default(),
             local: None,
         }
     }
@@ -575,11 +590,7 @@ impl Batcher {
     /// Adds `r`; returns the batch it filled, if any.
     pub fn append(&mut self, r: &RecordRef) -> io::Result<Option<RecordBatch>> {
         let full = self.make_room()?;
-        let ts = match value(r, 0) {
-            Value::Micros(m) => m,
-            _ => 0,
-        };
-        self.order(ts);
+        self.order.note(&value(r, 0));
         if let Some(s) = &r.ts {
             if !matches!(&self.local, Some((t, o, _)) if *t == s.local && *o == s.offset) {
                 self.local = Some((s.local, s.offset, local_text(s)));
@@ -609,10 +620,7 @@ impl Batcher {
         let full = self.make_room()?;
         let mut r = Reader { b: columns, at: 0 };
         let ts = r.value()?;
-        self.order(match ts {
-            Value::Micros(m) => m,
-            _ => 0,
-        });
+        self.order.note(&ts);
         let mut builders = self.builders.iter_mut();
         if let Some(b) = builders.next() {
             b.append(ts);
@@ -633,13 +641,6 @@ impl Batcher {
         }
     }
 
-    /// Notes a row's `ts`. A step back in time (hosts whose clocks disagree on one central
-    /// log) is sorted when the batch is taken: batches stay full, and each is in ts order.
-    fn order(&mut self, ts: i64) {
-        self.in_order &= ts >= self.last_ts;
-        self.last_ts = ts;
-    }
-
     /// The rows gathered so far as a batch in `ts` order, if there are any.
     pub fn take(&mut self) -> io::Result<Option<RecordBatch>> {
         if self.rows == 0 {
@@ -647,12 +648,11 @@ impl Batcher {
         }
         let arrays: Vec<ArrayRef> = self.builders.iter_mut().map(Builder::finish).collect();
         let mut batch = RecordBatch::try_new(Arc::clone(&self.schema), arrays).map_err(to_io)?;
-        if !self.in_order {
+        if !self.order.in_order {
             batch = sorted_by_ts(&batch)?;
         }
         self.rows = 0;
-        self.last_ts = i64::MIN;
-        self.in_order = true;
+        self.order = TsOrder::default();
         Ok(Some(batch))
     }
 }
@@ -893,7 +893,7 @@ fn put_column(
     splits_at: usize,
     columns_at: usize,
 ) -> io::Result<()> {
-    if let Some(range) = RANGE_STARTS.iter().position(|&s| s == i).filter(|&k| k > 0) {
+    if let Some(range) = range_at(i) {
         let at = u32::try_from(out.len() - columns_at)
             .map_err(|_| io::Error::other("a row over 4 GiB"))?;
         let slot = splits_at + 4 * (range - 1);
@@ -921,15 +921,11 @@ pub const STATE_FORMAT: &str = "parquet, rows with ranges";
 /// A row as builds before a375b90 made it (no range marks), as [`render_row`] makes it now.
 pub fn with_ranges(old: &[u8]) -> io::Result<Vec<u8>> {
     let mut r = Reader { b: old, at: 0 };
-    if r.byte()? != 0 {
-        r.word()?;
-        r.bytes(4)?;
-    }
-    r.text()?;
+    r.head()?;
     let columns_at = r.at;
     let mut splits: Splits = [0; RANGES - 1];
     for i in 0..COLUMNS.len() {
-        if let Some(k) = RANGE_STARTS.iter().position(|&s| s == i).filter(|&k| k > 0) {
+        if let Some(k) = range_at(i) {
             if let Some(s) = splits.get_mut(k - 1) {
                 *s = u32::try_from(r.at - columns_at).map_err(to_io)?;
             }
@@ -1042,6 +1038,25 @@ impl<'a> Reader<'a> {
         self.bytes(n)
     }
 
+    /// A row's head: its instant in nanoseconds (if it fits), its local date, its host.
+    fn head(&mut self) -> io::Result<(Option<i64>, Option<jiff::civil::Date>, &'a [u8])> {
+        let (nanos, date) = match self.byte()? {
+            0 => (None, None),
+            kind => {
+                let nanos = self.word()? as i64;
+                let d = self.bytes(4)?;
+                let date = jiff::civil::Date::new(
+                    i16::from_le_bytes([d[0], d[1]]),
+                    d[2] as i8,
+                    d[3] as i8,
+                )
+                .map_err(|_| cut_short())?;
+                ((kind == 1).then_some(nanos), Some(date))
+            }
+        };
+        Ok((nanos, date, self.text()?))
+    }
+
     /// Passes over a value whose tag was read.
     fn skip(&mut self, tag: u8) -> io::Result<()> {
         match tag {
@@ -1067,21 +1082,7 @@ impl<'a> Reader<'a> {
 impl<'a> Row<'a> {
     pub fn read(bytes: &'a [u8]) -> io::Result<Row<'a>> {
         let mut r = Reader { b: bytes, at: 0 };
-        let (nanos, date) = match r.byte()? {
-            0 => (None, None),
-            kind => {
-                let nanos = r.word()? as i64;
-                let d = r.bytes(4)?;
-                let date = jiff::civil::Date::new(
-                    i16::from_le_bytes([d[0], d[1]]),
-                    d[2] as i8,
-                    d[3] as i8,
-                )
-                .map_err(|_| cut_short())?;
-                ((kind == 1).then_some(nanos), Some(date))
-            }
-        };
-        let host = r.text()?;
+        let (nanos, date, host) = r.head()?;
         let mut splits = [0; RANGES - 1];
         for s in &mut splits {
             let b = r.bytes(4)?;

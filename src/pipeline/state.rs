@@ -184,7 +184,9 @@ impl State {
             }
         };
         let mut state = state;
-        if state.format == "parquet" && format == crate::output::parquet::STATE_FORMAT {
+        if state.format == crate::output::Format::Parquet.name()
+            && format == crate::output::parquet::STATE_FORMAT
+        {
             // Rows held by a build before a375b90: the same rows with their range marks.
             for h in state.held.iter_mut().flat_map(Reorder::held_mut) {
                 if let Held::Line(_, row) = h {
