@@ -13,6 +13,18 @@ const INLINE: usize = 24;
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Text(SmallVec<[u8; INLINE]>);
 
+impl Text {
+    /// Replaces the bytes, in the room the field already has (a recycled message's).
+    pub fn set(&mut self, v: &[u8]) {
+        self.0.clear();
+        self.0.extend_from_slice(v);
+    }
+
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
 impl From<&[u8]> for Text {
     fn from(v: &[u8]) -> Text {
         Text(SmallVec::from_slice(v))
