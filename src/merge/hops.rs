@@ -74,8 +74,8 @@ impl Merger {
     pub(super) fn link(&mut self, ctx: &Ctx, new_qid: &[u8], origin: Origin) {
         let key = Probe::new(ctx.host, new_qid);
         match self.open.get_mut(&key) {
-            Some(m) => {
-                m.origin.get_or_insert(Box::new(origin));
+            Some(o) => {
+                o.message.origin.get_or_insert(Box::new(origin));
             }
             None => {
                 self.links.insert(Stored::from(&key), origin);

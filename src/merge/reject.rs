@@ -65,11 +65,12 @@ impl Merger {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let Some(sender) = self
-            .open
-            .get(&Probe::new(ctx.host, qid))
-            .and_then(|m| m.sender.as_deref().map(bytes::Bytes::copy_from_slice))
-        else {
+        let Some(sender) = self.open.get(&Probe::new(ctx.host, qid)).and_then(|o| {
+            o.message
+                .sender
+                .as_deref()
+                .map(bytes::Bytes::copy_from_slice)
+        }) else {
             return Ok(());
         };
         set_key(&mut self.key, ctx.host, qid);

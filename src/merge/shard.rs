@@ -41,7 +41,7 @@ impl Merger {
         match kind {
             Kind::Message => {
                 let probe = Probe::of_stored(&m.key);
-                m.message = self.open.remove(&probe);
+                m.message = self.open.remove(&probe).map(|o| o.message);
                 m.link = self.links.remove(&probe);
                 if self.pending.iter().any(|p| p.key == m.key) {
                     let (mine, rest) = std::mem::take(&mut self.pending)
@@ -78,7 +78,7 @@ impl Merger {
             session,
         } = m;
         if let Some(x) = message {
-            self.open.insert(Stored(key.clone()), x);
+            self.open.insert(Stored(key.clone()), super::Open::new(x));
         }
         if let Some(x) = link {
             self.links.insert(Stored(key.clone()), x);
