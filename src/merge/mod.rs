@@ -445,15 +445,35 @@ impl Merger {
     }
 
     pub(super) fn message(&mut self, ctx: &Ctx, qid: &[u8]) -> &mut Message {
+        self.open_message(ctx, qid, false)
+    }
+
+    /// Message `qid` opened afresh: one still open under this ID is an earlier one whose end
+    /// the log lost, and is dropped (its box is the new one's).
+    fn new_message(&mut self, ctx: &Ctx, qid: &[u8]) -> &mut Message {
+        self.open_message(ctx, qid, true)
+    }
+
+    fn open_message(&mut self, ctx: &Ctx, qid: &[u8], anew: bool) -> &mut Message {
         let key = Probe::new(ctx.host, qid);
+        let links = &mut self.links;
+        let mut origin = || {
+            if links.is_empty() {
+                None
+            } else {
+                links.remove(&key).map(Box::new)
+            }
+        };
         let m = match self.open.entry_ref(&key) {
-            EntryRef::Occupied(o) => o.into_mut(),
+            EntryRef::Occupied(o) => {
+                let m = o.into_mut();
+                if anew {
+                    m.message.reopen(ctx.ts, origin());
+                }
+                m
+            }
             EntryRef::Vacant(v) => {
-                let origin = if self.links.is_empty() {
-                    None
-                } else {
-                    self.links.remove(&key).map(Box::new)
-                };
+                let origin = origin();
                 let (k, m) = match self.spare.pop() {
                     Some((mut k, mut m)) => {
                         set_key(&mut k.0, key.host, key.id);
@@ -507,8 +527,7 @@ impl Merger {
             } => {
                 // smtpd's `client=` is a queue file's first line: a message still open under
                 // this ID is an earlier one whose `removed` the log lost (the ID was reused).
-                self.close(ctx.host, qid);
-                let m = self.message(ctx, qid);
+                let m = self.new_message(ctx, qid);
                 let (h, ip, _) = split_peer(client);
                 m.client_host.set(h);
                 m.client_ip.set(ip);
@@ -583,8 +602,7 @@ impl Merger {
             }
             Event::Standalone(x) => return self.standalone(ctx, x, emit),
             Event::NewMessage { qid } => {
-                self.close(ctx.host, qid);
-                self.message(ctx, qid);
+                self.new_message(ctx, qid);
             }
             Event::DeliveryStart {
                 qid,
@@ -971,6 +989,29 @@ Mar 14 10:00:00 mx2 postfix/smtp[102]: 1111111111: to=<z@example.com>, relay=mx.
         // Reused ID on the same host, and the same ID on another host: no inherited sender.
         assert_eq!(recs[1].sender, None);
         assert_eq!(recs[2].sender, None);
+    }
+
+    #[test]
+    fn a_client_line_for_an_open_id_starts_a_new_message() {
+        // The first message's `removed` is lost; smtpd's `client=` for the same ID begins
+        // another, which keeps nothing of the first but what its own lines say.
+        let recs = merge_text(
+            "Mar 14 09:00:00 mx1 postfix/smtpd[98]: 1111111111: client=old.example.net[203.0.113.9], sasl_method=PLAIN, sasl_username=alice
+Mar 14 09:00:00 mx1 postfix/qmgr[99]: 1111111111: from=<old@example.org>, size=1000, nrcpt=1 (queue active)
+Mar 14 10:00:00 mx1 postfix/smtpd[98]: 1111111111: client=new.example.net[198.51.100.7]
+Mar 14 10:00:01 mx1 postfix/smtp[102]: 1111111111: to=<y@example.com>, relay=mx.example.com[198.51.100.5]:25, delay=1, delays=0.1/0/0.4/0.5, dsn=2.0.0, status=sent (250 ok)
+",
+        );
+        assert_eq!(recs.len(), 1);
+        let r = &recs[0];
+        assert_eq!(&r.client_host[..], b"new.example.net");
+        assert_eq!(&r.client_ip[..], b"198.51.100.7");
+        assert!(r.sasl_username.is_empty());
+        assert_eq!((r.sender.as_deref(), r.size), (None, None));
+        assert_eq!(
+            r.received_ts.map(|t| t.instant.as_second()),
+            r.ts.map(|t| t.instant.as_second() - 1)
+        );
     }
 
     #[test]
