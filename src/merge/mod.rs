@@ -106,6 +106,22 @@ impl<'de> serde::Deserialize<'de> for Open {
 }
 
 impl Message {
+    /// Bytes of room its fields hold on the heap (but its origin's: a spare drops it).
+    fn heap(&self) -> usize {
+        let texts = [
+            &self.client_host,
+            &self.client_ip,
+            &self.sasl_username,
+            &self.helo,
+            &self.proto,
+            &self.message_id,
+        ];
+        texts.iter().map(|t| t.heap()).sum::<usize>()
+            + self.sender.as_ref().map_or(0, Text::heap)
+            + self.deferred.capacity() * std::mem::size_of::<Text>()
+            + self.deferred.iter().map(Text::heap).sum::<usize>()
+    }
+
     /// A closed message made ready to be the next one opened: as `Message::default()` with
     /// `first_seen` and `origin`, its fields' room kept.
     fn reopen(&mut self, first_seen: Stamp, origin: Option<Box<Origin>>) {
@@ -233,6 +249,10 @@ pub const OPEN_BUDGET: usize = 250_000;
 
 /// Closed messages a merger keeps for reuse at most.
 const SPARE_MESSAGES: usize = 64;
+
+/// Heap room (key and fields) a closed message may hold to be kept for reuse: a field set in
+/// place keeps its room, and the spares stay within ~6 MiB for the 64 shards whatever the lines.
+const SPARE_ROOM: usize = 1024;
 
 /// Default eviction age: above Postfix's `maximal_queue_lifetime` of 5 days.
 pub const DEFAULT_MAX_AGE_SECS: i64 = 7 * 86_400;
@@ -499,11 +519,14 @@ impl Merger {
         &mut m.message
     }
 
-    /// Closes message `qid`, if open; its box and key are kept for the next one.
+    /// Closes message `qid`, if open; its box and key are kept for the next one, unless they
+    /// hold more room than a message usually needs (a long line's field would keep it).
     fn close(&mut self, host: &[u8], qid: &[u8]) {
         if let Some((key, open)) = self.open.remove_entry(&Probe::new(host, qid)) {
-            if self.spare.len() < SPARE_MESSAGES {
-                self.spare.push((key, open.message));
+            let mut m = open.message;
+            if self.spare.len() < SPARE_MESSAGES && key.0.capacity() + m.heap() <= SPARE_ROOM {
+                m.origin = None;
+                self.spare.push((key, m));
             }
         }
     }
@@ -1012,6 +1035,29 @@ Mar 14 10:00:01 mx1 postfix/smtp[102]: 1111111111: to=<y@example.com>, relay=mx.
             r.received_ts.map(|t| t.instant.as_second()),
             r.ts.map(|t| t.instant.as_second() - 1)
         );
+    }
+
+    #[test]
+    fn a_closed_message_with_long_fields_is_not_kept_for_reuse() {
+        let line = |qid: &str, id_len: usize| {
+            format!(
+                "Mar 14 09:00:00 mx1 postfix/cleanup[97]: {qid}: message-id=<{}@example.net>
+Mar 14 09:00:01 mx1 postfix/qmgr[99]: {qid}: removed
+",
+                "x".repeat(id_len)
+            )
+        };
+        let mut m = Merger::new();
+        merge_into(&mut m, &line("1111111111", 20));
+        assert_eq!(m.spare.len(), 1);
+        // The next message opens in that box; with a long message-id its room would stay
+        // with the box, so the box is freed when it closes.
+        merge_into(&mut m, &line("2222222222", 2 * SPARE_ROOM));
+        assert_eq!((m.spare.len(), m.open_messages()), (0, 0));
+        merge_into(&mut m, &line("3333333333", 20));
+        assert_eq!(m.spare.len(), 1);
+        let (k, b) = &m.spare[0];
+        assert!(k.0.capacity() + b.heap() <= SPARE_ROOM);
     }
 
     #[test]

@@ -23,6 +23,15 @@ impl Text {
     pub fn clear(&mut self) {
         self.0.clear();
     }
+
+    /// Bytes of room on the heap (none while inline).
+    pub fn heap(&self) -> usize {
+        if self.0.spilled() {
+            self.0.capacity()
+        } else {
+            0
+        }
+    }
 }
 
 impl From<&[u8]> for Text {
