@@ -108,18 +108,37 @@ impl<'de> serde::Deserialize<'de> for Open {
 impl Message {
     /// Bytes of room its fields hold on the heap (but its origin's: a spare drops it).
     fn heap(&self) -> usize {
-        let texts = [
-            &self.client_host,
-            &self.client_ip,
-            &self.sasl_username,
-            &self.helo,
-            &self.proto,
-            &self.message_id,
-        ];
-        texts.iter().map(|t| t.heap()).sum::<usize>()
-            + self.sender.as_ref().map_or(0, Text::heap)
-            + self.deferred.capacity() * std::mem::size_of::<Text>()
-            + self.deferred.iter().map(Text::heap).sum::<usize>()
+        // Every field named, as in `reopen`: a field added later is counted or said not to be.
+        let Message {
+            first_seen: _,
+            last_seen: _,
+            client_host,
+            client_ip,
+            sasl_username,
+            helo,
+            proto,
+            sender,
+            size: _,
+            nrcpt: _,
+            message_id,
+            origin: _,
+            deferred,
+            finished: _,
+        } = self;
+        [
+            client_host,
+            client_ip,
+            sasl_username,
+            helo,
+            proto,
+            message_id,
+        ]
+        .iter()
+        .map(|t| t.heap())
+        .sum::<usize>()
+            + sender.as_ref().map_or(0, Text::heap)
+            + deferred.capacity() * std::mem::size_of::<Text>()
+            + deferred.iter().map(Text::heap).sum::<usize>()
     }
 
     /// A closed message made ready to be the next one opened: as `Message::default()` with
@@ -265,6 +284,7 @@ impl Default for Merger {
 
 pub(super) fn set_key(key: &mut Vec<u8>, host: &[u8], qid: &[u8]) {
     key.clear();
+    key.reserve(host.len() + 1 + qid.len());
     key.extend_from_slice(host);
     key.push(0);
     key.extend_from_slice(qid);
@@ -274,7 +294,7 @@ pub(super) fn set_key(key: &mut Vec<u8>, host: &[u8], qid: &[u8]) {
 /// as its two parts, so a line's host and queue ID look it up as they are: copied into one
 /// buffer first, the key was read back while the copies were still being stored, a stall at
 /// which perf put a fifth of the message look-up's samples.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub(super) struct Stored(pub(super) Vec<u8>);
 
@@ -493,22 +513,10 @@ impl Merger {
                 m
             }
             EntryRef::Vacant(v) => {
-                let origin = origin();
-                let (k, m) = match self.spare.pop() {
-                    Some((mut k, mut m)) => {
-                        set_key(&mut k.0, key.host, key.id);
-                        m.reopen(ctx.ts, origin);
-                        (k, m)
-                    }
-                    None => (
-                        Stored::from(&key),
-                        Box::new(Message {
-                            first_seen: Some(ctx.ts),
-                            origin,
-                            ..Message::default()
-                        }),
-                    ),
-                };
+                // A closed message's box and key, else new ones: opened the same way.
+                let (mut k, mut m) = self.spare.pop().unwrap_or_default();
+                set_key(&mut k.0, key.host, key.id);
+                m.reopen(ctx.ts, origin());
                 v.insert_with_key(k, Open::new(m))
             }
         };
