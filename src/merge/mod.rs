@@ -182,9 +182,16 @@ impl Message {
     }
 
     /// Every recipient has a final status and none waits for a retry: only `removed` (and a
-    /// bounce notice, logged at once) can follow.
+    /// bounce notice, logged at once) can follow. A message whose recipient count was never
+    /// logged counts as settled once one recipient is final: Sendmail logs no `from=` line for
+    /// the bounce notices it makes (`QID: NEWID: DSN: …`), so each would otherwise wait the
+    /// whole eviction age (a week) in the open table.
     fn settled(&self) -> bool {
-        self.nrcpt.is_some_and(|n| self.finished >= n) && self.deferred.is_empty()
+        let all_final = match self.nrcpt {
+            Some(n) => self.finished >= n,
+            None => self.finished > 0,
+        };
+        all_final && self.deferred.is_empty()
     }
 
     /// Nothing but the client is known: no sender, no size, no recipient (a session that ended
@@ -1165,17 +1172,18 @@ Mar  1 10:00:01 mx1 postfix/smtp[98]: AAAAAA: to=<b@example.net>, relay=none, de
         assert_eq!((m.settled_dropped(), m.open_messages()), (1, 0));
     }
 
-    #[test]
-    fn a_sendmail_notification_is_from_the_null_sender() {
-        // Real lines (infohtreasure maillog): a local submission bounces, and sendmail hands
-        // its DSN to the MTA on 127.0.0.1; no from= line is ever logged for the DSN.
-        let text = "\
+    /// Real lines (infohtreasure maillog): a local submission bounces, and sendmail hands its
+    /// DSN to the MTA on 127.0.0.1; no from= line is ever logged for the DSN.
+    const SENDMAIL_DSN: &str = "\
 Feb 26 12:27:16 server1 sendmail[6005]: 21QBRGdX006005: from=root, size=30, class=0, nrcpts=6, msgid=<202202261127.21QBRGdX006005@server1.alsoft.org>, relay=root@localhost
 Feb 26 12:27:16 server1 sendmail[6005]: 21QBRGdX006005: to=This, ctladdr=root (0/0), delay=00:00:00, xdelay=00:00:00, mailer=relay, pri=180030, relay=[127.0.0.1] [127.0.0.1], dsn=5.1.1, stat=User unknown
 Feb 26 12:27:16 server1 sendmail[6005]: 21QBRGdX006005: 21QBRGdY006005: DSN: User unknown
 Feb 26 12:27:16 server1 sendmail[6005]: 21QBRGdY006005: to=root, delay=00:00:00, xdelay=00:00:00, mailer=relay, pri=31054, relay=[127.0.0.1] [127.0.0.1], dsn=2.0.0, stat=Sent (Ok: queued as CB45F405DD15)
 ";
-        let out = merge_text(text);
+
+    #[test]
+    fn a_sendmail_notification_is_from_the_null_sender() {
+        let out = merge_text(SENDMAIL_DSN);
         assert_eq!(out.len(), 2);
         let (bounce, dsn) = (&out[0], &out[1]);
         assert_eq!(bounce.sender, Some(bytes::Bytes::from_static(b"root")));
@@ -1187,6 +1195,22 @@ Feb 26 12:27:16 server1 sendmail[6005]: 21QBRGdY006005: to=root, delay=00:00:00,
             Some(bytes::Bytes::new()),
             "a notification's sender is <>"
         );
+    }
+
+    #[test]
+    fn a_sendmail_notification_delivered_is_dropped_an_hour_later() {
+        // The DSN's recipient count is never logged. Once its one recipient is final and an
+        // hour has passed, it is settled; before, it waited a week (the eviction age) in the
+        // table, one for every bounce. The bounced message still waits for five recipients.
+        let mut text = String::from(SENDMAIL_DSN);
+        for h in 13..=15 {
+            text.push_str(&format!(
+                "Feb 26 {h}:00:00 server1 postfix/qmgr[99]: BBBBBB: removed\n"
+            ));
+        }
+        let mut m = Merger::with_max_age(5 * 86_400);
+        merge_into(&mut m, &text);
+        assert_eq!((m.settled_dropped(), m.open_messages()), (1, 1));
     }
 
     #[test]
