@@ -348,8 +348,8 @@ impl<'a> DateStage<'a> {
         let audit_all = self.audit.as_ref().is_some_and(|a| a.all);
         self.new_lines += c.lines;
         // The file's first and last stamps, kept here and stored once after the loop: this
-        // step is serial, and each line's stores into the file's figures were ~15
-        // instructions of its ~120.
+        // step is serial, and each line's stores into the file's figures were ~6 of its ~120
+        // instructions (callgrind).
         let mut first = stats.files.last().is_some_and(|fs| fs.first.is_none());
         let mut last = None;
         for (idx, (span, line)) in p.lines.iter().enumerate() {
