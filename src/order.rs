@@ -21,10 +21,14 @@ pub const MAX_HELD: usize = 50_000;
 /// with one host's clock four minutes behind, 400,000 lines took 5.5 s, nearly all of it in the
 /// serial write step.
 pub struct Reorder<T = Box<Record>> {
-    /// (key, arrival, record), ascending.
-    held: VecDeque<(i128, u64, T)>,
+    /// (key, record), ascending.
+    held: VecDeque<(i128, T)>,
+    /// Records earlier than the queue's back when they came, by (key, arrival). A late record
+    /// and a queued one with the same key: the queued one came first (the queue's back came
+    /// down to that key only after everything later than it, and so every late record before
+    /// it, went out), so a tie goes to the queue.
     late: BinaryHeap<Reverse<Late<T>>>,
-    /// Records pushed so far: each one's arrival.
+    /// Late records so far: each one's arrival.
     arrived: u64,
     newest: i128,
     window: i128,
@@ -81,16 +85,17 @@ struct Saved<T> {
 impl<T: serde::Serialize> serde::Serialize for Reorder<T> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut all: Vec<(i128, u64, &T)> = (self.held.iter())
-            .map(|(k, n, r)| (*k, *n, r))
-            .chain(
-                self.late
-                    .iter()
-                    .map(|Reverse(l)| (l.key, l.arrival, &l.record)),
-            )
-            .collect();
-        all.sort_unstable_by_key(|&(k, n, _)| (k, n));
-        let held: Vec<(i128, &T)> = all.into_iter().map(|(k, _, r)| (k, r)).collect();
+        let mut late: Vec<&Late<T>> = self.late.iter().map(|Reverse(l)| l).collect();
+        late.sort_unstable();
+        let mut late = late.into_iter().peekable();
+        let mut held = Vec::with_capacity(self.held.len() + self.late.len());
+        for (k, r) in &self.held {
+            while let Some(l) = late.next_if(|l| l.key < *k) {
+                held.push((l.key, &l.record));
+            }
+            held.push((*k, r));
+        }
+        held.extend(late.map(|l| (l.key, &l.record)));
         let mut st = s.serialize_struct("Reorder", 3)?;
         st.serialize_field("held", &held)?;
         st.serialize_field("newest", &self.newest)?;
@@ -102,12 +107,9 @@ impl<T: serde::Serialize> serde::Serialize for Reorder<T> {
 impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Reorder<T> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let saved = Saved::<T>::deserialize(d)?;
-        let held: VecDeque<(i128, u64, T)> = (saved.held.into_iter().zip(0..))
-            .map(|((k, r), n)| (k, n, r))
-            .collect();
         Ok(Reorder {
-            arrived: held.len() as u64,
-            held,
+            arrived: 0,
+            held: saved.held,
             late: BinaryHeap::new(),
             newest: saved.newest,
             window: saved.window,
@@ -137,21 +139,21 @@ impl<T: Timed> Reorder<T> {
 
     /// The earliest record's key, if any is held.
     fn first_key(&self) -> Option<i128> {
-        let queued = self.held.front().map(|(k, n, _)| (*k, *n));
-        let late = self.late.peek().map(|Reverse(l)| (l.key, l.arrival));
+        let queued = self.held.front().map(|(k, _)| *k);
+        let late = self.late.peek().map(|Reverse(l)| l.key);
         match (queued, late) {
-            (Some(a), Some(b)) => Some(a.min(b).0),
-            (a, b) => a.or(b).map(|(k, _)| k),
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 
-    /// Takes the earliest record out.
+    /// Takes the earliest record out (of a tie, the queued one: it came first).
     fn pop_first(&mut self) -> Option<T> {
-        let queued = self.held.front().map(|(k, n, _)| (*k, *n));
-        let late = self.late.peek().map(|Reverse(l)| (l.key, l.arrival));
+        let queued = self.held.front().map(|(k, _)| *k);
+        let late = self.late.peek().map(|Reverse(l)| l.key);
         match (queued, late) {
             (Some(a), Some(b)) if b < a => self.late.pop().map(|Reverse(l)| l.record),
-            (Some(_), _) => self.held.pop_front().map(|(_, _, r)| r),
+            (Some(_), _) => self.held.pop_front().map(|(_, r)| r),
             (None, _) => self.late.pop().map(|Reverse(l)| l.record),
         }
     }
@@ -171,21 +173,29 @@ impl<T: Timed> Reorder<T> {
             self.finish(emit)?;
             self.newest = key;
         }
-        let arrival = self.arrived;
-        self.arrived += 1;
         // After the last record not later than this one: ties keep arrival order. Nearly
         // every record is the latest so far and goes at the back of the queue.
-        if self.held.back().is_none_or(|(k, _, _)| *k <= key) {
-            self.held.push_back((key, arrival, r));
+        if self.held.back().is_none_or(|(k, _)| *k <= key) {
+            self.held.push_back((key, r));
         } else {
             self.late.push(Reverse(Late {
                 key,
-                arrival,
+                arrival: self.arrived,
                 record: r,
             }));
+            self.arrived += 1;
         }
         self.newest = self.newest.max(key);
         let limit = self.newest.saturating_sub(self.window);
+        if self.late.is_empty() {
+            // The usual case, in one comparison a record (this step is serial).
+            while self.held.front().is_some_and(|(k, _)| *k < limit) {
+                if let Some((_, r)) = self.held.pop_front() {
+                    emit(r)?;
+                }
+            }
+            return Ok(());
+        }
         while self.first_key().is_some_and(|k| k < limit) {
             if let Some(r) = self.pop_first() {
                 emit(r)?;
@@ -205,14 +215,10 @@ impl<T: Timed> Reorder<T> {
             Some((key, r))
         };
         while let Some((key, r)) = next() {
-            all.push_back((key, 0, r));
+            all.push_back((key, r));
         }
-        for (n, item) in all.iter_mut().enumerate() {
-            item.1 = n as u64;
-        }
-        self.arrived = all.len() as u64;
         self.held = all;
-        self.held.iter_mut().map(|(_, _, t)| t)
+        self.held.iter_mut().map(|(_, t)| t)
     }
 
     /// Emits everything still held, in order.
