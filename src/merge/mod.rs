@@ -6,6 +6,7 @@
 //! that is a new message. What a line means for a message's life comes in its event: this
 //! stage knows no MTA and no output format.
 
+mod deferred;
 mod hops;
 mod numbered;
 mod reject;
@@ -64,7 +65,7 @@ pub(super) struct Message {
     /// Boxed: most messages have none, and an open message should stay small.
     origin: Option<Box<Origin>>,
     /// Recipients whose last attempt was deferred (for `status=expired`).
-    deferred: Vec<Text>,
+    deferred: deferred::Deferred,
     /// Recipients with a final status (sent, bounced): Sendmail logs no `removed`, so a
     /// message closes when all its `nrcpts` are final.
     finished: u32,
@@ -137,8 +138,7 @@ impl Message {
         .map(|t| t.heap())
         .sum::<usize>()
             + sender.as_ref().map_or(0, Text::heap)
-            + deferred.capacity() * std::mem::size_of::<Text>()
-            + deferred.iter().map(Text::heap).sum::<usize>()
+            + deferred.heap()
     }
 
     /// A closed message made ready to be the next one opened: as `Message::default()` with
@@ -626,7 +626,7 @@ impl Merger {
                 if m.sender.is_none() {
                     m.sender = Some(kept(from));
                 }
-                let pending = std::mem::take(&mut m.deferred);
+                let pending = m.deferred.take();
                 let mut r = base_record(ctx, qid, m);
                 r.status = Some(Status::Expired);
                 r.reply = b"expired, returned to sender";
@@ -706,11 +706,9 @@ impl Merger {
         };
         for to in recipients {
             if status == Status::Deferred {
-                if !m.deferred.iter().any(|t| t[..] == to[..]) {
-                    m.deferred.push(kept(to));
-                }
-            } else if !m.deferred.is_empty() {
-                m.deferred.retain(|t| t[..] != to[..]);
+                m.deferred.add(to);
+            } else {
+                m.deferred.remove(to);
             }
         }
         if matches!(status, Status::Sent | Status::Bounced | Status::Discarded) {

@@ -58,11 +58,9 @@ impl Merger {
         };
         let m = self.message(ctx, &p.qid);
         if status == Status::Deferred {
-            if !m.deferred.contains(&p.to) {
-                m.deferred.push(p.to.clone());
-            }
+            m.deferred.add(&p.to);
         } else {
-            m.deferred.retain(|t| *t != p.to);
+            m.deferred.remove(&p.to);
         }
         let mut r = base_record(ctx, &p.qid, m);
         r.status = Some(status);
