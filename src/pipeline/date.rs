@@ -96,25 +96,55 @@ pub(super) struct DateSetup {
 struct FileCoverage {
     spans: Vec<(Vec<u8>, i64, i64)>,
     last: usize,
+    /// Each host's place in `spans`, once there are many: a central log's hosts take turns
+    /// line by line, and a search of the list for each line (this step is serial) was 45% of
+    /// a run's samples with 2,000 hosts.
+    index: Option<hashbrown::HashMap<Box<[u8]>, usize>>,
 }
+
+/// Hosts past which `FileCoverage` keeps an index.
+const COVERAGE_INDEX_FROM: usize = 16;
 
 impl FileCoverage {
     fn see(&mut self, host: &[u8], t: i64) {
         let at = match self.spans.get(self.last) {
             Some((h, ..)) if h[..] == *host => self.last,
-            _ => match self.spans.iter().position(|(h, ..)| h[..] == *host) {
-                Some(i) => i,
-                None => {
-                    self.spans.push((host.to_vec(), t, t));
-                    self.spans.len() - 1
-                }
-            },
+            _ => self.place(host, t),
         };
         self.last = at;
         if let Some((_, from, to)) = self.spans.get_mut(at) {
             *from = (*from).min(t);
             *to = (*to).max(t);
         }
+    }
+
+    /// `host`'s place in `spans`, added (at `t`) if it has none.
+    fn place(&mut self, host: &[u8], t: i64) -> usize {
+        if self.index.is_none() && self.spans.len() > COVERAGE_INDEX_FROM {
+            let index = (self.spans.iter().enumerate())
+                .map(|(i, (h, ..))| (Box::<[u8]>::from(&h[..]), i))
+                .collect();
+            self.index = Some(index);
+        }
+        let found = match &self.index {
+            Some(index) => index.get(host).copied(),
+            None => self.spans.iter().position(|(h, ..)| h[..] == *host),
+        };
+        found.unwrap_or_else(|| {
+            self.spans.push((host.to_vec(), t, t));
+            let at = self.spans.len() - 1;
+            if let Some(index) = &mut self.index {
+                index.insert(host.into(), at);
+            }
+            at
+        })
+    }
+
+    /// The file's spans, in the order their hosts first came; none are left.
+    fn take(&mut self) -> Vec<(Vec<u8>, i64, i64)> {
+        self.last = 0;
+        self.index = None;
+        std::mem::take(&mut self.spans)
     }
 }
 
@@ -168,7 +198,7 @@ impl<'a> DateStage<'a> {
     /// Adds the current file's spans to the run's coverage.
     fn close_coverage(&mut self) {
         if let Some(c) = &mut self.coverage {
-            for (host, from, to) in std::mem::take(&mut c.spans) {
+            for (host, from, to) in c.take() {
                 self.summary.coverage.add(&host, from, to);
             }
             c.last = 0;
@@ -443,5 +473,46 @@ impl<'a> DateStage<'a> {
         }
         self.close_coverage();
         (self.summary, self.carry, self.audit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FileCoverage;
+
+    /// Hosts taking turns, past the point where the list is indexed, over two files: each
+    /// host's first and last time, in the order the hosts first came, as a search of the list
+    /// gave them. It fails if the index outlives the file it was built for.
+    #[test]
+    fn coverage_of_many_hosts_taking_turns() {
+        let mut c = FileCoverage::default();
+        for file in 0..2i64 {
+            let hosts = 30 + 10 * file;
+            for i in 0..400i64 {
+                let h = format!("host{}", (i * 7 + file) % hosts);
+                c.see(h.as_bytes(), 1_000 * file + i);
+            }
+            let spans = c.take();
+            assert_eq!(spans.len() as i64, hosts);
+            let mut firsts = Vec::new();
+            for i in 0..400i64 {
+                let h = format!("host{}", (i * 7 + file) % hosts).into_bytes();
+                if !firsts.contains(&h) {
+                    firsts.push(h);
+                }
+            }
+            for ((host, from, to), want) in spans.iter().zip(&firsts) {
+                assert_eq!(host, want);
+                let times: Vec<i64> = (0..400i64)
+                    .filter(|i| format!("host{}", (i * 7 + file) % hosts).as_bytes() == &host[..])
+                    .map(|i| 1_000 * file + i)
+                    .collect();
+                assert_eq!(
+                    (*from, *to),
+                    (times[0], times[times.len() - 1]),
+                    "file {file}"
+                );
+            }
+        }
     }
 }
