@@ -129,32 +129,36 @@ impl<T: Timed> Reorder<T> {
     }
 
     /// Records held.
-    pub fn len(&self) -> usize {
+    fn len(&self) -> usize {
         self.held.len() + self.late.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    /// Whether the earliest record is a late one (of a tie, the queued one is earlier: it
+    /// came first); `None` when nothing is held.
+    fn earliest_is_late(&self) -> Option<bool> {
+        match (self.held.front(), self.late.peek()) {
+            (Some((k, _)), Some(Reverse(l))) => Some(l.key < *k),
+            (Some(_), None) => Some(false),
+            (None, Some(_)) => Some(true),
+            (None, None) => None,
+        }
     }
 
     /// The earliest record's key, if any is held.
     fn first_key(&self) -> Option<i128> {
-        let queued = self.held.front().map(|(k, _)| *k);
-        let late = self.late.peek().map(|Reverse(l)| l.key);
-        match (queued, late) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        if self.earliest_is_late()? {
+            self.late.peek().map(|Reverse(l)| l.key)
+        } else {
+            self.held.front().map(|(k, _)| *k)
         }
     }
 
-    /// Takes the earliest record out (of a tie, the queued one: it came first).
-    fn pop_first(&mut self) -> Option<T> {
-        let queued = self.held.front().map(|(k, _)| *k);
-        let late = self.late.peek().map(|Reverse(l)| l.key);
-        match (queued, late) {
-            (Some(a), Some(b)) if b < a => self.late.pop().map(|Reverse(l)| l.record),
-            (Some(_), _) => self.held.pop_front().map(|(_, r)| r),
-            (None, _) => self.late.pop().map(|Reverse(l)| l.record),
+    /// Takes the earliest record out, with its key.
+    fn pop_first(&mut self) -> Option<(i128, T)> {
+        if self.earliest_is_late()? {
+            self.late.pop().map(|Reverse(l)| (l.key, l.record))
+        } else {
+            self.held.pop_front()
         }
     }
 
@@ -162,7 +166,7 @@ impl<T: Timed> Reorder<T> {
     pub fn push<E>(&mut self, r: T, emit: &mut impl FnMut(T) -> Result<(), E>) -> Result<(), E> {
         let key = r.key();
         if self.len() >= MAX_HELD {
-            if let Some(h) = self.pop_first() {
+            if let Some((_, h)) = self.pop_first() {
                 emit(h)?;
             }
         }
@@ -197,7 +201,7 @@ impl<T: Timed> Reorder<T> {
             return Ok(());
         }
         while self.first_key().is_some_and(|k| k < limit) {
-            if let Some(r) = self.pop_first() {
+            if let Some((_, r)) = self.pop_first() {
                 emit(r)?;
             }
         }
@@ -209,13 +213,8 @@ impl<T: Timed> Reorder<T> {
     pub fn held_mut(&mut self) -> impl Iterator<Item = &mut T> {
         // Late records join the queue first: a heap's items cannot be changed in place.
         let mut all = VecDeque::with_capacity(self.len());
-        let mut next = || {
-            let key = self.first_key()?;
-            let r = self.pop_first()?;
-            Some((key, r))
-        };
-        while let Some((key, r)) = next() {
-            all.push_back((key, r));
+        while let Some(entry) = self.pop_first() {
+            all.push_back(entry);
         }
         self.held = all;
         self.held.iter_mut().map(|(_, t)| t)
@@ -223,7 +222,7 @@ impl<T: Timed> Reorder<T> {
 
     /// Emits everything still held, in order.
     pub fn finish<E>(&mut self, emit: &mut impl FnMut(T) -> Result<(), E>) -> Result<(), E> {
-        while let Some(r) = self.pop_first() {
+        while let Some((_, r)) = self.pop_first() {
             emit(r)?;
         }
         Ok(())
