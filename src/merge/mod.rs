@@ -1135,11 +1135,7 @@ Mar 14 09:00:02 mx1 postfix/smtp[102]: 2222222222: to=<y@example.com>, relay=mx.
             };
             text.push_str(&format!("Mar  1 10:00:01 mx1 postfix/smtp[98]: {q:X}: to=<b@example.net>, relay=mx.example.net[192.0.2.1]:25, delay=1, delays=0/0/0/1, dsn={dsn}, status={status} (x)\n"));
         }
-        for h in 11..=23 {
-            text.push_str(&format!(
-                "Mar  1 {h}:00:00 mx1 postfix/qmgr[99]: BBBBBB: removed\n"
-            ));
-        }
+        text.push_str(&hourly("Mar  1", "mx1", 11..=23));
         let mut m = Merger::with_max_age(5 * 86_400);
         merge_into(&mut m, &text);
         assert_eq!((m.settled_dropped(), m.evicted()), (50, 0));
@@ -1154,11 +1150,7 @@ Mar 14 09:00:02 mx1 postfix/smtp[102]: 2222222222: to=<y@example.com>, relay=mx.
         let mut text = String::from("Mar  1 10:00:00 mx1 postfix/qmgr[99]: AAAAAA: from=<a@example.org>, size=1, nrcpt=1 (queue active)
 Mar  1 10:00:01 mx1 postfix/smtp[98]: AAAAAA: to=<b@example.net>, relay=none, delay=1, delays=0/0/0/1, dsn=4.4.1, status=deferred (x)
 ");
-        for h in 11..=13 {
-            text.push_str(&format!(
-                "Mar  1 {h}:00:00 mx1 postfix/qmgr[99]: BBBBBB: removed\n"
-            ));
-        }
+        text.push_str(&hourly("Mar  1", "mx1", 11..=13));
         text.push_str("Mar  1 13:30:00 mx1 postfix/smtp[98]: AAAAAA: to=<b@example.net>, relay=mx.example.net[192.0.2.1]:25, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (ok)\n");
         let mut m = Merger::with_max_age(5 * 86_400);
         merge_into(&mut m, &text);
@@ -1168,6 +1160,14 @@ Mar  1 10:00:01 mx1 postfix/smtp[98]: AAAAAA: to=<b@example.net>, relay=none, de
             "Mar  1 15:00:00 mx1 postfix/qmgr[99]: BBBBBB: removed\n",
         );
         assert_eq!((m.settled_dropped(), m.open_messages()), (1, 0));
+    }
+
+    /// A line of another message at the top of each of `hours` on `day`, from `host`: log time
+    /// moves on, and the hourly sweeps run.
+    fn hourly(day: &str, host: &str, hours: std::ops::RangeInclusive<u32>) -> String {
+        hours
+            .map(|h| format!("{day} {h}:00:00 {host} postfix/qmgr[99]: BBBBBB: removed\n"))
+            .collect()
     }
 
     /// Real lines (infohtreasure maillog): a local submission bounces, and sendmail hands its
@@ -1201,11 +1201,7 @@ Feb 26 12:27:16 server1 sendmail[6005]: 21QBRGdY006005: to=root, delay=00:00:00,
         // hour has passed, it is settled; before, it waited a week (the eviction age) in the
         // table, one for every bounce. The bounced message still waits for five recipients.
         let mut text = String::from(SENDMAIL_DSN);
-        for h in 13..=15 {
-            text.push_str(&format!(
-                "Feb 26 {h}:00:00 server1 postfix/qmgr[99]: BBBBBB: removed\n"
-            ));
-        }
+        text.push_str(&hourly("Feb 26", "server1", 13..=15));
         let mut m = Merger::with_max_age(5 * 86_400);
         merge_into(&mut m, &text);
         assert_eq!((m.settled_dropped(), m.open_messages()), (1, 1));
@@ -1254,11 +1250,7 @@ Mar  1 10:05:01 mx1 postfix/smtp[3]: A1B2C3: to=<y@example.net>, relay=mx.exampl
                 0xA0000 + i
             ));
         }
-        for h in 11..=23 {
-            text.push_str(&format!(
-                "Mar  1 {h}:00:00 mx1 postfix/qmgr[99]: BBBBBB: removed\n"
-            ));
-        }
+        text.push_str(&hourly("Mar  1", "mx1", 11..=23));
         let mut m = Merger::with_max_age(5 * 86_400);
         merge_into(&mut m, &text);
         assert_eq!((m.abandoned(), m.open_messages()), (100, 0));
