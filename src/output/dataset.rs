@@ -82,10 +82,22 @@ pub struct Partitioned {
     /// Where this run's files are written until it commits.
     stage: PathBuf,
     keys: Vec<PartitionKey>,
-    /// Open partition files, each with when it was last written to (a count of records).
-    open: BTreeMap<String, (u64, ParquetFile<io::BufWriter<std::fs::File>>)>,
-    /// Records written so far (the clock of `open`).
+    /// Open partition files (at most [`MAX_OPEN`]).
+    open: BTreeMap<String, OpenPart>,
+    /// Rows of partitions first seen while [`MAX_OPEN`] files were open: written at the end, or
+    /// once their date is complete.
+    held: BTreeMap<String, Held>,
+    /// Memory of rows: gathered by the open files for their next row groups, and held.
+    gathered: usize,
+    /// [`GATHERED_MAX`] and [`MAX_OPEN_GROUPS`] (smaller in tests).
+    gathered_max: usize,
+    max_open_groups: usize,
+    /// Records written so far (the clock of `open` and `held`).
     tick: u64,
+    /// The latest date a record had: partitions two days older are complete.
+    newest: Option<jiff::civil::Date>,
+    /// A row rendered from a record, or read back from a spill file.
+    scratch: Vec<u8>,
     /// Files written per partition (a partition reopened after it was closed gets a new part).
     parts: BTreeMap<String, usize>,
     /// What committed runs read: their records are not written again.
@@ -216,9 +228,61 @@ fn load_coverage(meta: &Path) -> io::Result<Coverage> {
     }
 }
 
-/// Partition files open at once at most (each holds up to three row groups' rows): past this, the
-/// one used least recently is closed (a later record of its partition opens a new part).
+/// Partition files open at once at most (file descriptors): a partition first seen while as
+/// many are open has its rows held ([`Held`]) until it is complete, then written as one file.
 const MAX_OPEN: usize = 64;
+
+/// Memory of rows gathered or held, all partitions but the one just written together, at most
+/// (rows as [`render_row`] makes them): past it, the partitions written to least recently give
+/// theirs up until half is left, an open file's as a row group ended early, held rows to a
+/// spill file in the stage. The partition just written gathers its row group as a file of its
+/// own does. (Each of 64 open files gathering its own row group took 765 MiB for 64 hosts;
+/// the encoders hold as much again as they encode: 48 MiB here took 235 MiB, 16 MiB 156 MiB.)
+///
+/// [`render_row`]: super::parquet::render_row
+const GATHERED_MAX: usize = 16 << 20;
+
+/// Row groups in the open files together, at most: a file keeps each one's description (its
+/// columns' places and page statistics, ~12 KiB) until it is closed, and the row groups that
+/// [`GATHERED_MAX`] ends early are small and many. Past it, the file with the most is closed
+/// (a complete part: its partition's next rows go to a new one).
+const MAX_OPEN_GROUPS: usize = 1024;
+
+/// A partition's open file.
+struct OpenPart {
+    file: ParquetFile<io::BufWriter<std::fs::File>>,
+    /// The partition's date (when the dataset is partitioned by date).
+    date: Option<jiff::civil::Date>,
+    /// When a record was last written to it ([`Partitioned::tick`]).
+    used: u64,
+}
+
+/// A partition's rows while it has no file, in the order they came: those in `spill` (rows
+/// that were over [`GATHERED_MAX`]) first, then `rows`.
+struct Held {
+    /// Rows as [`render_row`] makes them, each after its length (4 bytes, little-endian).
+    ///
+    /// [`render_row`]: super::parquet::render_row
+    rows: Vec<u8>,
+    /// Rows were written to the partition's spill file ([`Partitioned::spill_path`]).
+    spilled: bool,
+    date: Option<jiff::civil::Date>,
+    used: u64,
+}
+
+/// Calls `each` with every row of `rows` (as [`Held::rows`] holds them).
+fn each_row(rows: &[u8], mut each: impl FnMut(&[u8]) -> io::Result<()>) -> io::Result<()> {
+    let mut at = 0;
+    while let Some(len) = rows.get(at..).and_then(|r| r.first_chunk::<4>()) {
+        let len = u32::from_le_bytes(*len) as usize;
+        let row = rows
+            .get(at + 4..at + 4 + len)
+            .ok_or_else(|| io::Error::other("a held row cut short (a bug)"))?;
+        each(row)?;
+        at += 4 + len;
+    }
+    Ok(())
+}
 
 impl Partitioned {
     /// Opens the dataset in `root` for a run: takes its lock, finishes a committed run that was
@@ -244,7 +308,13 @@ impl Partitioned {
             stage,
             keys,
             open: BTreeMap::new(),
+            held: BTreeMap::new(),
+            gathered: 0,
+            gathered_max: GATHERED_MAX,
+            max_open_groups: MAX_OPEN_GROUPS,
             tick: 0,
+            newest: None,
+            scratch: Vec::new(),
             parts: BTreeMap::new(),
             covered,
             skip_covered: true,
@@ -351,10 +421,12 @@ fn run_key(run: &Coverage) -> String {
 
 impl RecordWriter for Partitioned {
     fn write_record(&mut self, r: &RecordRef) -> io::Result<()> {
-        let nanos =
-            r.ts.and_then(|t| i64::try_from(t.instant.as_nanosecond()).ok());
-        let date = r.ts.map(|t| t.local.date());
-        self.write_to(nanos, date, r.host, |f| f.append(r))
+        let mut bytes = std::mem::take(&mut self.scratch);
+        bytes.clear();
+        let written =
+            super::parquet::render_row(r, &mut bytes).and_then(|()| self.write_rendered(&bytes));
+        self.scratch = bytes;
+        written
     }
 
     /// Records come as rows, their columns read in the merge step's groups (see
@@ -365,99 +437,277 @@ impl RecordWriter for Partitioned {
 
     fn write_rendered(&mut self, bytes: &[u8]) -> io::Result<()> {
         let row = Row::read(bytes)?;
-        self.write_to(row.nanos, row.date, row.host, |f| f.append_row(&row))
-    }
-    fn finish(&mut self) -> io::Result<()> {
-        for (_, (_, mut f)) in std::mem::take(&mut self.open) {
-            f.close_file()?;
+        if self.skip_covered
+            && row
+                .nanos
+                .is_some_and(|t| self.covered.contains(row.host, t))
+        {
+            self.skipped += 1;
+            return Ok(());
         }
+        let by_host = self.keys.contains(&PartitionKey::Host);
+        let day = row.date.unwrap_or_default();
+        let last = match self.last.take() {
+            Some(l) if l.0 == day && (!by_host || l.1[..] == *row.host) => l,
+            _ => (
+                day,
+                row.host.to_vec(),
+                self.partition_of(row.date, row.host),
+            ),
+        };
+        let written = self.write_in(&last.2, row.date, bytes, &row);
+        self.last = Some(last);
+        written
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        for (_, mut p) in std::mem::take(&mut self.open) {
+            p.file.close_file()?;
+        }
+        for (part, held) in std::mem::take(&mut self.held) {
+            self.write_held(&part, held)?;
+        }
+        self.gathered = 0;
         Ok(())
     }
 }
 
 impl Partitioned {
-    /// Writes a record (at `nanos`, of local `date`, from `host`) by `append` into its
-    /// partition's file, unless a committed run had it.
-    fn write_to(
-        &mut self,
-        nanos: Option<i64>,
-        date: Option<jiff::civil::Date>,
-        host: &[u8],
-        append: impl FnOnce(&mut ParquetFile<io::BufWriter<std::fs::File>>) -> io::Result<()>,
-    ) -> io::Result<()> {
-        if self.skip_covered && nanos.is_some_and(|t| self.covered.contains(host, t)) {
-            self.skipped += 1;
-            return Ok(());
-        }
-        let by_host = self.keys.contains(&PartitionKey::Host);
-        let day = date.unwrap_or_default();
-        let last = match self.last.take() {
-            Some(l) if l.0 == day && (!by_host || l.1[..] == *host) => l,
-            _ => (day, host.to_vec(), self.partition_of(date, host)),
-        };
-        let written = self.write_in(&last.2, date, append);
-        self.last = Some(last);
-        written
-    }
-
-    /// Writes by `append` into partition `part`, opening its file if need be.
+    /// Writes a row (`bytes`, read as `row`, of local `date`) into partition `part`: into its
+    /// open file, or held with its other rows, or into a file opened for it.
     fn write_in(
         &mut self,
         part: &str,
         date: Option<jiff::civil::Date>,
-        append: impl FnOnce(&mut ParquetFile<io::BufWriter<std::fs::File>>) -> io::Result<()>,
+        bytes: &[u8],
+        row: &Row,
     ) -> io::Result<()> {
-        if !self.open.contains_key(part) {
-            // Records come in time order: partitions of dates two days back are complete.
-            if let Some(day) = date {
-                let done: Vec<String> = self
-                    .open
-                    .keys()
-                    .filter(|k| {
-                        k.strip_prefix("date=")
-                            .and_then(|d| d.get(..10))
-                            .and_then(|d| d.parse::<jiff::civil::Date>().ok())
-                            .is_some_and(|d| d < day.saturating_sub(jiff::Span::new().days(1)))
-                    })
-                    .cloned()
-                    .collect();
-                for k in done {
-                    if let Some((_, mut f)) = self.open.remove(&k) {
-                        f.close_file()?;
+        self.tick += 1;
+        let date = date.filter(|_| self.keys.contains(&PartitionKey::Date));
+        if let Some(day) = date {
+            if self.newest.is_none_or(|n| day > n) {
+                self.newest = Some(day);
+                // Records come in time order: partitions of dates two days back are complete.
+                self.complete_before(day.saturating_sub(jiff::Span::new().days(1)))?;
+            }
+        }
+        if let Some(h) = self.held.get_mut(part) {
+            let room = h.rows.capacity();
+            hold(&mut h.rows, bytes)?;
+            h.used = self.tick;
+            self.gathered += h.rows.capacity() - room;
+        } else if self.open.contains_key(part) || self.open.len() < MAX_OPEN {
+            if !self.open.contains_key(part) {
+                let file = self.new_file(part)?;
+                let used = self.tick;
+                self.open
+                    .insert(part.to_string(), OpenPart { file, date, used });
+            }
+            let Some(p) = self.open.get_mut(part) else {
+                return Ok(());
+            };
+            p.used = self.tick;
+            let (before, groups) = (p.file.gathered(), p.file.row_groups());
+            p.file.append_row(row)?;
+            self.gathered = self.gathered.saturating_sub(before) + p.file.gathered();
+            if p.file.row_groups() != groups {
+                // One file's row group is encoding: the others' earlier ones are let go.
+                for (k, other) in &mut self.open {
+                    if k != part {
+                        other.file.lighten()?;
                     }
                 }
+                self.limit_groups()?;
             }
-            // Many hosts: open files (and the rows they hold) stay within a bound.
-            if self.open.len() >= MAX_OPEN {
-                let oldest = self
-                    .open
-                    .iter()
-                    .min_by_key(|(_, (used, _))| *used)
-                    .map(|(k, _)| k.clone());
-                if let Some((_, mut f)) = oldest.and_then(|k| self.open.remove(&k)) {
-                    f.close_file()?;
-                }
-            }
-            let n = self.parts.entry(part.to_string()).or_insert(0);
-            let dir = self.stage.join(part);
-            std::fs::create_dir_all(&dir)?;
-            let file = std::fs::File::create(dir.join(format!("part-{:05}.parquet.tmp", *n)))?;
-            *n += 1;
-            let f = ParquetFile::with_encoders(
-                io::BufWriter::with_capacity(1 << 20, file),
-                self.encoders.clone(),
-            )?;
-            self.open.insert(part.to_string(), (0, f));
+        } else {
+            let mut rows = Vec::new();
+            hold(&mut rows, bytes)?;
+            self.gathered += rows.capacity();
+            let held = Held {
+                rows,
+                spilled: false,
+                date,
+                used: self.tick,
+            };
+            self.held.insert(part.to_string(), held);
         }
-        self.tick += 1;
-        match self.open.get_mut(part) {
-            Some((used, f)) => {
-                *used = self.tick;
-                append(f)
-            }
-            None => Ok(()),
+        let current = self.open.get(part).map_or(0, |p| p.file.gathered());
+        if self.gathered.saturating_sub(current) > self.gathered_max {
+            self.relieve(part, current)?;
         }
+        Ok(())
     }
+
+    /// Brings the rows in memory of partitions other than `current` (whose gathered rows are
+    /// `mine`) down to half of [`GATHERED_MAX`], the partitions written to least recently
+    /// first, and waits for the row groups being encoded.
+    fn relieve(&mut self, current: &str, mine: usize) -> io::Result<()> {
+        let mut by_use: Vec<(u64, String)> = self
+            .open
+            .iter()
+            .filter(|(_, p)| p.file.gathered() > 0)
+            .map(|(k, p)| (p.used, k.clone()))
+            .chain(
+                self.held
+                    .iter()
+                    .filter(|(_, h)| h.rows.capacity() > 0)
+                    .map(|(k, h)| (h.used, k.clone())),
+            )
+            .collect();
+        by_use.sort_unstable();
+        for (_, part) in by_use {
+            if self.gathered.saturating_sub(mine) <= self.gathered_max / 2 {
+                break;
+            }
+            if part == current {
+                continue;
+            }
+            if let Some(p) = self.open.get_mut(&part) {
+                let had = p.file.gathered();
+                p.file.end_row_group()?;
+                self.gathered = self.gathered.saturating_sub(had);
+            } else if let Some(h) = self.held.get_mut(&part) {
+                let rows = std::mem::take(&mut h.rows);
+                h.spilled = true;
+                self.gathered = self.gathered.saturating_sub(rows.capacity());
+                let path = self.spill_path(&part);
+                spill(&path, &rows).map_err(|e| in_file(&path, e))?;
+            }
+        }
+        for p in self.open.values_mut() {
+            p.file.lighten()?;
+        }
+        self.limit_groups()
+    }
+
+    /// Closes the files with the most row groups while the open files have more than
+    /// [`MAX_OPEN_GROUPS`].
+    fn limit_groups(&mut self) -> io::Result<()> {
+        let mut groups: usize = self.open.values().map(|p| p.file.row_groups()).sum();
+        while groups > self.max_open_groups {
+            let most = self
+                .open
+                .iter()
+                .max_by_key(|(_, p)| p.file.row_groups())
+                .map(|(k, _)| k.clone());
+            let Some(mut p) = most.and_then(|k| self.open.remove(&k)) else {
+                break;
+            };
+            groups -= p.file.row_groups();
+            self.gathered = self.gathered.saturating_sub(p.file.gathered());
+            p.file.close_file()?;
+        }
+        Ok(())
+    }
+
+    /// Closes the open files, and writes the held rows, of partitions dated before `day`.
+    fn complete_before(&mut self, day: jiff::civil::Date) -> io::Result<()> {
+        let before = |d: &Option<jiff::civil::Date>| d.is_some_and(|d| d < day);
+        let open: Vec<String> = self
+            .open
+            .iter()
+            .filter(|(_, p)| before(&p.date))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in open {
+            if let Some(mut p) = self.open.remove(&k) {
+                self.gathered = self.gathered.saturating_sub(p.file.gathered());
+                p.file.close_file()?;
+            }
+        }
+        let held: Vec<String> = self
+            .held
+            .iter()
+            .filter(|(_, h)| before(&h.date))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in held {
+            if let Some(h) = self.held.remove(&k) {
+                self.gathered = self.gathered.saturating_sub(h.rows.capacity());
+                self.write_held(&k, h)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes a partition's held rows (those spilled first) as a file of its own.
+    fn write_held(&mut self, part: &str, held: Held) -> io::Result<()> {
+        let mut file = self.new_file(part)?;
+        if held.spilled {
+            let path = self.spill_path(part);
+            let mut row = std::mem::take(&mut self.scratch);
+            let read = read_spill(&path, &mut row, |r| file.append_row(&Row::read(r)?));
+            self.scratch = row;
+            read.map_err(|e| in_file(&path, e))?;
+            std::fs::remove_file(&path).map_err(|e| in_file(&path, e))?;
+        }
+        each_row(&held.rows, |r| file.append_row(&Row::read(r)?))?;
+        file.close_file()
+    }
+
+    /// A new part file of partition `part`, in the stage.
+    fn new_file(&mut self, part: &str) -> io::Result<ParquetFile<io::BufWriter<std::fs::File>>> {
+        let n = self.parts.entry(part.to_string()).or_insert(0);
+        let dir = self.stage.join(part);
+        std::fs::create_dir_all(&dir)?;
+        let file = std::fs::File::create(dir.join(format!("part-{:05}.parquet.tmp", *n)))?;
+        *n += 1;
+        // 64 KiB: up to [`MAX_OPEN`] files are open, each with its buffer (a column chunk
+        // larger than it is written past it).
+        ParquetFile::with_encoders(
+            io::BufWriter::with_capacity(64 << 10, file),
+            self.encoders.clone(),
+        )
+    }
+
+    /// Where rows of partition `part` go when held rows are over [`GATHERED_MAX`].
+    fn spill_path(&self, part: &str) -> PathBuf {
+        self.stage.join(part).join("rows.spill")
+    }
+}
+
+/// Appends a row to held rows, after its length.
+fn hold(rows: &mut Vec<u8>, row: &[u8]) -> io::Result<()> {
+    let len = u32::try_from(row.len()).map_err(|_| io::Error::other("a row over 4 GiB"))?;
+    rows.extend_from_slice(&len.to_le_bytes());
+    rows.extend_from_slice(row);
+    Ok(())
+}
+
+/// Appends held rows to a partition's spill file.
+fn spill(path: &Path, rows: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    f.write_all(rows)
+}
+
+/// Calls `each` with every row of a spill file, read into `row`.
+fn read_spill(
+    path: &Path,
+    row: &mut Vec<u8>,
+    mut each: impl FnMut(&[u8]) -> io::Result<()>,
+) -> io::Result<()> {
+    use std::io::{BufRead, Read};
+    let mut r = io::BufReader::with_capacity(256 << 10, std::fs::File::open(path)?);
+    let mut len = [0; 4];
+    while !r.fill_buf()?.is_empty() {
+        r.read_exact(&mut len)?;
+        row.resize(u32::from_le_bytes(len) as usize, 0);
+        r.read_exact(row)?;
+        each(row)?;
+    }
+    Ok(())
+}
+
+/// An error in a file, named.
+fn in_file(path: &Path, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }
 
 impl Drop for Partitioned {
@@ -472,6 +722,137 @@ impl Drop for Partitioned {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A row as the test reads it back: host, recipient, `ts` in µs.
+    type TestRow = (String, String, i64);
+
+    type Failure = Box<dyn std::error::Error>;
+
+    /// Every file of the dataset in `root`, by partition: each one's rows in file order.
+    fn read_dataset(root: &Path) -> Result<BTreeMap<String, Vec<Vec<TestRow>>>, Failure> {
+        use arrow_array::cast::AsArray;
+        use arrow_array::types::TimestampMicrosecondType;
+        let mut by_part: BTreeMap<String, Vec<Vec<TestRow>>> = BTreeMap::new();
+        let mut dirs = vec![root.to_path_buf()];
+        while let Some(dir) = dirs.pop() {
+            for e in std::fs::read_dir(&dir)?.flatten() {
+                let path = e.path();
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name == META {
+                    continue;
+                }
+                if path.is_dir() {
+                    dirs.push(path);
+                    continue;
+                }
+                if !name.ends_with(".parquet") {
+                    return Err(format!("{} left", path.display()).into());
+                }
+                let file = std::fs::File::open(&path)?;
+                let reader =
+                    parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)?
+                        .build()?;
+                let mut rows = Vec::new();
+                for batch in reader {
+                    let batch = batch?;
+                    let col = |n: &str| batch.column_by_name(n).cloned().ok_or(n.to_string());
+                    let (host, rcpt, ts) = (col("host")?, col("recipient")?, col("ts")?);
+                    let (host, rcpt) = (host.as_string::<i32>(), rcpt.as_string::<i32>());
+                    let ts = ts.as_primitive::<TimestampMicrosecondType>();
+                    for i in 0..batch.num_rows() {
+                        rows.push((host.value(i).into(), rcpt.value(i).into(), ts.value(i)));
+                    }
+                }
+                let part = path.parent().unwrap_or(root).strip_prefix(root)?;
+                let part = part.to_string_lossy().into_owned();
+                by_part.entry(part).or_default().push(rows);
+            }
+        }
+        Ok(by_part)
+    }
+
+    /// More partitions than files may be open, their rows taking turns, over two days, with
+    /// little memory for rows: each partition's rows all arrive, in order; a held partition
+    /// is one file; held rows went to spill files and back; the open files' row groups stay
+    /// bounded; the rows of days two days back were written when a later day came.
+    #[test]
+    fn many_partitions_taking_turns_keep_every_row_in_bounded_memory() -> Result<(), Failure> {
+        use crate::record::{Mta, Status};
+        let dir = tempfile::tempdir()?;
+        let root = dir.path().join("ds");
+        let mut ds = Partitioned::create(&root, vec![PartitionKey::Date, PartitionKey::Host])?;
+        ds.gathered_max = 1 << 20;
+        ds.max_open_groups = 100;
+        let hosts: Vec<String> = (0..MAX_OPEN + 40).map(|h| format!("mx{h:03}")).collect();
+        let long = "x".repeat(300);
+        let mut sent = BTreeMap::<String, Vec<TestRow>>::new();
+        let (mut spilled, mut complete_early) = (false, false);
+        let mut held = std::collections::BTreeSet::new();
+        let start = jiff::civil::date(2026, 3, 1).at(0, 0, 0, 0);
+        for i in 0..16_000_i64 {
+            // Days 1 and 2 by turns, then day 4: days 1 and 2 are complete then.
+            let secs = if i < 12_000 { i * 14 } else { 3 * 86_400 + i };
+            let at = start.saturating_add(jiff::SignedDuration::from_secs(secs));
+            let ts = crate::time::Stamp::utc(at);
+            let host = &hosts[(i as usize * 7) % hosts.len()];
+            let rcpt = format!("u{i}.{long}@example.org");
+            let r = RecordRef {
+                ts: Some(ts),
+                host: host.as_bytes(),
+                mta: Some(Mta::Postfix),
+                status: Some(Status::Sent),
+                recipient: rcpt.as_bytes(),
+                ..RecordRef::default()
+            };
+            ds.write_record(&r)?;
+            assert!(
+                ds.gathered <= 2 * ds.gathered_max,
+                "{} in memory",
+                ds.gathered
+            );
+            let groups: usize = ds.open.values().map(|p| p.file.row_groups()).sum();
+            assert!(groups <= ds.max_open_groups, "{groups} row groups open");
+            spilled |= ds.held.values().any(|h| h.spilled);
+            complete_early |= i >= 12_000 && ds.held.is_empty();
+            let part = format!("date={}/host_part={host}", at.date());
+            if ds.held.contains_key(&part) {
+                held.insert(part.clone());
+            }
+            let micros = ts.instant.as_microsecond();
+            sent.entry(part)
+                .or_default()
+                .push((host.clone(), rcpt, micros));
+        }
+        assert!(spilled, "no held rows were spilled: the test is too small");
+        assert!(held.len() > 40, "{} partitions held", held.len());
+        assert!(
+            complete_early,
+            "days 1 and 2 were not written when day 4 came"
+        );
+        ds.finish()?;
+        ds.commit(&Coverage::default(), None)?;
+        let got = read_dataset(&root)?;
+        assert_eq!(got.len(), sent.len(), "partitions");
+        for (part, want) in &sent {
+            let files = got.get(part).ok_or(part.clone())?;
+            // A held partition is written once, as one file.
+            assert!(
+                !held.contains(part) || files.len() == 1,
+                "{part}: {}",
+                files.len()
+            );
+            let mut rows: Vec<TestRow> = files.iter().flatten().cloned().collect();
+            rows.sort_by_key(|r| r.2);
+            assert_eq!(rows, *want, "{part}");
+            for f in files {
+                assert!(
+                    f.windows(2).all(|w| w[0].2 <= w[1].2),
+                    "{part}: a file out of order"
+                );
+            }
+        }
+        Ok(())
+    }
 
     #[test]
     fn partition_values_are_escaped_and_long_ones_hashed() {

@@ -36,6 +36,11 @@ use std::thread::JoinHandle;
 /// Rows per row group: the unit of memory and of sorting (README: Parquet).
 pub const ROW_GROUP_ROWS: usize = 32_768;
 
+/// Bytes of rows (as [`render_row`] makes them) per row group of a file, at most: long rows
+/// end a row group before [`ROW_GROUP_ROWS`] (32,768 rows of long lines would be gigabytes;
+/// the bench log's row groups are ~16 MiB).
+const ROW_GROUP_BYTES: usize = 64 << 20;
+
 /// The Arrow schema of the columns.
 pub fn schema() -> SchemaRef {
     let fields: Vec<Field> = COLUMNS
@@ -211,6 +216,8 @@ fn range_columns(r: usize) -> std::ops::Range<usize> {
 struct Rows {
     ranges: [Vec<u8>; RANGES],
     count: usize,
+    /// Bytes in `ranges`.
+    bytes: usize,
     order: TsOrder,
 }
 
@@ -241,6 +248,7 @@ impl Rows {
             start = end;
         }
         self.count += 1;
+        self.bytes += c.len();
         Ok(())
     }
 
@@ -249,6 +257,7 @@ impl Rows {
             b.clear();
         }
         self.count = 0;
+        self.bytes = 0;
         self.order = TsOrder::default();
     }
 
@@ -710,15 +719,44 @@ impl<W: Write + Send + 'static> ParquetFile<W> {
     }
 
     pub(crate) fn append_row(&mut self, row: &Row) -> io::Result<()> {
-        if self.rows.len() >= ROW_GROUP_ROWS {
-            self.flush_group()?;
+        if self.rows.len() >= ROW_GROUP_ROWS || self.rows.bytes >= ROW_GROUP_BYTES {
+            self.flush_group(true)?;
         }
         self.rows.push(row)
     }
 
+    /// Memory of the rows gathered for the next row group (what their buffers hold room for).
+    pub(crate) fn gathered(&self) -> usize {
+        self.rows.ranges.iter().map(Vec::capacity).sum()
+    }
+
+    /// Row groups handed out to be encoded so far.
+    pub(crate) fn row_groups(&self) -> usize {
+        self.groups
+    }
+
+    /// Ends the row group being gathered here, however few its rows (a dataset whose
+    /// partitions together gather too many rows).
+    pub(crate) fn end_row_group(&mut self) -> io::Result<()> {
+        self.flush_group(false)
+    }
+
+    /// Holds no more memory than its gathered rows: waits for its row groups being encoded,
+    /// appends them, and lets go of the rows kept for refilling (a dataset keeps many files
+    /// open, and only the one being written needs them).
+    pub(crate) fn lighten(&mut self) -> io::Result<()> {
+        self.append_done(0)?;
+        self.spare = None;
+        if self.rows.len() == 0 {
+            self.rows = Rows::default();
+        }
+        Ok(())
+    }
+
     /// Hands the rows gathered over to be encoded as the next row group, and appends the row
-    /// groups encoded so far.
-    fn flush_group(&mut self) -> io::Result<()> {
+    /// groups encoded so far. `refill`: the next rows are gathered in room for as many (a
+    /// row group ended early is not the size of the next).
+    fn flush_group(&mut self, refill: bool) -> io::Result<()> {
         if self.rows.len() == 0 {
             return Ok(());
         }
@@ -731,7 +769,11 @@ impl<W: Write + Send + 'static> ParquetFile<W> {
             .map_err(to_io)?;
         self.groups += 1;
         // Sized as the last: grown from empty, a row group's rows were copied ~20 times.
-        let next = self.spare.take().unwrap_or_else(|| Rows::like(&self.rows));
+        let next = match self.spare.take() {
+            Some(spare) if refill => spare,
+            _ if refill => Rows::like(&self.rows),
+            _ => Rows::default(),
+        };
         let rows = std::mem::replace(&mut self.rows, next);
         self.rows.clear();
         let (job, back) = Job::new(
@@ -796,7 +838,7 @@ impl<W: Write + Send + 'static> ParquetFile<W> {
         if self.file.is_none() {
             return Ok(());
         }
-        self.flush_group()?;
+        self.flush_group(false)?;
         self.append_done(0)?;
         if let Some(mut w) = self.file.take() {
             w.finish().map_err(to_io)?;
