@@ -232,11 +232,11 @@ fn load_coverage(meta: &Path) -> io::Result<Coverage> {
 /// many are open has its rows held ([`Held`]) until it is complete, then written as one file.
 const MAX_OPEN: usize = 64;
 
-/// Memory of rows gathered or held, all partitions but the one just written together, at most
+/// Memory of rows gathered or held, but for the row group of the open file just written, at most
 /// (rows as [`render_row`] makes them): past it, the partitions written to least recently give
 /// theirs up until half is left, an open file's as a row group ended early, held rows to a
-/// spill file in the stage. The partition just written gathers its row group as a file of its
-/// own does. (Each of 64 open files gathering its own row group took 765 MiB for 64 hosts;
+/// spill file in the stage. The partition just written, if it has an open file, gathers its row
+/// group as a file of its own does; if its rows are held, they are spilled too. (Each of 64 open files gathering its own row group took 765 MiB for 64 hosts;
 /// the encoders hold as much again as they encode: 48 MiB here took 235 MiB, 16 MiB 156 MiB.)
 ///
 /// [`render_row`]: super::parquet::render_row
@@ -539,9 +539,9 @@ impl Partitioned {
         Ok(())
     }
 
-    /// Brings the rows in memory of partitions other than `current` (whose gathered rows are
-    /// `mine`) down to half of [`GATHERED_MAX`], the partitions written to least recently
-    /// first, and waits for the row groups being encoded.
+    /// Brings the rows in memory, but for those `current`'s open file gathers (`mine`), down
+    /// to half of [`GATHERED_MAX`], the partitions written to least recently first, and waits
+    /// for the row groups being encoded.
     fn relieve(&mut self, current: &str, mine: usize) -> io::Result<()> {
         let mut by_use: Vec<(u64, String)> = self
             .open
@@ -560,7 +560,10 @@ impl Partitioned {
             if self.gathered.saturating_sub(mine) <= self.gathered_max / 2 {
                 break;
             }
-            if part == current {
+            // The current partition's open file gathers its row group as a file of its own
+            // does (that is bounded); its held rows are spilled like the others', else a
+            // partition held with most of the rows kept them all in memory.
+            if part == current && self.open.contains_key(&part) {
                 continue;
             }
             if let Some(p) = self.open.get_mut(&part) {
@@ -878,6 +881,63 @@ mod tests {
                     "{part}: a file out of order"
                 );
             }
+        }
+        Ok(())
+    }
+
+    /// A partition first seen while every file is open, then given most of the rows (a
+    /// central log's busiest host appearing late): its held rows are spilled as they pass the
+    /// bound, not all kept, and come back as one file in order.
+    #[test]
+    fn a_held_partition_with_most_rows_stays_in_bounded_memory() -> Result<(), Failure> {
+        use crate::record::{Mta, Status};
+        let dir = tempfile::tempdir()?;
+        let root = dir.path().join("ds");
+        let mut ds = Partitioned::create(&root, vec![PartitionKey::Host])?;
+        ds.gathered_max = 1 << 20;
+        let long = "x".repeat(300);
+        let start = jiff::civil::date(2026, 3, 1).at(0, 0, 0, 0);
+        let mut sent = BTreeMap::<String, Vec<TestRow>>::new();
+        let mut spilled = false;
+        for i in 0..(MAX_OPEN as i64 + 20_000) {
+            // One row each for the first MAX_OPEN hosts, then all for the next one.
+            let host = format!("mx{:03}", i.min(MAX_OPEN as i64));
+            let at = start.saturating_add(jiff::SignedDuration::from_secs(i));
+            let ts = crate::time::Stamp::utc(at);
+            let rcpt = format!("u{i}.{long}@example.org");
+            let r = RecordRef {
+                ts: Some(ts),
+                host: host.as_bytes(),
+                mta: Some(Mta::Postfix),
+                status: Some(Status::Sent),
+                recipient: rcpt.as_bytes(),
+                ..RecordRef::default()
+            };
+            ds.write_record(&r)?;
+            assert!(
+                ds.gathered <= 2 * ds.gathered_max,
+                "{} in memory at row {i}",
+                ds.gathered
+            );
+            spilled |= ds.held.values().any(|h| h.spilled);
+            let micros = ts.instant.as_microsecond();
+            sent.entry(format!("host_part={host}"))
+                .or_default()
+                .push((host, rcpt, micros));
+        }
+        assert!(spilled, "the held partition's rows were not spilled");
+        ds.finish()?;
+        ds.commit(&Coverage::default(), None)?;
+        let got = read_dataset(&root)?;
+        assert_eq!(got.len(), sent.len(), "partitions");
+        for (part, want) in &sent {
+            let files = got.get(part).ok_or(part.clone())?;
+            assert_eq!(files.len(), 1, "{part}: {} files", files.len());
+            assert_eq!(
+                files.iter().flatten().cloned().collect::<Vec<_>>(),
+                *want,
+                "{part}"
+            );
         }
         Ok(())
     }
