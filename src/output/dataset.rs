@@ -236,8 +236,9 @@ const MAX_OPEN: usize = 64;
 /// (rows as [`render_row`] makes them): past it, the partitions written to least recently give
 /// theirs up until half is left, an open file's as a row group ended early, held rows to a
 /// spill file in the stage. The partition just written, if it has an open file, gathers its row
-/// group as a file of its own does; if its rows are held, they are spilled too. (Each of 64 open files gathering its own row group took 765 MiB for 64 hosts;
-/// the encoders hold as much again as they encode: 48 MiB here took 235 MiB, 16 MiB 156 MiB.)
+/// group as a file of its own does; if its rows are held, they are spilled too. (Each of 64
+/// open files gathering its own row group took 765 MiB for 64 hosts; the encoders hold as much
+/// again as they encode: 48 MiB here took 235 MiB, 16 MiB 156 MiB.)
 ///
 /// [`render_row`]: super::parquet::render_row
 const GATHERED_MAX: usize = 16 << 20;
@@ -786,13 +787,24 @@ mod tests {
         Ok(by_part)
     }
 
+    /// A Postfix delivery at `ts` from `host` to `rcpt`, as the dataset tests write them.
+    fn sent_to<'a>(ts: crate::time::Stamp, host: &'a str, rcpt: &'a str) -> RecordRef<'a> {
+        RecordRef {
+            ts: Some(ts),
+            host: host.as_bytes(),
+            mta: Some(crate::record::Mta::Postfix),
+            status: Some(crate::record::Status::Sent),
+            recipient: rcpt.as_bytes(),
+            ..RecordRef::default()
+        }
+    }
+
     /// More partitions than files may be open, their rows taking turns, over two days, with
     /// little memory for rows: each partition's rows all arrive, in order; a held partition
     /// is one file; held rows went to spill files and back; the open files' row groups stay
     /// bounded; the rows of days two days back were written when a later day came.
     #[test]
     fn many_partitions_taking_turns_keep_every_row_in_bounded_memory() -> Result<(), Failure> {
-        use crate::record::{Mta, Status};
         let dir = tempfile::tempdir()?;
         let root = dir.path().join("ds");
         let mut ds = Partitioned::create(&root, vec![PartitionKey::Date, PartitionKey::Host])?;
@@ -819,15 +831,7 @@ mod tests {
             let host = &hosts[turn % hosts.len()];
             let long = if turn == 0 { "" } else { &long };
             let rcpt = format!("u{i}.{long}@example.org");
-            let r = RecordRef {
-                ts: Some(ts),
-                host: host.as_bytes(),
-                mta: Some(Mta::Postfix),
-                status: Some(Status::Sent),
-                recipient: rcpt.as_bytes(),
-                ..RecordRef::default()
-            };
-            ds.write_record(&r)?;
+            ds.write_record(&sent_to(ts, host, &rcpt))?;
             let counted = ds.gathered;
             ds.recount();
             assert_eq!(counted, ds.gathered, "the count of rows' memory drifted");
@@ -890,7 +894,6 @@ mod tests {
     /// bound, not all kept, and come back as one file in order.
     #[test]
     fn a_held_partition_with_most_rows_stays_in_bounded_memory() -> Result<(), Failure> {
-        use crate::record::{Mta, Status};
         let dir = tempfile::tempdir()?;
         let root = dir.path().join("ds");
         let mut ds = Partitioned::create(&root, vec![PartitionKey::Host])?;
@@ -905,15 +908,7 @@ mod tests {
             let at = start.saturating_add(jiff::SignedDuration::from_secs(i));
             let ts = crate::time::Stamp::utc(at);
             let rcpt = format!("u{i}.{long}@example.org");
-            let r = RecordRef {
-                ts: Some(ts),
-                host: host.as_bytes(),
-                mta: Some(Mta::Postfix),
-                status: Some(Status::Sent),
-                recipient: rcpt.as_bytes(),
-                ..RecordRef::default()
-            };
-            ds.write_record(&r)?;
+            ds.write_record(&sent_to(ts, &host, &rcpt))?;
             assert!(
                 ds.gathered <= 2 * ds.gathered_max,
                 "{} in memory at row {i}",
