@@ -15,6 +15,73 @@ pub fn field_key(r: &[u8]) -> Option<(&[u8], usize)> {
     (r.get(at) == Some(&b'=') && at > 0).then(|| (&r[..at], at + 1))
 }
 
+/// A field's key as a number when it has 1 to 7 bytes: its bytes, the first lowest, and its
+/// length in the top byte (so `dsn` and `dsn\0` differ); 0 for an empty or a longer key, which
+/// no key constant is. Keys are matched as one integer, not byte by byte.
+pub const fn key_word(k: &[u8]) -> u64 {
+    if k.is_empty() || k.len() > 7 {
+        return 0;
+    }
+    let mut v = (k.len() as u64) << 56;
+    let mut i = 0;
+    while i < k.len() {
+        v |= (k[i] as u64) << (8 * i);
+        i += 1;
+    }
+    v
+}
+
+/// [`field_key`] with the key's [`key_word`]. A key of up to 7 bytes ends in the first eight
+/// bytes of `r`, and both come from one 8-byte read: the byte loop for the key's end and the
+/// key's byte comparisons were ~60 of each Sendmail field's ~180 instructions (callgrind).
+pub fn field_key_word(r: &[u8]) -> Option<(&[u8], usize, u64)> {
+    if let Some(w) = r.first_chunk::<8>() {
+        let w = u64::from_le_bytes(*w);
+        let m = first_byte_is(w, b'=') | first_byte_is(w, b' ');
+        if m != 0 {
+            let at = (m.trailing_zeros() / 8) as usize;
+            if at == 0 || r.get(at) != Some(&b'=') {
+                return None;
+            }
+            return Some((&r[..at], at + 1, word_of(w, at)));
+        }
+    }
+    let (key, at) = field_key(r)?;
+    Some((key, at, key_word(key)))
+}
+
+/// The first `=` in `r` and the key before it as a [`key_word`] (Postfix's delivery fields,
+/// whose keys end at the `=` whatever they hold); from one 8-byte read when the `=` is in it.
+pub fn key_before_eq(r: &[u8]) -> Option<(usize, u64)> {
+    if let Some(w) = r.first_chunk::<8>() {
+        let w = u64::from_le_bytes(*w);
+        let m = first_byte_is(w, b'=');
+        if m != 0 {
+            let at = (m.trailing_zeros() / 8) as usize;
+            return Some((at, word_of(w, at)));
+        }
+    }
+    let at = r.iter().position(|&c| c == b'=')?;
+    Some((at, key_word(&r[..at])))
+}
+
+/// The [`key_word`] of the first `len` (below 8) bytes of `w`.
+fn word_of(w: u64, len: usize) -> u64 {
+    if len == 0 {
+        return 0;
+    }
+    (w & ((1u64 << (8 * len)) - 1)) | ((len as u64) << 56)
+}
+
+/// A mask whose lowest set bit is the top bit of the first byte of `w` (first byte lowest)
+/// that is `c`; bits above it may be set wrongly (a borrow runs on from a zero byte), so only
+/// the lowest one is read, and so an `|` of two such masks still finds the first of either.
+fn first_byte_is(w: u64, c: u8) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let x = w ^ (ONES * u64::from(c));
+    x.wrapping_sub(ONES) & !x & (ONES << 7)
+}
+
 /// Splits a peer as Postfix logs it, `host[ip]`, `host[ip]:port` or `[ip]:port`, into host, ip
 /// and port. A value without brackets (`local`, `none`, `dovecot`) is all host. Each part is
 /// kept only when it is what its column promises ([`host_name`], [`ip_address`]): a unix
@@ -316,6 +383,60 @@ mod tests {
         for w in &words {
             assert_eq!(is_ipv4(w), std_ok(w), "{:?}", String::from_utf8_lossy(w));
         }
+    }
+
+    #[test]
+    fn field_key_words_are_field_keys() {
+        let keys: &[&[u8]] = &[
+            b"",
+            b"a",
+            b"to",
+            b"dsn",
+            b"stat",
+            b"relay",
+            b"xdelay",
+            b"ctladdr",
+            b"ruleset8",
+            b"sasl_username",
+            b"lost connection",
+            b" x",
+            b"\x80\xff\x01",
+            b"dsn\0",
+            b"\0\0",
+        ];
+        for k in keys {
+            for tail in [
+                &b"=v, n=1"[..],
+                b"=",
+                b" =x",
+                b"",
+                b"==",
+                b"=\x00\x00\x00\x00\x00\x00\x00",
+            ] {
+                let r = [*k, tail].concat();
+                let want = field_key(&r).map(|(key, at)| (key, at, key_word(key)));
+                assert_eq!(
+                    field_key_word(&r),
+                    want,
+                    "{:?}",
+                    String::from_utf8_lossy(&r)
+                );
+            }
+        }
+        for k in keys {
+            for tail in [&b"=v, n=1"[..], b"=", b" =x", b"", b"x y=z"] {
+                let r = [*k, tail].concat();
+                let want = r
+                    .iter()
+                    .position(|&c| c == b'=')
+                    .map(|at| (at, key_word(&r[..at])));
+                assert_eq!(key_before_eq(&r), want, "{:?}", String::from_utf8_lossy(&r));
+            }
+        }
+        assert_eq!(key_word(b"stat"), u64::from_le_bytes(*b"stat\0\0\0\x04"));
+        assert_ne!(key_word(b"dsn"), key_word(b"dsn\0"));
+        assert_eq!(key_word(b"ruleset8"), 0);
+        assert_eq!(key_word(b""), 0);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! `from=`/`removed`/`expired`, every delivery agent's `to=` line and bounce notifications.
 //! Everything else a Postfix daemon says is [`Event::Ignored`]; nothing here fails.
 
+use super::fields::key_word;
 use super::{Delivery, DeliveryStatus, Event, Reject, RejectAction};
 use memchr::memmem;
 
@@ -187,20 +188,31 @@ fn address(v: &[u8]) -> (&[u8], &[u8]) {
     (&v[..end], &v[end..])
 }
 
-/// Splits `key=value, key=value` lists; a value ends at `, ` (addresses are read whole).
+/// The keys read here, as [`key_word`]s.
+const STATUS: u64 = key_word(b"status");
+const ORIG_TO: u64 = key_word(b"orig_to");
+const RELAY: u64 = key_word(b"relay");
+const DELAY: u64 = key_word(b"delay");
+const DELAYS: u64 = key_word(b"delays");
+const DSN: u64 = key_word(b"dsn");
+const SIZE: u64 = key_word(b"size");
+const NRCPT: u64 = key_word(b"nrcpt");
+
+/// Splits `key=value, key=value` lists; a value ends at `, ` (addresses are read whole). Each
+/// key comes with its [`key_word`].
 struct Fields<'a> {
     rest: &'a [u8],
 }
 
 impl<'a> Iterator for Fields<'a> {
-    type Item = (&'a [u8], &'a [u8]);
+    type Item = (&'a [u8], u64, &'a [u8]);
     fn next(&mut self) -> Option<Self::Item> {
         let r = self.rest.strip_prefix(b", ").unwrap_or(self.rest);
-        let (key, value_at) = super::fields::field_key(r)?;
+        let (key, value_at, word) = super::fields::field_key_word(r)?;
         let v = &r[value_at..];
         let end = super::find_pair(v, b',', b' ').unwrap_or(v.len());
         self.rest = &v[end..];
-        Some((key, &v[..end]))
+        Some((key, word, &v[..end]))
     }
 }
 
@@ -297,11 +309,11 @@ fn delivery<'a>(qid: &'a [u8], v: &'a [u8]) -> Option<Event<&'a [u8]>> {
     };
     loop {
         rest = rest.strip_prefix(b", ")?;
-        // Keys are a few bytes: a scan, not a `memchr` call (~40 instructions each).
-        let eq = rest.iter().position(|&c| c == b'=')?;
-        let key = &rest[..eq];
+        // Keys are a few bytes: read as one word, not found by a `memchr` call (~40
+        // instructions each) and compared byte by byte.
+        let (eq, key) = super::fields::key_before_eq(rest)?;
         let val = &rest[eq + 1..];
-        if key == b"status" {
+        if key == STATUS {
             let end = crate::search::byte(b' ', val).unwrap_or(val.len());
             d.status = status_of(&val[..end]);
             let reply = val.get(end + 1..).unwrap_or_default();
@@ -311,18 +323,18 @@ fn delivery<'a>(qid: &'a [u8], v: &'a [u8]) -> Option<Event<&'a [u8]>> {
                 .unwrap_or(reply);
             return Some(Event::Delivery(d));
         }
-        let (val, next) = if key == b"orig_to" {
+        let (val, next) = if key == ORIG_TO {
             address(val)
         } else {
             let end = super::find_pair(val, b',', b' ').unwrap_or(val.len());
             (&val[..end], &val[end..])
         };
         match key {
-            b"orig_to" => d.orig_to = Some(val),
-            b"relay" => d.relay = val,
-            b"delay" => d.delay = float(val),
-            b"delays" => d.delays = Some(val),
-            b"dsn" => d.dsn = super::is_dsn(val).then_some(val),
+            ORIG_TO => d.orig_to = Some(val),
+            RELAY => d.relay = val,
+            DELAY => d.delay = float(val),
+            DELAYS => d.delays = Some(val),
+            DSN => d.dsn = super::is_dsn(val).then_some(val),
             _ => {}
         }
         rest = next;
@@ -333,11 +345,11 @@ fn delivery<'a>(qid: &'a [u8], v: &'a [u8]) -> Option<Event<&'a [u8]>> {
 fn queued<'a>(qid: &'a [u8], v: &'a [u8]) -> Option<Event<&'a [u8]>> {
     let (from, rest) = address(v);
     let (mut size, mut nrcpt) = (None, None);
-    for (key, val) in (Fields { rest }) {
+    for (_, key, val) in (Fields { rest }) {
         match key {
-            b"size" => size = int(val),
-            b"nrcpt" => nrcpt = int(val),
-            b"status" if val.starts_with(b"expired") => return Some(Event::Expired { qid, from }),
+            SIZE => size = int(val),
+            NRCPT => nrcpt = int(val),
+            STATUS if val.starts_with(b"expired") => return Some(Event::Expired { qid, from }),
             _ => {}
         }
     }
@@ -357,8 +369,8 @@ fn client<'a>(qid: &'a [u8], v: &'a [u8]) -> Option<Event<&'a [u8]>> {
         return None;
     }
     let sasl_username = (Fields { rest: &v[end..] })
-        .find(|(k, _)| *k == b"sasl_username")
-        .map(|(_, v)| v);
+        .find(|(k, _, _)| *k == b"sasl_username")
+        .map(|(_, _, v)| v);
     Some(Event::Client {
         qid,
         client,

@@ -4,6 +4,7 @@
 //! User unknown, …); `ruleset=check_mail|check_rcpt|check_relay … reject=` and `Milter: …
 //! reject=`; SMTP-time `<addr>... User unknown`; DSN and return-to-sender child messages.
 
+use super::fields::key_word;
 use super::{Arrival, Delivery, DeliveryStatus, Event, Reject, RejectAction};
 
 /// True for Sendmail's syslog tags.
@@ -23,20 +24,34 @@ pub fn is_queue_id(w: &[u8]) -> bool {
         && w.iter().any(u8::is_ascii_digit)
 }
 
-/// `key=value, key=value`: values end at `, ` (addresses, `relay=host [ip]`, `ctladdr=x (0/0)`);
-/// `stat=` and `reject=` run to the end of the line.
-fn fields(mut rest: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+/// The keys read here, as [`key_word`]s.
+const TO: u64 = key_word(b"to");
+const CTLADDR: u64 = key_word(b"ctladdr");
+const DELAY: u64 = key_word(b"delay");
+const MAILER: u64 = key_word(b"mailer");
+const RELAY: u64 = key_word(b"relay");
+const DSN: u64 = key_word(b"dsn");
+const STAT: u64 = key_word(b"stat");
+const REJECT: u64 = key_word(b"reject");
+const SIZE: u64 = key_word(b"size");
+const NRCPTS: u64 = key_word(b"nrcpts");
+const MSGID: u64 = key_word(b"msgid");
+const PROTO: u64 = key_word(b"proto");
+const ARG1: u64 = key_word(b"arg1");
+const FROM: u64 = key_word(b"from");
+
+/// `key=value, key=value`, each key as its [`key_word`]: values end at `, ` (addresses,
+/// `relay=host [ip]`, `ctladdr=x (0/0)`); `stat=` and `reject=` run to the end of the line.
+fn fields(mut rest: &[u8]) -> impl Iterator<Item = (u64, &[u8])> {
     std::iter::from_fn(move || {
         let r = rest.strip_prefix(b", ").unwrap_or(rest).trim_ascii_start();
-        let (key, value_at) = super::fields::field_key(r)?;
+        let (_, value_at, key) = super::fields::field_key_word(r)?;
         let v = &r[value_at..];
-        let end = if key == b"stat" || key == b"reject" {
-            v.len()
-        } else if key == b"to" {
+        let end = match key {
+            STAT | REJECT => v.len(),
             // `to=a, b, c, ctladdr=…`: the list runs to the next `, key=`.
-            next_key(v).unwrap_or(v.len())
-        } else {
-            super::find_pair(v, b',', b' ').unwrap_or(v.len())
+            TO => next_key(v).unwrap_or(v.len()),
+            _ => super::find_pair(v, b',', b' ').unwrap_or(v.len()),
         };
         rest = &v[end..];
         Some((key, &v[..end]))
@@ -166,11 +181,11 @@ fn arrival<'a>(qid: &'a [u8], v: &'a [u8]) -> Option<Event<&'a [u8]>> {
     let mut a = Arrival::new(qid, strip_brackets(&v[..end]));
     for (k, val) in fields(&v[end..]) {
         match k {
-            b"size" => a.size = std::str::from_utf8(val).ok()?.parse().ok(),
-            b"nrcpts" => a.nrcpt = std::str::from_utf8(val).ok().and_then(|s| s.parse().ok()),
-            b"msgid" => a.message_id = Some(strip_brackets(val)),
-            b"proto" => a.proto = Some(val),
-            b"relay" => {
+            SIZE => a.size = std::str::from_utf8(val).ok()?.parse().ok(),
+            NRCPTS => a.nrcpt = std::str::from_utf8(val).ok().and_then(|s| s.parse().ok()),
+            MSGID => a.message_id = Some(strip_brackets(val)),
+            PROTO => a.proto = Some(val),
+            RELAY => {
                 // `host [ip]`, `[ip]`, `user@host [ip]`, `host [ip] (may be forged)`, `localhost`.
                 let (name, ip) = match crate::search::byte(b'[', val) {
                     Some(o) => {
@@ -208,13 +223,13 @@ fn delivery<'a>(qid: &'a [u8], rest: &'a [u8]) -> Option<Event<&'a [u8]>> {
     let mut ctladdr: Option<&[u8]> = None;
     for (k, val) in fields(rest) {
         match k {
-            b"to" => d.to = val,
-            b"ctladdr" => ctladdr = Some(val),
-            b"delay" => d.delay = duration(val),
-            b"mailer" => mailer = val,
-            b"relay" => d.relay = val,
-            b"dsn" => d.dsn = super::is_dsn(val).then_some(val),
-            b"stat" => stat = Some(val),
+            TO => d.to = val,
+            CTLADDR => ctladdr = Some(val),
+            DELAY => d.delay = duration(val),
+            MAILER => mailer = val,
+            RELAY => d.relay = val,
+            DSN => d.dsn = super::is_dsn(val).then_some(val),
+            STAT => stat = Some(val),
             _ => {}
         }
     }
@@ -283,10 +298,10 @@ fn reject<'a>(qid: Option<&'a [u8]>, rest: &'a [u8]) -> Option<Event<&'a [u8]>> 
     let mut arg1: Option<&[u8]> = None;
     for (k, val) in fields(body) {
         match k {
-            b"arg1" => arg1 = Some(strip_brackets(val)),
-            b"relay" => r.client = val,
-            b"from" => r.from = Some(strip_brackets(val)),
-            b"to" => r.to = Some(strip_brackets(val)),
+            ARG1 => arg1 = Some(strip_brackets(val)),
+            RELAY => r.client = val,
+            FROM => r.from = Some(strip_brackets(val)),
+            TO => r.to = Some(strip_brackets(val)),
             _ => {}
         }
     }
