@@ -35,16 +35,11 @@ pub const fn key_word(k: &[u8]) -> u64 {
 /// bytes of `r`, and both come from one 8-byte read: the byte loop for the key's end and the
 /// key's byte comparisons were ~60 of each Sendmail field's ~180 instructions (callgrind).
 pub fn field_key_word(r: &[u8]) -> Option<(&[u8], usize, u64)> {
-    if let Some(w) = r.first_chunk::<8>() {
-        let w = u64::from_le_bytes(*w);
-        let m = first_byte_is(w, b'=') | first_byte_is(w, b' ');
-        if m != 0 {
-            let at = (m.trailing_zeros() / 8) as usize;
-            if at == 0 || r.get(at) != Some(&b'=') {
-                return None;
-            }
-            return Some((&r[..at], at + 1, word_of(w, at)));
+    if let Some((w, at)) = first_in_word(r, b'=', b' ') {
+        if at == 0 || r.get(at) != Some(&b'=') {
+            return None;
         }
+        return Some((&r[..at], at + 1, word_of(w, at)));
     }
     let (key, at) = field_key(r)?;
     Some((key, at, key_word(key)))
@@ -53,16 +48,19 @@ pub fn field_key_word(r: &[u8]) -> Option<(&[u8], usize, u64)> {
 /// The first `=` in `r` and the key before it as a [`key_word`] (Postfix's delivery fields,
 /// whose keys end at the `=` whatever they hold); from one 8-byte read when the `=` is in it.
 pub fn key_before_eq(r: &[u8]) -> Option<(usize, u64)> {
-    if let Some(w) = r.first_chunk::<8>() {
-        let w = u64::from_le_bytes(*w);
-        let m = first_byte_is(w, b'=');
-        if m != 0 {
-            let at = (m.trailing_zeros() / 8) as usize;
-            return Some((at, word_of(w, at)));
-        }
+    if let Some((w, at)) = first_in_word(r, b'=', b'=') {
+        return Some((at, word_of(w, at)));
     }
     let at = r.iter().position(|&c| c == b'=')?;
     Some((at, key_word(&r[..at])))
+}
+
+/// The first eight bytes of `r` as a word (first byte lowest) and where the first `a` or `b`
+/// is in them; `None` if `r` is shorter or neither is there.
+fn first_in_word(r: &[u8], a: u8, b: u8) -> Option<(u64, usize)> {
+    let w = u64::from_le_bytes(*r.first_chunk::<8>()?);
+    let m = first_byte_is(w, a) | first_byte_is(w, b);
+    (m != 0).then(|| (w, (m.trailing_zeros() / 8) as usize))
 }
 
 /// The [`key_word`] of the first `len` (below 8) bytes of `w`.
