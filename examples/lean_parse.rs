@@ -1,0 +1,377 @@
+//! How few instructions a Postfix line's parse can take (issue #13's "a byte-level parser"):
+//! a measurement, not a parser of the tool. `lean` reads each line's stamp, host, daemon,
+//! queue ID and the fields of the five lines a message is made of (`client=`, `message-id=`,
+//! `from=`, `to=`, `removed`) into spans and numbers, and hashes its key as the router does;
+//! anything else is left for the full parser. `full` runs the tool's own parse of each line
+//! and its route, as the parse step does. Count each under callgrind:
+//!
+//! ```text
+//! valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*lean_parse*run_*' \
+//!     target/release/examples/lean_parse lean|full LOG
+//! ```
+//!
+//! and divide by the lines printed (`cut` only cuts the lines: the time both spend outside
+//! the parse). docs/PERFORMANCE.md (twelfth session) has the figures.
+
+use maillogconv::merge::route;
+use maillogconv::parse::{parse_line, Line, Span};
+
+/// A parsed line, as small as the fields a record reads.
+#[derive(Clone, Copy, Default)]
+struct Lean {
+    line: Span,
+    host: Span,
+    qid: Span,
+    /// Month, day, hour, minute, second.
+    stamp: [u8; 5],
+    kind: u8,
+    daemon: u8,
+    spans: [Span; 6],
+    size: u64,
+    /// delay and delays in milliseconds.
+    delays: [u32; 5],
+    key: u64,
+}
+
+const OTHER: u8 = 0;
+
+fn month(b: &[u8]) -> Option<u8> {
+    let w = u32::from(*b.first()?) | u32::from(*b.get(1)?) << 8 | u32::from(*b.get(2)?) << 16;
+    const fn m(s: &[u8; 3]) -> u32 {
+        s[0] as u32 | (s[1] as u32) << 8 | (s[2] as u32) << 16
+    }
+    Some(match w {
+        x if x == m(b"Jan") => 1,
+        x if x == m(b"Feb") => 2,
+        x if x == m(b"Mar") => 3,
+        x if x == m(b"Apr") => 4,
+        x if x == m(b"May") => 5,
+        x if x == m(b"Jun") => 6,
+        x if x == m(b"Jul") => 7,
+        x if x == m(b"Aug") => 8,
+        x if x == m(b"Sep") => 9,
+        x if x == m(b"Oct") => 10,
+        x if x == m(b"Nov") => 11,
+        x if x == m(b"Dec") => 12,
+        _ => return None,
+    })
+}
+
+/// `Mmm dd hh:mm:ss ` (day space-padded or not); the bytes used.
+fn stamp(b: &[u8], out: &mut [u8; 5]) -> Option<usize> {
+    out[0] = month(b)?;
+    let (day, at) = match (b.get(4)?, b.get(5)?) {
+        (b' ', d) => (d.wrapping_sub(b'0'), 7),
+        (a, b' ') => (a.wrapping_sub(b'0'), 6),
+        (a, d) => (a.wrapping_sub(b'0') * 10 + d.wrapping_sub(b'0'), 7),
+    };
+    out[1] = day;
+    let w = u64::from_le_bytes(*b.get(at..)?.first_chunk::<8>()?);
+    let d = w ^ u64::from_le_bytes(*b"00:00:00");
+    if (d | d.wrapping_add(0x7676_7676_7676_7676)) & 0x8080_8080_8080_8080 != 0
+        || d & 0x0000_ff00_00ff_0000 != 0
+    {
+        return None;
+    }
+    let byte = |i: u32| (d >> (8 * i)) as u8;
+    out[2] = byte(0) * 10 + byte(1);
+    out[3] = byte(3) * 10 + byte(4);
+    out[4] = byte(6) * 10 + byte(7);
+    Some(at + 9)
+}
+
+fn span(base: &[u8], part: &[u8]) -> Span {
+    Span::of(base, part)
+}
+
+fn number(b: &[u8]) -> (u64, usize) {
+    let mut n = 0u64;
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        if !c.is_ascii_digit() {
+            break;
+        }
+        n = n.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
+        i += 1;
+    }
+    (n, i)
+}
+
+/// `12.5` as milliseconds; the bytes used.
+fn millis(b: &[u8]) -> (u32, usize) {
+    let (whole, mut i) = number(b);
+    let mut ms = whole.wrapping_mul(1000);
+    if b.get(i) == Some(&b'.') {
+        let (frac, n) = number(&b[i + 1..]);
+        let scale = match n {
+            1 => 100,
+            2 => 10,
+            _ => 1,
+        };
+        ms = ms.wrapping_add(frac.wrapping_mul(scale));
+        i += 1 + n;
+    }
+    (ms as u32, i)
+}
+
+/// The value of `key` (`to=`, …) starting at `b`: up to `, ` or the end; the rest after it.
+fn value<'a>(b: &'a [u8], key: &[u8]) -> Option<(&'a [u8], &'a [u8])> {
+    let v = b.strip_prefix(key)?;
+    let end = maillogconv::parse::find_pair(v, b',', b' ').unwrap_or(v.len());
+    Some((&v[..end], v.get(end + 2..).unwrap_or_default()))
+}
+
+fn angle(v: &[u8]) -> &[u8] {
+    v.strip_prefix(b"<")
+        .and_then(|v| v.strip_suffix(b">"))
+        .unwrap_or(v)
+}
+
+fn lean_line(data: &[u8], raw: &[u8], e: &mut Lean) {
+    e.line = span(data, raw);
+    e.kind = OTHER;
+    let Some(mut i) = stamp(raw, &mut e.stamp) else {
+        return;
+    };
+    let rest = &raw[i..];
+    let Some(h) = maillogconv::search::byte(b' ', rest) else {
+        return;
+    };
+    let host = &rest[..h];
+    e.host = span(data, host);
+    i += h + 1;
+    let rest = &raw[i..];
+    let Some(tag) = rest.strip_prefix(b"postfix/") else {
+        return;
+    };
+    let Some(open) = maillogconv::search::byte(b'[', tag) else {
+        return;
+    };
+    // By length and first byte, not a comparison call per name (`qmgr`, `smtp` and `lmtp`
+    // share a length; the last two are one kind).
+    e.daemon = match (open, tag.first()) {
+        (5, Some(b's')) => 1,
+        (7, Some(b'c')) => 2,
+        (4, Some(b'q')) => 3,
+        (4, Some(b's' | b'l')) => 4,
+        (6, Some(b'b')) => 5,
+        _ => return,
+    };
+    let Some(close) = maillogconv::search::byte(b']', &tag[open..]) else {
+        return;
+    };
+    let Some(msg) = tag
+        .get(open + close + 1..)
+        .and_then(|m| m.strip_prefix(b": "))
+    else {
+        return;
+    };
+    // The queue ID ends at the first `:`; checked afterwards (a search, then a short loop).
+    let Some(q) = maillogconv::search::byte(b':', msg) else {
+        return;
+    };
+    if !msg[..q].iter().all(u8::is_ascii_alphanumeric) {
+        return;
+    }
+    let Some(body) = msg.get(q + 1..).and_then(|b| b.strip_prefix(b" ")) else {
+        return;
+    };
+    let qid = &msg[..q];
+    e.qid = span(data, qid);
+    match body.first() {
+        Some(b'c') => {
+            let Some((client, rest)) = value(body, b"client=") else {
+                return;
+            };
+            let b = maillogconv::search::byte(b'[', client).unwrap_or(client.len());
+            e.spans[0] = span(data, &client[..b]);
+            e.spans[1] = span(
+                data,
+                client.get(b + 1..client.len() - 1).unwrap_or_default(),
+            );
+            if let Some((_, rest)) = value(rest, b"sasl_method=") {
+                if let Some((user, _)) = value(rest, b"sasl_username=") {
+                    e.spans[2] = span(data, user);
+                }
+            }
+            e.kind = 1;
+        }
+        Some(b'm') => {
+            let Some((id, _)) = value(body, b"message-id=") else {
+                return;
+            };
+            e.spans[0] = span(data, angle(id));
+            e.kind = 2;
+        }
+        Some(b'f') => {
+            let Some((from, rest)) = value(body, b"from=") else {
+                return;
+            };
+            e.spans[0] = span(data, angle(from));
+            let Some((size, rest)) = value(rest, b"size=") else {
+                return;
+            };
+            e.size = number(size).0;
+            if let Some(n) = rest.strip_prefix(b"nrcpt=") {
+                e.delays[0] = number(n).0 as u32;
+            }
+            e.kind = 3;
+        }
+        Some(b't') => {
+            let Some((to, mut rest)) = value(body, b"to=") else {
+                return;
+            };
+            e.spans[0] = span(data, angle(to));
+            if let Some((orig, r)) = value(rest, b"orig_to=") {
+                e.spans[1] = span(data, angle(orig));
+                rest = r;
+            }
+            let Some((relay, rest)) = value(rest, b"relay=") else {
+                return;
+            };
+            e.spans[2] = span(data, relay);
+            let Some((delay, rest)) = value(rest, b"delay=") else {
+                return;
+            };
+            e.delays[0] = millis(delay).0;
+            let Some((delays, rest)) = value(rest, b"delays=") else {
+                return;
+            };
+            let mut d = delays;
+            for slot in 1..5 {
+                let (ms, n) = millis(d);
+                e.delays[slot] = ms;
+                d = d.get(n + 1..).unwrap_or_default();
+            }
+            let Some((dsn, rest)) = value(rest, b"dsn=") else {
+                return;
+            };
+            e.spans[3] = span(data, dsn);
+            let Some(status) = rest.strip_prefix(b"status=") else {
+                return;
+            };
+            let word = maillogconv::search::byte(b' ', status).unwrap_or(status.len());
+            e.spans[4] = span(data, &status[..word]);
+            e.spans[5] = span(
+                data,
+                status
+                    .get(word + 2..status.len().saturating_sub(1))
+                    .unwrap_or_default(),
+            );
+            e.kind = 4;
+        }
+        Some(b'r') if body == b"removed" => e.kind = 5,
+        _ => return,
+    }
+    e.key = route::hash(
+        host,
+        route::Key {
+            kind: route::Kind::Message,
+            id: qid,
+        },
+    );
+}
+
+#[inline(never)]
+fn run_lean(data: &[u8], out: &mut Vec<Lean>) -> [u64; 6] {
+    let mut kinds = [0u64; 6];
+    let mut start = 0;
+    while start < data.len() {
+        let end =
+            maillogconv::search::byte(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
+        let mut e = Lean::default();
+        lean_line(data, &data[start..end], &mut e);
+        kinds[usize::from(e.kind)] += 1;
+        out.push(e);
+        start = end + 1;
+    }
+    kinds
+}
+
+/// The lines cut and nothing else: what both modes spend before parsing.
+#[inline(never)]
+fn run_cut(data: &[u8], out: &mut Vec<Span>) {
+    let mut start = 0;
+    while start < data.len() {
+        let end =
+            maillogconv::search::byte(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
+        out.push(Span::of(data, &data[start..end]));
+        start = end + 1;
+    }
+}
+
+#[inline(never)]
+fn run_full(data: &[u8], out: &mut Vec<(Span, Line<Span>)>, routes: &mut Vec<route::Route>) -> u64 {
+    let mut known = 0;
+    let mut start = 0;
+    while start < data.len() {
+        let end =
+            maillogconv::search::byte(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
+        let raw = &data[start..end];
+        let line = parse_line(raw);
+        let r = match &line {
+            Line::Known { host, event, .. } => {
+                known += 1;
+                route::route(host, event)
+            }
+            Line::Unknown => route::Route::default(),
+        };
+        routes.push(r);
+        out.push((Span::of(data, raw), line.map(|s| Span::of(data, s))));
+        start = end + 1;
+    }
+    known
+}
+
+fn main() -> std::io::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let (Some(mode), Some(path)) = (args.next(), args.next()) else {
+        eprintln!("usage: lean_parse lean|full|cut LOG");
+        std::process::exit(2);
+    };
+    let data = std::fs::read(path)?;
+    // In chunks of 256 KiB (cut at a newline), as the tool reads: the parsed lines stay in
+    // cache as they do there.
+    let mut chunks = Vec::new();
+    let mut at = 0;
+    while at < data.len() {
+        let want = (at + (256 << 10)).min(data.len());
+        let end = memchr::memrchr(b'\n', &data[at..want]).map_or(want, |i| at + i + 1);
+        let end = if end <= at { want } else { end };
+        chunks.push(&data[at..end]);
+        at = end;
+    }
+    let lines = memchr::memchr_iter(b'\n', &data).count();
+    match mode.as_str() {
+        "lean" => {
+            let mut out = Vec::new();
+            let mut kinds = [0u64; 6];
+            for c in chunks {
+                out.clear();
+                for (k, n) in kinds.iter_mut().zip(run_lean(c, &mut out)) {
+                    *k += n;
+                }
+            }
+            println!("{lines} lines; other, client, message-id, from, to, removed: {kinds:?}");
+        }
+        "cut" => {
+            let mut out = Vec::new();
+            for c in chunks {
+                out.clear();
+                run_cut(c, &mut out);
+            }
+            println!("{lines} lines");
+        }
+        _ => {
+            let (mut out, mut routes) = (Vec::new(), Vec::new());
+            let mut known = 0;
+            for c in chunks {
+                out.clear();
+                routes.clear();
+                known += run_full(c, &mut out, &mut routes);
+            }
+            println!("{lines} lines; {known} known");
+        }
+    }
+    Ok(())
+}
