@@ -1,17 +1,20 @@
-//! How few instructions a Postfix line's parse can take (issue #13's "a byte-level parser"):
-//! a measurement, not a parser of the tool. `lean` reads each line's stamp, host, daemon,
-//! queue ID and the fields of the five lines a message is made of (`client=`, `message-id=`,
-//! `from=`, `to=`, `removed`) into spans and numbers, and hashes its key as the router does;
-//! anything else is left for the full parser. `full` runs the tool's own parse of each line
-//! and its route, as the parse step does. Count each under callgrind:
+//! How few instructions a Postfix line can take (issue #13's "a byte-level parser"): a
+//! measurement, not a part of the tool. `lean` reads each line's stamp, host, daemon, queue ID
+//! and the fields of the five lines a message is made of (`client=`, `message-id=`, `from=`,
+//! `to=`, `removed`) into spans and numbers, and hashes its key as the router does; anything
+//! else is left aside. `all` also correlates them (messages by that hash) and writes an
+//! AWStats-like line for each `to=`, as the tool's `-j1` does (without its time order, hops,
+//! rejects, eviction and maillogconvert.pl's cleaning and codes). `full` runs the tool's own
+//! parse of each line, its route and its parsed entry, as the parse step does; `cut` only cuts
+//! the lines, the time every mode spends outside the parse. Count one under callgrind:
 //!
 //! ```text
 //! valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*lean_parse*run_*' \
 //!     target/release/examples/lean_parse lean|full LOG
 //! ```
 //!
-//! and divide by the lines printed (`cut` only cuts the lines: the time both spend outside
-//! the parse). docs/PERFORMANCE.md (twelfth session) has the figures.
+//! (`--toggle-collect='*LeanMerge*run_merge*'` for the correlation of `all`) and divide by the
+//! lines printed. docs/PERFORMANCE.md (twelfth session) has the figures.
 
 use maillogconv::merge::route;
 use maillogconv::parse::{parse_line, Line, Span};
@@ -323,10 +326,173 @@ fn run_full(data: &[u8], out: &mut Vec<(Span, Line<Span>)>, routes: &mut Vec<rou
     known
 }
 
+/// An open message as a lean merge keeps it: its key and fields' bytes in one buffer each.
+#[derive(Default)]
+struct Msg {
+    key: Vec<u8>,
+    text: Vec<u8>,
+    /// Client name, client address, sender, message-id: ranges in `text`.
+    fields: [(u32, u32); 4],
+    size: u64,
+    nrcpt: u32,
+}
+
+impl Msg {
+    fn set(&mut self, f: usize, v: &[u8]) {
+        let at = self.text.len() as u32;
+        self.text.extend_from_slice(v);
+        self.fields[f] = (at, self.text.len() as u32);
+    }
+    fn get(&self, f: usize) -> &[u8] {
+        let (a, b) = self.fields[f];
+        self.text.get(a as usize..b as usize).unwrap_or_default()
+    }
+}
+
+/// The correlation and AWStats lines of the lean path: messages by their key's hash (the
+/// router's), a record per `to=` line.
+#[derive(Default)]
+struct LeanMerge {
+    open: hashbrown::HashTable<(u64, Box<Msg>)>,
+    spare: Vec<Box<Msg>>,
+    out: Vec<u8>,
+    records: u64,
+}
+
+/// The message of `key` (hashed as the router does), opened if `anew`.
+fn find<'m>(
+    open: &'m mut hashbrown::HashTable<(u64, Box<Msg>)>,
+    spare: &mut Vec<Box<Msg>>,
+    h: u64,
+    key: &[u8],
+    anew: bool,
+) -> Option<&'m mut Msg> {
+    let found = open.find(h, |(k, m)| *k == h && m.key == key).is_some();
+    if !found {
+        if !anew {
+            return None;
+        }
+        let mut m = spare.pop().unwrap_or_default();
+        m.key.clear();
+        m.key.extend_from_slice(key);
+        m.text.clear();
+        m.fields = [(0, 0); 4];
+        m.size = 0;
+        m.nrcpt = 0;
+        open.insert_unique(h, (h, m), |(k, _)| *k);
+    }
+    open.find_mut(h, |(k, m)| *k == h && m.key == key)
+        .map(|(_, m)| &mut **m)
+}
+
+impl LeanMerge {
+    #[inline(never)]
+    fn run_merge(&mut self, data: &[u8], lines: &[Lean]) {
+        let mut key = Vec::new();
+        for e in lines {
+            if e.kind == OTHER {
+                continue;
+            }
+            key.clear();
+            key.extend_from_slice(e.host.get(data));
+            key.push(0);
+            key.extend_from_slice(e.qid.get(data));
+            let f = |i: usize| e.spans[i].get(data);
+            match e.kind {
+                1 => {
+                    if let Some(m) = find(&mut self.open, &mut self.spare, e.key, &key, true) {
+                        m.set(0, f(0));
+                        m.set(1, f(1));
+                    }
+                }
+                2 => {
+                    if let Some(m) = find(&mut self.open, &mut self.spare, e.key, &key, false) {
+                        m.set(3, f(0));
+                    }
+                }
+                3 => {
+                    if let Some(m) = find(&mut self.open, &mut self.spare, e.key, &key, true) {
+                        m.set(2, f(0));
+                        m.size = e.size;
+                        m.nrcpt = e.delays[0];
+                    }
+                }
+                4 => {
+                    let Some(m) = find(&mut self.open, &mut self.spare, e.key, &key, false) else {
+                        continue;
+                    };
+                    let client = if m.get(0).is_empty() || m.get(0) == b"unknown" {
+                        m.get(1)
+                    } else {
+                        m.get(0)
+                    };
+                    let (sender, size) = (m.get(2), m.size);
+                    render(&mut self.out, e, f(0), sender, client, f(2), f(3), size);
+                    self.records += 1;
+                }
+                5 => {
+                    let h = e.key;
+                    if let Ok(o) = self.open.find_entry(h, |(k, m)| *k == h && m.key == key) {
+                        let ((_, m), _) = o.remove();
+                        if self.spare.len() < 64 {
+                            self.spare.push(m);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// maillogconvert.pl's line: `date time sender recipient client relay SMTP - code size`.
+#[allow(clippy::too_many_arguments)]
+fn render(
+    out: &mut Vec<u8>,
+    e: &Lean,
+    to: &[u8],
+    sender: &[u8],
+    client: &[u8],
+    relay: &[u8],
+    dsn: &[u8],
+    size: u64,
+) {
+    let two = |n: u8| [b'0' + n / 10 % 10, b'0' + n % 10];
+    let [mo, d, h, mi, s] = e.stamp;
+    out.extend_from_slice(b"2026-");
+    out.extend_from_slice(&two(mo));
+    out.push(b'-');
+    out.extend_from_slice(&two(d));
+    out.push(b' ');
+    out.extend_from_slice(&two(h));
+    out.push(b':');
+    out.extend_from_slice(&two(mi));
+    out.push(b':');
+    out.extend_from_slice(&two(s));
+    out.push(b' ');
+    out.extend_from_slice(if sender.is_empty() { b"<>" } else { sender });
+    out.push(b' ');
+    out.extend_from_slice(to);
+    out.push(b' ');
+    out.extend_from_slice(client);
+    out.push(b' ');
+    let relay = &relay[..maillogconv::search::byte(b'[', relay).unwrap_or(relay.len())];
+    out.extend_from_slice(relay);
+    out.extend_from_slice(b" SMTP - ");
+    out.extend_from_slice(match dsn.first() {
+        Some(b'2') => b"250",
+        Some(b'4') => b"450",
+        _ => b"550",
+    });
+    out.push(b' ');
+    out.extend_from_slice(itoa::Buffer::new().format(size).as_bytes());
+    out.push(b'\n');
+}
+
 fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
     let (Some(mode), Some(path)) = (args.next(), args.next()) else {
-        eprintln!("usage: lean_parse lean|full|cut LOG");
+        eprintln!("usage: lean_parse lean|all|full|cut LOG");
         std::process::exit(2);
     };
     let data = std::fs::read(path)?;
@@ -353,6 +519,20 @@ fn main() -> std::io::Result<()> {
                 }
             }
             println!("{lines} lines; other, client, message-id, from, to, removed: {kinds:?}");
+        }
+        "all" => {
+            use std::io::Write;
+            let mut stdout = std::io::stdout().lock();
+            let mut out = Vec::new();
+            let mut merge = LeanMerge::default();
+            for c in chunks {
+                out.clear();
+                run_lean(c, &mut out);
+                merge.run_merge(c, &out);
+                stdout.write_all(&merge.out)?;
+                merge.out.clear();
+            }
+            eprintln!("{lines} lines; {} records", merge.records);
         }
         "cut" => {
             let mut out = Vec::new();
