@@ -35,6 +35,50 @@ pub fn either(a: u8, b: u8, hay: &[u8]) -> Option<usize> {
     memchr::memchr2(a, b, hay)
 }
 
+/// Whether `hay` holds any byte of `set` (which holds no 0). Sixteen bytes a step, the last
+/// step overlapping the one before: the AWStats writer asks this of every address and field,
+/// a few dozen bytes each, where a byte loop took ~4 instructions a byte and `memchr2` mostly
+/// its set-up (callgrind: ~160 instructions a record more).
+#[inline]
+pub fn any_of<const N: usize>(set: [u8; N], hay: &[u8]) -> bool {
+    debug_assert!(!set.contains(&0), "a short field is padded with zeros");
+    // Sixteen bytes compared with each of the set and or-ed, with no early exit: a fixed
+    // block the compiler turns into vector compares (SSE2 on x86-64).
+    let block = |b: &[u8; 16]| {
+        let mut hits = [false; 16];
+        for (h, &x) in hits.iter_mut().zip(b) {
+            for &c in &set {
+                *h |= x == c;
+            }
+        }
+        hits.iter().fold(false, |a, &h| a | h)
+    };
+    let n = hay.len();
+    if n < 16 {
+        // One block of the field's first and last bytes, overlapping, the rest zero (not in
+        // the set).
+        let mut b = [0u8; 16];
+        if n >= 8 {
+            b[..8].copy_from_slice(&hay[..8]);
+            b[8..].copy_from_slice(&hay[n - 8..]);
+        } else if n >= 4 {
+            b[..4].copy_from_slice(&hay[..4]);
+            b[4..8].copy_from_slice(&hay[n - 4..]);
+        } else {
+            for (d, &s) in b.iter_mut().zip(hay) {
+                *d = s;
+            }
+        }
+        return block(&b);
+    }
+    let mut blocks = hay.chunks_exact(16);
+    if blocks.any(|b| b.first_chunk::<16>().is_some_and(block)) {
+        return true;
+    }
+    // The last 16 bytes, overlapping bytes seen already (which does not change the answer).
+    !blocks.remainder().is_empty() && hay[n - 16..].first_chunk::<16>().is_some_and(block)
+}
+
 /// Each `needle` in `hay`, in order.
 #[inline]
 pub fn each(needle: u8, hay: &[u8]) -> impl Iterator<Item = usize> + '_ {
@@ -48,6 +92,26 @@ pub fn each(needle: u8, hay: &[u8]) -> impl Iterator<Item = usize> + '_ {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn any_of_is_a_scan() {
+        let set = *b"#<|>[] \t";
+        let pair = *b" \t";
+        // Every length up to 40, with each byte of the set (and one outside it) at each place.
+        for n in 0..40 {
+            let base: Vec<u8> = (0..n).map(|i| b'a' + (i % 26) as u8).collect();
+            assert!(!super::any_of(set, &base), "{n}");
+            assert!(!super::any_of(pair, &base), "{n}");
+            for at in 0..n {
+                for &c in set.iter().chain(b"@") {
+                    let mut h = base.clone();
+                    h[at] = c;
+                    assert_eq!(super::any_of(set, &h), set.contains(&c), "{n} {at} {c}");
+                    assert_eq!(super::any_of(pair, &h), pair.contains(&c), "{n} {at} {c}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn as_memchr_finds() {
         let hays: &[&[u8]] = &[

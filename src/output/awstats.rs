@@ -102,22 +102,13 @@ fn perl_code(reply: &[u8]) -> Option<u16> {
 }
 
 /// Bytes CleanEmail drops or a field must escape.
-const SPECIAL: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut i = 0;
-    let s = b"#<|>[] \t";
-    while i < s.len() {
-        t[s[i] as usize] = true;
-        i += 1;
-    }
-    t
-};
+const SPECIAL: [u8; 8] = *b"#<|>[] \t";
 
 /// Appends `a` with maillogconvert.pl's CleanEmail applied (drops `#<|>[]`) and spaces
 /// escaped; `<>` if nothing is left. Returns the cleaned bytes' range in `buf`.
 fn email(buf: &mut Vec<u8>, a: &[u8]) -> std::ops::Range<usize> {
     let start = buf.len();
-    if !a.iter().any(|&c| SPECIAL[usize::from(c)]) {
+    if !crate::search::any_of(SPECIAL, a) {
         buf.extend_from_slice(a);
         if a.is_empty() {
             buf.extend_from_slice(b"<>");
@@ -175,7 +166,7 @@ fn finish_host(h: &[u8]) -> &[u8] {
 
 /// Appends `v` as one space-free field.
 fn field(buf: &mut Vec<u8>, v: &[u8]) {
-    if crate::search::either(b' ', b'\t', v).is_none() {
+    if !crate::search::any_of(*b" \t", v) {
         buf.extend_from_slice(v);
         return;
     }
