@@ -35,7 +35,8 @@ use text::Text;
 #[derive(Debug, Clone, Copy)]
 pub struct Ctx<'a> {
     pub line: u64,
-    pub ts: Stamp,
+    /// By reference into the chunk's stamps, which the lines of a second share.
+    pub ts: &'a Stamp,
     pub host: &'a [u8],
     pub mta: Mta,
     /// The name of the input, for the records' `source_file`.
@@ -515,7 +516,7 @@ impl Merger {
             EntryRef::Occupied(o) => {
                 let m = o.into_mut();
                 if anew {
-                    m.message.reopen(ctx.ts, origin());
+                    m.message.reopen(*ctx.ts, origin());
                 }
                 m
             }
@@ -523,7 +524,7 @@ impl Merger {
                 // A closed message's box and key, else new ones: opened the same way.
                 let (mut k, mut m) = self.spare.pop().unwrap_or_default();
                 set_key(&mut k.0, key.host, key.id);
-                m.reopen(ctx.ts, origin());
+                m.reopen(*ctx.ts, origin());
                 v.insert_with_key(k, Open::new(m))
             }
         };
@@ -822,7 +823,7 @@ pub(super) fn kept(part: &[u8]) -> Text {
 /// The fields every record of message `qid` shares.
 pub(super) fn base_record<'a>(ctx: &Ctx<'a>, qid: &'a [u8], m: &'a Message) -> RecordRef<'a> {
     let mut r = RecordRef {
-        ts: Some(ctx.ts),
+        ts: Some(*ctx.ts),
         host: ctx.host,
         mta: Some(ctx.mta),
         queue_id: qid,
@@ -900,7 +901,7 @@ mod tests {
     }
 
     /// Each known line of `text` with its place and time, as the pipeline dates it.
-    pub(super) fn each_event<'t>(text: &'t str, f: &mut dyn FnMut(&Ctx<'t>, Event<&'t [u8]>)) {
+    pub(super) fn each_event<'t>(text: &'t str, f: &mut dyn FnMut(&Ctx<'_>, Event<&'t [u8]>)) {
         let mut years = YearResolver::new(YearStart::FirstLineIn(2026));
         for (n, line) in text.lines().enumerate() {
             if let Line::Known {
@@ -916,7 +917,7 @@ mod tests {
                 let ctx = Ctx {
                     order: n as u64,
                     line: n as u64 + 1,
-                    ts,
+                    ts: &ts,
                     host,
                     mta,
                     source: b"test",

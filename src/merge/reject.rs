@@ -120,8 +120,8 @@ impl Merger {
                 base_record(ctx, qid, m)
             }
             None => RecordRef {
-                ts: Some(ctx.ts),
-                received_ts: Some(ctx.ts),
+                ts: Some(*ctx.ts),
+                received_ts: Some(*ctx.ts),
                 host: ctx.host,
                 mta: Some(ctx.mta),
                 source_file: ctx.source,

@@ -68,8 +68,8 @@ impl Merger {
             }
         }
         let mut r = RecordRef {
-            ts: Some(ctx.ts),
-            received_ts: Some(ctx.ts),
+            ts: Some(*ctx.ts),
+            received_ts: Some(*ctx.ts),
             host: ctx.host,
             mta: Some(ctx.mta),
             queue_id: x.qid,

@@ -321,11 +321,15 @@ impl<'a> DateStage<'a> {
                 self.offset += p.chunk.bytes().len() as u64;
                 let mut dated = self.dated.take();
                 dated.clear();
-                self.lines(&p, &mut dated);
+                let first_line = self.line_no + 1;
+                let mut stamps = Vec::new();
+                self.lines(&p, &mut dated, &mut stamps);
                 return Some(Resolved {
                     file: self.file,
                     parsed: p,
                     dated,
+                    stamps,
+                    first_line,
                 });
             }
             Input::End(Some(e)) => {
@@ -357,7 +361,7 @@ impl<'a> DateStage<'a> {
         None
     }
 
-    fn lines(&mut self, p: &Parsed, out: &mut Vec<Dated>) {
+    fn lines(&mut self, p: &Parsed, out: &mut Vec<Dated>, stamps: &mut Vec<Stamp>) {
         let data = p.chunk.bytes();
         let mut cuts = p.chunk.cut.iter().peekable();
         let default_host = self.hosts.get(self.file).cloned().unwrap_or_default();
@@ -382,6 +386,8 @@ impl<'a> DateStage<'a> {
         // instructions (callgrind).
         let mut first = stats.files.last().is_some_and(|fs| fs.first.is_none());
         let mut last = None;
+        // The last stamp's time in seconds.
+        let mut now = 0;
         for (idx, (span, line)) in p.lines.iter().enumerate() {
             self.line_no += 1;
             if cuts.peek().is_some_and(|&&at| at == span.start()) {
@@ -407,16 +413,26 @@ impl<'a> DateStage<'a> {
                 self.unparsed.get_or_insert((self.line_no, mta, 0)).2 += 1;
             }
             let stats = &mut self.summary.stats;
-            let ts = match self.resolver.resolve(stamp) {
-                Ok(ts) => ts,
-                Err(e) => {
-                    stats.bad_timestamps += 1;
-                    if let Some(a) = &mut self.audit {
-                        a.line(span.get(data));
+            // Most lines share their second with the line before: its stamp, stored once.
+            // (Every stamp resolved in this chunk is stored, so the last one stored is the
+            // resolver's last.)
+            let at = match stamps.len().checked_sub(1) {
+                Some(last) if self.resolver.same_as_last(stamp) => last,
+                _ => match self.resolver.resolve(stamp) {
+                    Ok(ts) => {
+                        now = ts.instant.as_second();
+                        stamps.push(ts);
+                        stamps.len() - 1
                     }
-                    self.line_warning(format_args!("bad timestamp ({e}); line skipped"));
-                    continue;
-                }
+                    Err(e) => {
+                        stats.bad_timestamps += 1;
+                        if let Some(a) = &mut self.audit {
+                            a.line(span.get(data));
+                        }
+                        self.line_warning(format_args!("bad timestamp ({e}); line skipped"));
+                        continue;
+                    }
+                },
             };
             // Lines that name no host are the input's default host's (coverage, --only-host).
             let host = || super::merging::host_or(host.get(data), &default_host);
@@ -429,15 +445,15 @@ impl<'a> DateStage<'a> {
                 stats.other_hosts += 1;
                 continue;
             }
-            last = Some(ts);
+            last = Some(at);
             if first {
                 first = false;
-                if let Some(fs) = stats.files.last_mut() {
+                if let (Some(fs), Some(&ts)) = (stats.files.last_mut(), stamps.get(at)) {
                     fs.first = Some(ts);
+                    self.check_chain(&ts);
                 }
-                self.check_chain(&ts);
             }
-            if let Some(c) = &mut self.coverage {
+            if let (Some(c), Some(ts)) = (&mut self.coverage, stamps.get(at)) {
                 let t = i64::try_from(ts.instant.as_nanosecond()).unwrap_or(i64::MAX);
                 // Records of lines that name no host get `--host`: so does their coverage.
                 c.see(host(), t);
@@ -451,11 +467,14 @@ impl<'a> DateStage<'a> {
             }
             out.push(Dated {
                 idx: idx as u32,
-                line: self.line_no,
-                ts,
+                stamp: at as u32,
+                now,
             });
         }
-        if let (Some(ts), Some(fs)) = (last, self.summary.stats.files.last_mut()) {
+        if let (Some(&ts), Some(fs)) = (
+            last.and_then(|i| stamps.get(i)),
+            self.summary.stats.files.last_mut(),
+        ) {
             fs.last = Some(ts);
         }
     }

@@ -212,8 +212,8 @@ fn line<'w>(
 ) -> Option<(Ctx<'w>, &'w Event<Span>)> {
     let (d, host, mta, event) = w.known(hosts, i)?;
     let ctx = Ctx {
-        line: d.line,
-        ts: d.ts,
+        line: w.r.line(*d),
+        ts: w.r.stamps.get(d.stamp as usize)?,
         host,
         mta,
         source: names.get(w.r.file).map_or(&[][..], |n| &n[..]),
@@ -294,7 +294,7 @@ impl Latest {
     fn get(&mut self, w: &Work) -> &[i64] {
         if !self.ready {
             self.times.clear();
-            (self.times).extend(w.r.dated.iter().map(|d| d.ts.instant.as_second()));
+            (self.times).extend(w.r.dated.iter().map(|d| d.now));
             self.ready = true;
         }
         &self.times
@@ -322,15 +322,15 @@ impl RouteStage {
             sweeps: Vec::new(),
             order: self.order,
         };
-        let (dated, routes) = (&work.r.dated, &work.r.parsed.routes);
+        let (r, dated, routes) = (&work.r, &work.r.dated, &work.r.parsed.routes);
         let routed = |i: usize| {
-            let d = &dated[i];
+            let d = dated[i];
             Routed {
                 route: routes.get(d.idx as usize).copied().unwrap_or_default(),
-                now: d.ts.instant.as_second(),
+                now: d.now,
             }
         };
-        let first_line = dated.first().map_or(0, |d| d.line);
+        let first_line = dated.first().map_or(0, |&d| r.line(d));
         // The dated lines of the parsed lines that tie keys (dating keeps lines in order and
         // drops some: each is found by its index).
         let tied = (work.r.parsed.tied.iter())

@@ -170,12 +170,17 @@ pub(super) struct Counts {
     pub(super) by_mta: [u64; Mta::ALL.len()],
 }
 
-/// A line correlation reads: its index in the chunk's parsed lines, its number and its time.
-/// The parsed line itself stays where the parser put it (no copy of the event).
+/// A line correlation reads: its index in the chunk's parsed lines, its time's index in the
+/// chunk's stamps, and that time in seconds. The parsed line stays where the parser put it
+/// (no copy of the event), a stamp is stored once for the lines of its second and a line's
+/// number is the chunk's first plus its index: 16 bytes a line, written by the serial dating
+/// step (56 with the number and the stamp in each; 8 a line fewer instructions in that step).
+#[derive(Debug, Clone, Copy)]
 pub(super) struct Dated {
     pub(super) idx: u32,
-    pub(super) line: u64,
-    pub(super) ts: Stamp,
+    pub(super) stamp: u32,
+    /// The time in seconds, which the routing step reads of every line.
+    pub(super) now: i64,
 }
 
 /// A chunk's parsed lines and the ones correlation reads, numbered and dated.
@@ -183,6 +188,17 @@ pub(super) struct Resolved {
     pub(super) file: usize,
     pub(super) parsed: Parsed,
     pub(super) dated: Vec<Dated>,
+    /// The dated lines' times, each once.
+    pub(super) stamps: Vec<Stamp>,
+    /// The number in its file of the chunk's first line.
+    pub(super) first_line: u64,
+}
+
+impl Resolved {
+    /// The number of a dated line in its file.
+    pub(super) fn line(&self, d: Dated) -> u64 {
+        self.first_line + u64::from(d.idx)
+    }
 }
 
 /// An input being read in line-aligned chunks, with what its errors need to say.

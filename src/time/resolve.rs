@@ -197,6 +197,13 @@ impl YearResolver {
         self.resolve_new(raw)
     }
 
+    /// `raw` is the last stamp resolved (and would resolve to it again): the dating step
+    /// shares one resolved stamp among the lines of a second.
+    #[inline]
+    pub fn same_as_last(&self, raw: &RawStamp) -> bool {
+        self.memo.is_some_and(|(prev, _)| prev.same(raw))
+    }
+
     /// [`Self::resolve`] of a stamp unlike the last one.
     fn resolve_new(&mut self, raw: &RawStamp) -> Result<Stamp, TimeError> {
         let stamp = match *raw {
