@@ -183,12 +183,7 @@ fn field(buf: &mut Vec<u8>, v: &[u8]) {
 /// four digits, as the zero-padded field always did; a negative one is `0000`).
 fn stamp(buf: &mut Vec<u8>, t: jiff::civil::DateTime) {
     let y = u32::try_from(t.year()).unwrap_or(0) % 10_000;
-    // Two digits of a field below 100 (months, days and times are), from a table of the
-    // hundred pairs: a division and a remainder by ten a field cost more.
-    let two = |n: u32| {
-        let i = 2 * (n % 100) as usize;
-        [DIGIT_PAIRS[i], DIGIT_PAIRS[i + 1]]
-    };
+    let two = super::two_digits;
     let field = |n: i8| two(u32::from(n.unsigned_abs()));
     let (c, yy) = (two(y / 100), two(y));
     let (mo, d, h, mi, s) = (
@@ -203,18 +198,6 @@ fn stamp(buf: &mut Vec<u8>, t: jiff::civil::DateTime) {
         mi[0], mi[1], b':', s[0], s[1], b' ',
     ]);
 }
-
-/// `00` to `99`.
-const DIGIT_PAIRS: [u8; 200] = {
-    let mut t = [0u8; 200];
-    let mut i = 0;
-    while i < 100 {
-        t[2 * i] = b'0' + (i / 10) as u8;
-        t[2 * i + 1] = b'0' + (i % 10) as u8;
-        i += 1;
-    }
-    t
-};
 
 /// Appends `n` in decimal (itoa: two digits a step, no division loop).
 fn number(buf: &mut Vec<u8>, n: u64) {

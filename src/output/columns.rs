@@ -189,7 +189,7 @@ pub fn local_text_into(s: &Stamp, out: &mut Vec<u8>) {
         out.extend_from_slice(local_text_formatted(s).as_bytes());
         return;
     }
-    let two = |n: u32| [b'0' + (n / 10 % 10) as u8, b'0' + (n % 10) as u8];
+    let two = super::two_digits;
     let y = t.year().unsigned_abs() as u32;
     let (sign, o) = if s.offset < 0 {
         (b'-', s.offset.unsigned_abs())

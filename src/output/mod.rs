@@ -17,6 +17,27 @@ pub use sink::Sink;
 use crate::record::RecordRef;
 use std::io::{self, Write};
 
+/// The last two decimal digits of `n`, from a table of the hundred pairs: the stamps the
+/// writers format digit by digit have six such fields, and a division and a remainder by ten
+/// each cost more (callgrind: 63 instructions an AWStats record).
+pub(crate) fn two_digits(n: u32) -> [u8; 2] {
+    // At most 198: in bounds.
+    let i = 2 * (n % 100) as usize;
+    [DIGIT_PAIRS[i], DIGIT_PAIRS[i + 1]]
+}
+
+/// `00` to `99`.
+const DIGIT_PAIRS: [u8; 200] = {
+    let mut t = [0u8; 200];
+    let mut i = 0;
+    while i < 100 {
+        t[2 * i] = b'0' + (i / 10) as u8;
+        t[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    t
+};
+
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
