@@ -18,6 +18,7 @@
 
 use maillogconv::merge::route;
 use maillogconv::parse::{parse_line, Line, Span};
+use maillogconv::time::RawStamp;
 
 /// A parsed line, as small as the fields a record reads.
 #[derive(Clone, Copy, Default)]
@@ -38,53 +39,26 @@ struct Lean {
 
 const OTHER: u8 = 0;
 
-fn month(b: &[u8]) -> Option<u8> {
-    let w = u32::from(*b.first()?) | u32::from(*b.get(1)?) << 8 | u32::from(*b.get(2)?) << 16;
-    const fn m(s: &[u8; 3]) -> u32 {
-        s[0] as u32 | (s[1] as u32) << 8 | (s[2] as u32) << 16
-    }
-    Some(match w {
-        x if x == m(b"Jan") => 1,
-        x if x == m(b"Feb") => 2,
-        x if x == m(b"Mar") => 3,
-        x if x == m(b"Apr") => 4,
-        x if x == m(b"May") => 5,
-        x if x == m(b"Jun") => 6,
-        x if x == m(b"Jul") => 7,
-        x if x == m(b"Aug") => 8,
-        x if x == m(b"Sep") => 9,
-        x if x == m(b"Oct") => 10,
-        x if x == m(b"Nov") => 11,
-        x if x == m(b"Dec") => 12,
-        _ => return None,
-    })
-}
-
-/// `Mmm dd hh:mm:ss ` (day space-padded or not); the bytes used.
+/// `Mmm dd hh:mm:ss ` by the tool's own lexer (a word-at-a-time one already); the bytes used,
+/// with the space after.
 fn stamp(b: &[u8], out: &mut [u8; 5]) -> Option<usize> {
-    out[0] = month(b)?;
-    let (day, at) = match (b.get(4)?, b.get(5)?) {
-        (b' ', d) => (d.wrapping_sub(b'0'), 7),
-        (a, b' ') => (a.wrapping_sub(b'0'), 6),
-        (a, d) => (a.wrapping_sub(b'0') * 10 + d.wrapping_sub(b'0'), 7),
-    };
-    out[1] = day;
-    let w = u64::from_le_bytes(*b.get(at..)?.first_chunk::<8>()?);
-    let d = w ^ u64::from_le_bytes(*b"00:00:00");
-    if (d | d.wrapping_add(0x7676_7676_7676_7676)) & 0x8080_8080_8080_8080 != 0
-        || d & 0x0000_ff00_00ff_0000 != 0
-    {
-        return None;
+    match maillogconv::time::parse_bsd(b)? {
+        (
+            RawStamp::Bsd {
+                month,
+                day,
+                hour,
+                minute,
+                second,
+                ..
+            },
+            used,
+        ) => {
+            *out = [month, day, hour, minute, second];
+            (b.get(used) == Some(&b' ')).then_some(used + 1)
+        }
+        _ => None,
     }
-    let byte = |i: u32| (d >> (8 * i)) as u8;
-    out[2] = byte(0) * 10 + byte(1);
-    out[3] = byte(3) * 10 + byte(4);
-    out[4] = byte(6) * 10 + byte(7);
-    Some(at + 9)
-}
-
-fn span(base: &[u8], part: &[u8]) -> Span {
-    Span::of(base, part)
 }
 
 fn number(b: &[u8]) -> (u64, usize) {
@@ -131,7 +105,7 @@ fn angle(v: &[u8]) -> &[u8] {
 }
 
 fn lean_line(data: &[u8], raw: &[u8], e: &mut Lean) {
-    e.line = span(data, raw);
+    e.line = Span::of(data, raw);
     e.kind = OTHER;
     let Some(mut i) = stamp(raw, &mut e.stamp) else {
         return;
@@ -141,7 +115,7 @@ fn lean_line(data: &[u8], raw: &[u8], e: &mut Lean) {
         return;
     };
     let host = &rest[..h];
-    e.host = span(data, host);
+    e.host = Span::of(data, host);
     i += h + 1;
     let rest = &raw[i..];
     let Some(tag) = rest.strip_prefix(b"postfix/") else {
@@ -180,21 +154,21 @@ fn lean_line(data: &[u8], raw: &[u8], e: &mut Lean) {
         return;
     };
     let qid = &msg[..q];
-    e.qid = span(data, qid);
+    e.qid = Span::of(data, qid);
     match body.first() {
         Some(b'c') => {
             let Some((client, rest)) = value(body, b"client=") else {
                 return;
             };
             let b = maillogconv::search::byte(b'[', client).unwrap_or(client.len());
-            e.spans[0] = span(data, &client[..b]);
-            e.spans[1] = span(
+            e.spans[0] = Span::of(data, &client[..b]);
+            e.spans[1] = Span::of(
                 data,
                 client.get(b + 1..client.len() - 1).unwrap_or_default(),
             );
             if let Some((_, rest)) = value(rest, b"sasl_method=") {
                 if let Some((user, _)) = value(rest, b"sasl_username=") {
-                    e.spans[2] = span(data, user);
+                    e.spans[2] = Span::of(data, user);
                 }
             }
             e.kind = 1;
@@ -203,14 +177,14 @@ fn lean_line(data: &[u8], raw: &[u8], e: &mut Lean) {
             let Some((id, _)) = value(body, b"message-id=") else {
                 return;
             };
-            e.spans[0] = span(data, angle(id));
+            e.spans[0] = Span::of(data, angle(id));
             e.kind = 2;
         }
         Some(b'f') => {
             let Some((from, rest)) = value(body, b"from=") else {
                 return;
             };
-            e.spans[0] = span(data, angle(from));
+            e.spans[0] = Span::of(data, angle(from));
             let Some((size, rest)) = value(rest, b"size=") else {
                 return;
             };
@@ -224,15 +198,15 @@ fn lean_line(data: &[u8], raw: &[u8], e: &mut Lean) {
             let Some((to, mut rest)) = value(body, b"to=") else {
                 return;
             };
-            e.spans[0] = span(data, angle(to));
+            e.spans[0] = Span::of(data, angle(to));
             if let Some((orig, r)) = value(rest, b"orig_to=") {
-                e.spans[1] = span(data, angle(orig));
+                e.spans[1] = Span::of(data, angle(orig));
                 rest = r;
             }
             let Some((relay, rest)) = value(rest, b"relay=") else {
                 return;
             };
-            e.spans[2] = span(data, relay);
+            e.spans[2] = Span::of(data, relay);
             let Some((delay, rest)) = value(rest, b"delay=") else {
                 return;
             };
@@ -249,13 +223,13 @@ fn lean_line(data: &[u8], raw: &[u8], e: &mut Lean) {
             let Some((dsn, rest)) = value(rest, b"dsn=") else {
                 return;
             };
-            e.spans[3] = span(data, dsn);
+            e.spans[3] = Span::of(data, dsn);
             let Some(status) = rest.strip_prefix(b"status=") else {
                 return;
             };
             let word = maillogconv::search::byte(b' ', status).unwrap_or(status.len());
-            e.spans[4] = span(data, &status[..word]);
-            e.spans[5] = span(
+            e.spans[4] = Span::of(data, &status[..word]);
+            e.spans[5] = Span::of(
                 data,
                 status
                     .get(word + 2..status.len().saturating_sub(1))
