@@ -179,7 +179,9 @@ pub(super) struct Counts {
 pub(super) struct Dated {
     pub(super) idx: u32,
     pub(super) stamp: u32,
-    /// The time in seconds, which the routing step reads of every line.
+    /// The time in seconds, which the routing step reads of every line: kept here, not read
+    /// through the stamps' table, so that the serial step loads it with the line (2 instructions
+    /// a line fewer, callgrind).
     pub(super) now: i64,
 }
 
