@@ -212,8 +212,8 @@ impl Message {
 pub struct Merger {
     /// Boxed: the table stays small (it doubles as it grows, and a bucket is a key and a
     /// pointer), and messages do not move when it grows.
-    open: HashMap<Stored, Open>,
-    links: HashMap<Stored, Origin>,
+    open: HashMap<Stored, Open, ByTail>,
+    links: HashMap<Stored, Origin, ByTail>,
     /// qmail deliveries started and not yet reported, by (host, delivery number).
     deliveries: HashMap<Vec<u8>, numbered::Pending>,
     /// Scratch space for a key.
@@ -327,26 +327,58 @@ impl<'a> Probe<'a> {
         }
     }
 
-    fn hash_parts<H: std::hash::Hasher>(self, h: &mut H) {
-        h.write(self.host);
-        h.write(self.id);
+    /// The last eight bytes of the stored key (`host\0id`) it names, as [`tail`] reads them,
+    /// without making the key.
+    fn tail(self) -> u64 {
+        if let Some(w) = self.id.last_chunk::<8>() {
+            return u64::from_le_bytes(*w);
+        }
+        let host = self.host;
+        let from_host = host.len().min(7 - self.id.len());
+        let w = host[host.len() - from_host..].iter().fold(0, shift_in);
+        self.id.iter().fold(shift_in(w, &0), shift_in)
     }
+}
+
+/// Message tables hash a key by its length and last eight bytes ([`key_hash`]): a queue ID
+/// ends its key, and these bytes tell one from another. A line's host and ID are hashed so
+/// without copying them together, the same way however a NUL in the host splits the stored
+/// key, and for ~20 instructions, not hashbrown's ~95 for the two parts (callgrind).
+type ByTail = std::hash::BuildHasherDefault<route::Spread>;
+
+/// `w` with byte `b` shifted in at the top: folding a key's last (up to) eight bytes in order
+/// gives them as a little-endian word, zero below if fewer.
+fn shift_in(w: u64, &b: &u8) -> u64 {
+    (w >> 8) | (u64::from(b) << 56)
+}
+
+/// The last (up to) eight bytes of `key` as a little-endian word (zero below if fewer).
+fn tail(key: &[u8]) -> u64 {
+    match key.last_chunk::<8>() {
+        Some(w) => u64::from_le_bytes(*w),
+        None => key.iter().fold(0, shift_in),
+    }
+}
+
+/// A stored key's hash from its length and last eight bytes, mixed (a multiply folded
+/// high into low, as foldhash does) so that the table's index (low bits) and tag (high bits)
+/// both depend on every byte of them.
+fn key_hash(len: usize, tail: u64) -> u64 {
+    const K: u64 = 0x2d35_8dcc_aa6c_78a5;
+    let m = u128::from(tail ^ K) * u128::from(K ^ (len as u64).rotate_left(29));
+    (m as u64) ^ ((m >> 64) as u64)
 }
 
 impl std::hash::Hash for Probe<'_> {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        if self.host.contains(&0) {
-            // Its stored form splits elsewhere (at the host's NUL): hash as that does.
-            Stored::from(self).hash(h);
-        } else {
-            self.hash_parts(h);
-        }
+        let len = self.host.len() + 1 + self.id.len();
+        h.write_u64(key_hash(len, self.tail()));
     }
 }
 
 impl std::hash::Hash for Stored {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        Probe::of_stored(&self.0).hash_parts(h);
+        h.write_u64(key_hash(self.0.len(), tail(&self.0)));
     }
 }
 
@@ -354,10 +386,11 @@ impl hashbrown::Equivalent<Stored> for Probe<'_> {
     fn equivalent(&self, key: &Stored) -> bool {
         let k = &key.0;
         let n = self.host.len();
+        // The ID first: it tells keys apart, and the host is most often the same.
         k.len() == n + 1 + self.id.len()
-            && k[..n] == *self.host
+            && crate::search::same(&k[n + 1..], self.id)
             && k[n] == 0
-            && k[n + 1..] == *self.id
+            && crate::search::same(&k[..n], self.host)
     }
 }
 
@@ -377,8 +410,8 @@ impl Merger {
     /// A merger that evicts messages silent for `secs` of log time.
     pub fn with_max_age(secs: i64) -> Self {
         Merger {
-            open: HashMap::new(),
-            links: HashMap::new(),
+            open: HashMap::default(),
+            links: HashMap::default(),
             deliveries: HashMap::new(),
             key: Vec::new(),
             spare: Vec::new(),
@@ -870,7 +903,7 @@ mod tests {
     fn probes_find_their_stored_keys() {
         let parts: &[&[u8]] = &[b"", b"mail", b"a\0b", b"\0", b"mx1.example.org", b"x\0"];
         let ids: &[&[u8]] = &[b"", b"6B1B62259", b"4PbC4x469Jz3tBr", b"\0q", b"q\0"];
-        let mut table: HashMap<Stored, usize> = HashMap::new();
+        let mut table: HashMap<Stored, usize, ByTail> = HashMap::default();
         let mut keys = Vec::new();
         for &host in parts {
             for &id in ids {

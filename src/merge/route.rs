@@ -16,7 +16,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 /// The router's tables are keyed by hashes already ([`hash`]'s bits are all mixed): they are
 /// their own hash.
 #[derive(Default)]
-struct Spread(u64);
+pub(super) struct Spread(u64);
 
 impl Hasher for Spread {
     fn finish(&self) -> u64 {

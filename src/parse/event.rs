@@ -318,6 +318,9 @@ pub enum Line<S> {
 }
 
 impl<S> Delivery<S> {
+    // Inlined where a line is mapped (every delivery line, twice): out of line, the delivery
+    // is copied through its return value (callgrind: ~170 instructions a delivery).
+    #[inline]
     fn map<T>(self, f: &mut impl FnMut(S) -> T) -> Delivery<T> {
         Delivery {
             qid: f(self.qid),
