@@ -16,14 +16,11 @@ mod shard;
 mod standalone;
 mod text;
 
-pub use hops::queued_as;
+pub use crate::parse::queued_as;
 pub use shard::{Moved, Sharded};
 
 use crate::error::Error;
-use crate::parse::{
-    is_loopback_ip, may_name_loopback, postfix, reply_codes, split_peer, Delivery, DeliveryStatus,
-    Event, Mta,
-};
+use crate::parse::{postfix, reply_codes, split_peer, Delivery, DeliveryStatus, Event, Mta};
 use crate::record::{RecordRef, Status};
 use crate::time::Stamp;
 use hashbrown::hash_map::EntryRef;
@@ -749,16 +746,13 @@ impl Merger {
             m.finished += recipients.len() as u32;
         }
         let close = d.closes_when_final && m.nrcpt.is_some_and(|n| m.finished >= n);
-        // Only a sent delivery can be a hop, which needs the relay's IP.
-        let (rh, rip, rport) = if details || (status == Status::Sent && may_name_loopback(d.relay))
-        {
+        // The parse decided whether it was a hop, whose record needs the relay's IP.
+        let hop = d.hop;
+        let (rh, rip, rport) = if details || hop.is_some() {
             split_peer(d.relay)
         } else {
             (&d.relay[..0], &d.relay[..0], None)
         };
-        let hop = (status == Status::Sent && is_loopback_ip(rip))
-            .then(|| queued_as(d.reply))
-            .flatten();
         let m: &Message = match hop {
             Some(new_qid) => {
                 let origin = match &m.origin {

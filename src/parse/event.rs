@@ -51,6 +51,9 @@ pub struct Delivery<S> {
     /// The MTA logs no line when a message leaves the queue (Sendmail): the message closes
     /// once every recipient has a final status.
     pub closes_when_final: bool,
+    /// The new queue ID of a content-filter hop: each parser sets it with [`crate::parse::hop`]
+    /// (a test checks every delivery of the fixtures), for the router and the merger.
+    pub hop: Option<S>,
 }
 
 /// A line that is a whole record by itself (MDaemon, Exchange tracking logs).
@@ -334,6 +337,7 @@ impl<S> Delivery<S> {
             reply: f(self.reply),
             list: self.list,
             closes_when_final: self.closes_when_final,
+            hop: self.hop.map(&mut *f),
         }
     }
 }

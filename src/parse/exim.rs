@@ -312,6 +312,7 @@ fn delivery<'a>(qid: &'a [u8], v: &'a [u8], status: DeliveryStatus) -> Event<&'a
         reply: &v[..0],
         list: false,
         closes_when_final: false,
+        hop: None,
     };
     // Failures and deferrals end with `: reason` (deferrals: `defer (-53): reason`).
     let (fields, reason) = match status {
@@ -342,6 +343,7 @@ fn delivery<'a>(qid: &'a [u8], v: &'a [u8], status: DeliveryStatus) -> Event<&'a
         // Where the message went: the blackhole, or the autoreply.
         d.relay = p;
     }
+    d.hop = super::hop(&d);
     Event::Delivery(d)
 }
 

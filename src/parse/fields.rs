@@ -323,6 +323,56 @@ pub fn is_loopback_ip(ip: &[u8]) -> bool {
     ip.starts_with(b"127.") || ip == b"::1" || ip == b"IPv6:::1"
 }
 
+static QUEUED_AS: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"queued as "));
+
+/// The queue ID a content filter or next MTA gave the message: `… queued as 6A3D8C0` or, for
+/// filters that only echo it, a queue-ID-shaped last word (`250 OK, sent … 7918B29DA`).
+pub fn queued_as(reply: &[u8]) -> Option<&[u8]> {
+    let word = |s: &[u8]| -> usize {
+        s.iter()
+            .position(|c| !c.is_ascii_alphanumeric())
+            .unwrap_or(s.len())
+    };
+    if let Some(i) = QUEUED_AS.find(reply) {
+        let s = &reply[i + 10..];
+        let id = &s[..word(s)];
+        return (super::postfix::is_queue_id(id) || super::sendmail::is_queue_id(id)).then_some(id);
+    }
+    // Sendmail: `j061bXn5000812 Message accepted for delivery`.
+    if let Some(i) = crate::parse::finder!(b" Message accepted for delivery").find(reply) {
+        let id = &reply[..i];
+        if super::sendmail::is_queue_id(id) {
+            return Some(id);
+        }
+        // OpenSMTPD: `250 2.0.0: f6e94209 Message accepted for delivery`.
+        let last = id.rsplit(|&c| c == b' ').next().unwrap_or_default();
+        return super::opensmtpd::is_msgid(last).then_some(last);
+    }
+    let trimmed = reply
+        .iter()
+        .rposition(|c| c.is_ascii_alphanumeric())
+        .map_or(&reply[..0], |e| &reply[..=e]);
+    let start = trimmed
+        .iter()
+        .rposition(|c| !c.is_ascii_alphanumeric())
+        .map_or(0, |i| i + 1);
+    let id = &trimmed[start..];
+    super::postfix::is_queue_id(id).then_some(id)
+}
+
+/// The new queue ID if delivery `d` was a content-filter hop: sent to a relay on this machine,
+/// which queued the message anew. Decided once, when the line is parsed: the router and the
+/// merger read it.
+pub fn hop<'a>(d: &super::Delivery<&'a [u8]>) -> Option<&'a [u8]> {
+    // Most relays' IPs cannot be loopback: they are split no more.
+    (d.status == super::DeliveryStatus::Sent
+        && may_name_loopback(d.relay)
+        && is_loopback_ip(split_peer(d.relay).1))
+    .then(|| queued_as(d.reply))
+    .flatten()
+}
+
 /// The SMTP reply code (three digits, the first 2 to 5: RFC 5321's classes) and enhanced
 /// status code at the start of a reply text:
 /// `554 5.7.1 <x>: …` → (Some(554), Some("5.7.1")); `5.7.1 Blocked` → (None, Some("5.7.1")).

@@ -253,6 +253,39 @@ mod tests {
             assert_eq!(parse_line(line), parse_line_slowly(line));
         }
     }
+
+    /// Every parser decides a delivery's hop as [`hop`] does: on every delivery of every
+    /// fixture, of each MTA, and on hops of each kind among them.
+    #[test]
+    fn every_delivery_has_its_hop_decided() {
+        let mut files = Vec::new();
+        fixture_files(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures"),
+            &mut files,
+        );
+        let (mut deliveries, mut hops) = (std::collections::BTreeMap::new(), 0);
+        for f in files {
+            let Ok(text) = std::fs::read(&f) else {
+                continue;
+            };
+            for line in text.split(|&b| b == b'\n') {
+                if let Line::Known {
+                    mta,
+                    event: Event::Delivery(d),
+                    ..
+                } = parse_line(line)
+                {
+                    assert_eq!(d.hop, hop(&d), "{}: {line:?}", f.display());
+                    *deliveries.entry(mta).or_insert(0) += 1;
+                    hops += usize::from(d.hop.is_some());
+                }
+            }
+        }
+        for mta in [Mta::Postfix, Mta::Sendmail, Mta::Exim, Mta::Opensmtpd] {
+            assert!(deliveries.get(&mta).is_some_and(|&n| n > 0), "{mta:?}");
+        }
+        assert!(hops > 10, "{hops}");
+    }
 }
 
 #[cfg(test)]

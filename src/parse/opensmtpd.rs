@@ -206,7 +206,7 @@ fn delivery<'a>(subsystem: &'a [u8], kv: &'a [u8]) -> Event<&'a [u8]> {
     let orig_to = value(kv, b"rcpt")
         .map(bare)
         .filter(|r| *r != b"-" && *r != to);
-    Event::Delivery(Delivery {
+    let mut d = Delivery {
         qid,
         to,
         orig_to,
@@ -220,7 +220,10 @@ fn delivery<'a>(subsystem: &'a [u8], kv: &'a [u8]) -> Event<&'a [u8]> {
         list: false,
         // OpenSMTPD logs no line when a message leaves the queue.
         closes_when_final: true,
-    })
+        hop: None,
+    };
+    d.hop = super::hop(&d);
+    Event::Delivery(d)
 }
 
 #[cfg(test)]

@@ -306,6 +306,7 @@ fn delivery<'a>(qid: &'a [u8], v: &'a [u8]) -> Option<Event<&'a [u8]>> {
         reply: &v[..0],
         list: false,
         closes_when_final: false,
+        hop: None,
     };
     loop {
         rest = rest.strip_prefix(b", ")?;
@@ -321,6 +322,7 @@ fn delivery<'a>(qid: &'a [u8], v: &'a [u8]) -> Option<Event<&'a [u8]>> {
                 .strip_prefix(b"(")
                 .map(|r| r.strip_suffix(b")").unwrap_or(r))
                 .unwrap_or(reply);
+            d.hop = super::hop(&d);
             return Some(Event::Delivery(d));
         }
         let (val, next) = if key == ORIG_TO {

@@ -217,6 +217,7 @@ fn delivery<'a>(qid: &'a [u8], rest: &'a [u8]) -> Option<Event<&'a [u8]>> {
         reply: &rest[..0],
         list: true,
         closes_when_final: true,
+        hop: None,
     };
     let mut mailer: &[u8] = &rest[..0];
     let mut stat: Option<&[u8]> = None;
@@ -268,6 +269,7 @@ fn delivery<'a>(qid: &'a [u8], rest: &'a [u8]) -> Option<Event<&'a [u8]>> {
         };
         d.reply = stat;
     }
+    d.hop = super::hop(&d);
     Some(Event::Delivery(d))
 }
 
