@@ -69,6 +69,9 @@ pub struct Route {
     pub key: u64,
     pub tie: u64,
     pub ends: bool,
+    /// What the dating step reads of the line (`pipeline::stages::Mark`'s bits), here in
+    /// the room after `ends`: a vector of its own cost a push a line.
+    pub mark: u8,
 }
 
 fn key(kind: Kind, id: &[u8]) -> Option<Key<'_>> {
@@ -239,6 +242,7 @@ pub fn route(host: &[u8], ev: &Event<&[u8]>) -> Route {
         key: k.key.map_or(0, |k| hash(host, k)),
         tie: k.tie.map_or(0, |k| hash(host, k)),
         ends: k.ends,
+        mark: 0,
     }
 }
 
@@ -506,13 +510,28 @@ impl Router {
         }
         let grouped = !self.groups.members.is_empty();
         let away = !self.moved.is_empty();
-        for i in 0..n {
+        // The first line of a run starts its sweeps' clock (no sweep at it, as before).
+        if self.last_sweep == i64::MIN && n > 0 {
+            self.last_sweep = line(0).now;
+        }
+        // This step runs one line at a time for every core: the loop's state is in locals,
+        // the shards are written in place, and only keys the filter may hold are looked up.
+        plan.shard.clear();
+        plan.shard.resize(n, 0);
+        let Router {
+            moved,
+            last_sweep,
+            max_age,
+            groups,
+            filter,
+        } = self;
+        for (i, slot) in plan.shard.iter_mut().enumerate() {
             let l = line(i);
             let r = l.route;
-            let shard = if r.key == 0 {
+            *slot = if r.key == 0 {
                 ((first_line + i as u64) % SHARDS as u64) as u16
-            } else if let Some(m) = (away && self.filter.may_hold(r.key))
-                .then(|| self.moved.get_mut(&r.key))
+            } else if let Some(m) = (away && filter.may_hold(r.key))
+                .then(|| moved.get_mut(&r.key))
                 .flatten()
             {
                 let s = m.0;
@@ -521,13 +540,13 @@ impl Router {
                 // after the batch, if the end was its last line in it (its group's lines all go
                 // to one shard).
                 if r.ends {
-                    if !(grouped && self.groups.parent.contains_key(&r.key)) {
-                        self.moved.remove(&r.key);
+                    if !(grouped && groups.parent.contains_key(&r.key)) {
+                        moved.remove(&r.key);
                     } else {
-                        self.groups.ended.insert(r.key, true);
+                        groups.ended.insert(r.key, true);
                     }
-                } else if grouped {
-                    if let Some(e) = self.groups.ended.get_mut(&r.key) {
+                } else if grouped && !groups.ended.is_empty() {
+                    if let Some(e) = groups.ended.get_mut(&r.key) {
                         *e = false;
                     }
                 }
@@ -535,25 +554,21 @@ impl Router {
             } else {
                 home(r.key) as u16
             };
-            if r.tie != 0 && grouped {
-                if let Some(e) = self.groups.ended.get_mut(&r.tie) {
+            if r.tie != 0 && grouped && !groups.ended.is_empty() {
+                if let Some(e) = groups.ended.get_mut(&r.tie) {
                     *e = false;
                 }
             }
-            plan.shard.push(shard);
             // Sweeps as one merger did them: an hour of log time after the last.
-            if self.last_sweep == i64::MIN {
-                self.last_sweep = l.now;
-            } else if l.now - self.last_sweep >= 3600 {
-                self.last_sweep = l.now;
+            if l.now - *last_sweep >= 3600 {
+                *last_sweep = l.now;
                 plan.sweeps.push((i as u32, l.now));
-                let limit = l.now - self.max_age;
+                let limit = l.now - *max_age;
                 // Keys this batch tied are needed where they are, whenever their last line was.
-                let groups = &self.groups.parent;
-                self.moved
-                    .retain(|k, m| m.1 >= limit || groups.contains_key(k));
+                let groups = &groups.parent;
+                moved.retain(|k, m| m.1 >= limit || groups.contains_key(k));
                 // Rebuilt at the next batch.
-                self.filter.drop_bits();
+                filter.drop_bits();
             }
         }
         for (k, &ended) in &self.groups.ended {
@@ -623,7 +638,12 @@ mod tests {
 
     fn line(key: u64, tie: u64, ends: bool, now: i64) -> Routed {
         Routed {
-            route: Route { key, tie, ends },
+            route: Route {
+                key,
+                tie,
+                ends,
+                mark: 0,
+            },
             now,
         }
     }

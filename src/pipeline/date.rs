@@ -3,12 +3,12 @@
 //! (its line numbers and its year), and what this run read is left for the next.
 
 use super::pool::Input;
-use super::stages::{Dated, MailSteps, Opened, Parsed, Resolved, REORDER_WINDOW_SECS};
+use super::stages::{Dated, MailSteps, Mark, Opened, Parsed, Resolved, REORDER_WINDOW_SECS};
 use super::state::Resume;
 use crate::error::Error;
 use crate::input::chunk::Pool;
 use crate::input::Input as Source;
-use crate::parse::{Event, Line, Mta};
+use crate::parse::{Line, Mta};
 use crate::stats::{FileStats, Summary};
 use crate::time::{Stamp, YearResolver, YearStart};
 use crate::years::ChainYear;
@@ -388,35 +388,39 @@ impl<'a> DateStage<'a> {
         let mut last = None;
         // The last stamp's time in seconds.
         let mut now = 0;
-        for (idx, (span, line)) in p.lines.iter().enumerate() {
+        // The last known line's stamp was resolved (and stored last): a line with the same
+        // stamp shares it without reading its own.
+        let mut prev_ok = false;
+        let marks = p.routes.iter().map(|r| r.mark);
+        for (idx, (mark, (span, line))) in marks.zip(&p.lines).enumerate() {
             self.line_no += 1;
             if cuts.peek().is_some_and(|&&at| at == span.start()) {
                 cuts.next();
                 self.long_line();
             }
-            let Line::Known {
-                stamp,
-                mta,
-                event,
-                host,
-            } = line
-            else {
+            if mark & Mark::KNOWN == 0 {
                 if audit_all {
                     if let Some(a) = self.audit.as_mut() {
                         a.line(span.get(data));
                     }
                 }
                 continue;
+            }
+            let Line::Known {
+                stamp, mta, host, ..
+            } = line
+            else {
+                continue;
             };
-            let mta = *mta;
-            if self.strict && matches!(event, Event::Malformed) {
-                self.unparsed.get_or_insert((self.line_no, mta, 0)).2 += 1;
+            if self.strict && mark & Mark::MALFORMED != 0 {
+                self.unparsed.get_or_insert((self.line_no, *mta, 0)).2 += 1;
             }
             let stats = &mut self.summary.stats;
             // Most lines share their second with the line before: its stamp, stored once.
             // (Every stamp resolved in this chunk is stored, so the last one stored is the
             // resolver's last.)
             let at = match stamps.len().checked_sub(1) {
+                Some(last) if prev_ok && mark & Mark::SAME != 0 => last,
                 Some(last) if self.resolver.same_as_last(stamp) => last,
                 _ => match self.resolver.resolve(stamp) {
                     Ok(ts) => {
@@ -425,6 +429,7 @@ impl<'a> DateStage<'a> {
                         stamps.len() - 1
                     }
                     Err(e) => {
+                        prev_ok = false;
                         stats.bad_timestamps += 1;
                         if let Some(a) = &mut self.audit {
                             a.line(span.get(data));
@@ -434,6 +439,7 @@ impl<'a> DateStage<'a> {
                     }
                 },
             };
+            prev_ok = true;
             // Lines that name no host are the input's default host's (coverage, --only-host).
             let host = || super::merging::host_or(host.get(data), &default_host);
             // Another host's line still dates the file (the year turns over for all of them).
@@ -459,7 +465,7 @@ impl<'a> DateStage<'a> {
                 c.see(host(), t);
             }
             // Lines that cannot make or change a record stop here.
-            if matches!(event, Event::Ignored | Event::Malformed) {
+            if mark & Mark::READ == 0 {
                 if let Some(a) = &mut self.audit {
                     a.line(span.get(data));
                 }

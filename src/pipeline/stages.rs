@@ -161,6 +161,22 @@ pub(super) struct Parsed {
     pub(super) counts: Counts,
 }
 
+/// A parsed line's marks, for the serial dating step: bits of its route's `mark`. It reads
+/// these, and a parsed line only for a stamp not the same as its known line before's.
+pub(super) struct Mark;
+
+impl Mark {
+    /// Of a known mail server.
+    pub(super) const KNOWN: u8 = 1;
+    /// Its event is `Malformed`.
+    pub(super) const MALFORMED: u8 = 2;
+    /// Its event may make or change a record (not `Ignored` or `Malformed`).
+    pub(super) const READ: u8 = 4;
+    /// Its stamp is the same ([`crate::time::RawStamp::same`]) as the chunk's known line
+    /// before's (BSD stamps only: a line with another form is not marked).
+    pub(super) const SAME: u8 = 8;
+}
+
 /// A chunk's lines: all, those of a known mail server (by MTA), and of those the malformed.
 #[derive(Debug, Default, Clone, Copy)]
 pub(super) struct Counts {
@@ -328,6 +344,8 @@ pub(super) fn parse_chunk(
     routes.clear();
     let mut tied = Vec::new();
     let mut counts = Counts::default();
+    // The BSD stamp of the known line before, as a word.
+    let mut prev = None;
     let mut start = 0;
     while start < data.len() {
         let end = crate::search::byte(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
@@ -337,14 +355,28 @@ pub(super) fn parse_chunk(
         counts.lines += 1;
         let r = match &line {
             Line::Known {
-                host, mta, event, ..
+                host,
+                mta,
+                event,
+                stamp,
             } => {
+                let malformed = matches!(event, Event::Malformed);
+                let read = !malformed && !matches!(event, Event::Ignored);
+                let word = stamp.bsd_word();
+                let same = word.is_some() && word == prev;
+                prev = word;
+                let mark = Mark::KNOWN
+                    | if malformed { Mark::MALFORMED } else { 0 }
+                    | if read { Mark::READ } else { 0 }
+                    | if same { Mark::SAME } else { 0 };
                 counts.recognised += 1;
-                counts.malformed += u64::from(matches!(event, Event::Malformed));
+                counts.malformed += u64::from(malformed);
                 if let Some(n) = counts.by_mta.get_mut(*mta as usize) {
                     *n += 1;
                 }
-                route::route(super::merging::host_or(host, default_host), event)
+                let mut r = route::route(super::merging::host_or(host, default_host), event);
+                r.mark = mark;
+                r
             }
             Line::Unknown => Route::default(),
         };

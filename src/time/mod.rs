@@ -51,6 +51,27 @@ impl RawStamp {
             _ => self == other,
         }
     }
+
+    /// A BSD stamp as one word (none for the other forms): two stamps with the same word are
+    /// [`Self::same`]. The parse step marks each line whose stamp is its line before's so, for
+    /// ~10 instructions a line.
+    #[inline]
+    pub fn bsd_word(&self) -> Option<u64> {
+        match *self {
+            RawStamp::Bsd {
+                month,
+                day,
+                hour,
+                minute,
+                second,
+                micros,
+            } => Some(
+                u64::from_le_bytes([month, day, hour, minute, second, 0, 0, 0])
+                    | u64::from(micros) << 40,
+            ),
+            RawStamp::Iso { .. } | RawStamp::Epoch { .. } => None,
+        }
+    }
 }
 
 /// A resolved timestamp: local wall-clock time as logged, the UTC offset in force and the
