@@ -203,46 +203,56 @@ pub(crate) struct Work {
     order: u64,
 }
 
-/// A chunk's line as a shard reads it.
-fn line<'w>(
+/// A chunk as its lines are read, with what they all share found once (the per-line
+/// look-ups of the input's name and default host were ~15 instructions a line).
+struct View<'w> {
     w: &'w Work,
-    names: &'w [Box<[u8]>],
-    hosts: &'w [Box<[u8]>],
-    i: u32,
-) -> Option<(Ctx<'w>, &'w Event<Span>)> {
-    let (d, host, mta, event) = w.known(hosts, i)?;
-    let ctx = Ctx {
-        line: w.r.line(*d),
-        ts: w.r.stamps.get(d.stamp as usize)?,
-        host,
-        mta,
-        source: names.get(w.r.file).map_or(&[][..], |n| &n[..]),
-        order: w.order + u64::from(i),
-    };
-    Some((ctx, event))
+    data: &'w [u8],
+    /// The input's host, for lines that name none.
+    default_host: &'w [u8],
+    /// The input's name, for the records' `source_file`.
+    source: &'w [u8],
 }
 
-impl Work {
+impl<'w> View<'w> {
+    fn new(w: &'w Work, names: &'w [Box<[u8]>], hosts: &'w [Box<[u8]>]) -> Self {
+        View {
+            w,
+            data: w.r.parsed.chunk.bytes(),
+            default_host: hosts.get(w.r.file).map_or(&[][..], |h| &h[..]),
+            source: names.get(w.r.file).map_or(&[][..], |n| &n[..]),
+        }
+    }
+
     /// The dated line at `i`: its number and time, its host (the input's if it names none),
     /// its MTA and its event as parsed (spans into the chunk).
-    fn known<'w>(
-        &'w self,
-        hosts: &'w [Box<[u8]>],
-        i: u32,
-    ) -> Option<(&'w Dated, &'w [u8], Mta, &'w Event<Span>)> {
-        let d = self.r.dated.get(i as usize)?;
+    fn known(&self, i: u32) -> Option<(&'w Dated, &'w [u8], Mta, &'w Event<Span>)> {
+        let d = self.w.r.dated.get(i as usize)?;
         let Some((
             _,
             Line::Known {
                 host, mta, event, ..
             },
-        )) = self.r.parsed.lines.get(d.idx as usize)
+        )) = self.w.r.parsed.lines.get(d.idx as usize)
         else {
             return None;
         };
-        let default_host = hosts.get(self.r.file).map_or(&[][..], |h| &h[..]);
-        let host = host_or(host.get(self.r.parsed.chunk.bytes()), default_host);
+        let host = host_or(host.get(self.data), self.default_host);
         Some((d, host, *mta, event))
+    }
+
+    /// A chunk's line as a shard reads it.
+    fn line(&self, i: u32) -> Option<(Ctx<'w>, &'w Event<Span>)> {
+        let (d, host, mta, event) = self.known(i)?;
+        let ctx = Ctx {
+            line: self.w.r.line(*d),
+            ts: self.w.r.stamps.get(d.stamp as usize)?,
+            host,
+            mta,
+            source: self.source,
+            order: self.w.order + u64::from(i),
+        };
+        Some((ctx, event))
     }
 }
 
@@ -340,7 +350,7 @@ impl RouteStage {
         // Tied keys' states go to their group's shard before any of the chunk's lines.
         let data = work.r.parsed.chunk.bytes();
         for mv in &self.plan.moves {
-            let Some((_, host, _, event)) = work.known(hosts, mv.line) else {
+            let Some((_, host, _, event)) = View::new(&work, &[], hosts).known(mv.line) else {
                 continue;
             };
             let keys = route::tied_keys(event, data);
@@ -374,6 +384,7 @@ impl Group {
         self.from.resize(self.shards.len(), 0);
         self.latest.ready = false;
         let mut sweeps = w.sweeps.iter().peekable();
+        let view = View::new(&w, names, hosts);
         // Each shard's place in this group, if it is this group's (shard `s` is in group
         // `s % count`, at `s / count`): a table, not two divisions a line.
         let mut mine = [None; SHARDS];
@@ -404,14 +415,14 @@ impl Group {
                 flush_due((s, m), &mut self.latest, &w, *from, i, &mut self.taker)?;
             }
             *from = i + 1;
-            let Some((ctx, ev)) = line(&w, names, hosts, i as u32) else {
+            let Some((ctx, ev)) = view.line(i as u32) else {
                 continue;
             };
             let t = &mut self.taker;
             t.seq = place(i, None);
             // Mapped in the call: the event is built where the merger takes it, not copied
             // there from a return value (two `memcpy` calls a line, callgrind).
-            let data = w.r.parsed.chunk.bytes();
+            let data = view.data;
             m.event(&ctx, ev.map(&mut |s: Span| s.get(data)), &mut |rec| {
                 t.take(rec)
             })?;
