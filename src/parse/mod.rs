@@ -223,25 +223,32 @@ mod tests {
         }
     }
 
-    /// The lead bytes of each row are right: on every line of every fixture, skipping the own
-    /// formats by the first byte gives what trying them all gives.
-    #[test]
-    fn lead_bytes_skip_no_line_of_an_own_format() {
+    /// Every line of every fixture, with its file.
+    fn each_fixture_line(f: &mut dyn FnMut(&std::path::Path, &[u8])) {
         let mut files = Vec::new();
         fixture_files(
             &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures"),
             &mut files,
         );
-        let mut lines = 0;
-        for f in files {
-            let Ok(text) = std::fs::read(&f) else {
+        for path in files {
+            let Ok(text) = std::fs::read(&path) else {
                 continue;
             };
             for line in text.split(|&b| b == b'\n') {
-                assert_eq!(parse_line(line), parse_line_slowly(line), "{}", f.display());
-                lines += 1;
+                f(&path, line);
             }
         }
+    }
+
+    /// The lead bytes of each row are right: on every line of every fixture, skipping the own
+    /// formats by the first byte gives what trying them all gives.
+    #[test]
+    fn lead_bytes_skip_no_line_of_an_own_format() {
+        let mut lines = 0;
+        each_fixture_line(&mut |f, line| {
+            assert_eq!(parse_line(line), parse_line_slowly(line), "{}", f.display());
+            lines += 1;
+        });
         assert!(lines > 10_000, "{lines}");
         // Own formats of every kind are among them.
         for line in [
@@ -258,29 +265,19 @@ mod tests {
     /// fixture, of each MTA, and on hops of each kind among them.
     #[test]
     fn every_delivery_has_its_hop_decided() {
-        let mut files = Vec::new();
-        fixture_files(
-            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures"),
-            &mut files,
-        );
         let (mut deliveries, mut hops) = (std::collections::BTreeMap::new(), 0);
-        for f in files {
-            let Ok(text) = std::fs::read(&f) else {
-                continue;
-            };
-            for line in text.split(|&b| b == b'\n') {
-                if let Line::Known {
-                    mta,
-                    event: Event::Delivery(d),
-                    ..
-                } = parse_line(line)
-                {
-                    assert_eq!(d.hop, hop(&d), "{}: {line:?}", f.display());
-                    *deliveries.entry(mta).or_insert(0) += 1;
-                    hops += usize::from(d.hop.is_some());
-                }
+        each_fixture_line(&mut |f, line| {
+            if let Line::Known {
+                mta,
+                event: Event::Delivery(d),
+                ..
+            } = parse_line(line)
+            {
+                assert_eq!(d.hop, hop(&d), "{}: {line:?}", f.display());
+                *deliveries.entry(mta).or_insert(0) += 1;
+                hops += usize::from(d.hop.is_some());
             }
-        }
+        });
         for mta in [Mta::Postfix, Mta::Sendmail, Mta::Exim, Mta::Opensmtpd] {
             assert!(deliveries.get(&mta).is_some_and(|&n| n > 0), "{mta:?}");
         }
