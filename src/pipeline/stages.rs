@@ -13,7 +13,7 @@ use crate::input::decompress::{self, Compression};
 use crate::input::journal;
 use crate::input::Input as Source;
 use crate::merge::route::{self, Route};
-use crate::parse::{parse_line_as, Event, Line, Mta, Span};
+use crate::parse::{parse_line_as_with, syslog, Event, Line, Mta, Span};
 use crate::time::Stamp;
 
 /// How far (seconds of log time) records may be out of order and still be sorted.
@@ -346,6 +346,8 @@ pub(super) fn parse_chunk(
     let mut counts = Counts::default();
     // The BSD stamp of the known line before, as a word.
     let mut prev = None;
+    // The stamp of the lines of one second, read once.
+    let mut stamps = syslog::Stamps::default();
     let mut start = 0;
     // The line ends found by one iterator over the chunk: its searcher is set up once, and
     // it reads 32 bytes a step where the CPU has AVX2.
@@ -354,7 +356,7 @@ pub(super) fn parse_chunk(
         let end = ends.next().unwrap_or(data.len());
         let raw = &data[start..end];
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        let line = parse_line_as(raw, mta);
+        let line = parse_line_as_with(raw, mta, &mut stamps);
         counts.lines += 1;
         let r = match &line {
             Line::Known {
