@@ -68,9 +68,7 @@ pub fn parse_with<'a>(line: &'a [u8], stamps: &mut Stamps) -> Option<Header<'a>>
     let host_end = crate::search::byte(b' ', rest)?;
     let host = &rest[..host_end];
     rest = &rest[host_end + 1..];
-    let tag_end = rest
-        .iter()
-        .position(|&c| c == b'[' || c == b':' || c == b' ')?;
+    let tag_end = crate::search::any3(b'[', b':', b' ', rest)?;
     let program = &rest[..tag_end];
     if program.is_empty() {
         return None;
