@@ -4,6 +4,7 @@
 /// The first `a` followed by `b` (`", "`, `": "`): two bytes do not need a substring searcher
 /// (its set-up costs more than these short searches), and these separators are found many
 /// times a line.
+#[inline]
 pub fn find_pair(hay: &[u8], a: u8, b: u8) -> Option<usize> {
     crate::search::each(a, hay).find(|&i| hay.get(i + 1) == Some(&b))
 }
