@@ -351,9 +351,8 @@ pub(super) fn parse_chunk(
     let mut start = 0;
     // The line ends found by one iterator over the chunk: its searcher is set up once, and
     // it reads 32 bytes a step where the CPU has AVX2.
-    let mut ends = memchr::memchr_iter(b'\n', data);
     while start < data.len() {
-        let end = ends.next().unwrap_or(data.len());
+        let end = crate::search::byte(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
         let raw = &data[start..end];
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         let line = parse_line_as_with(raw, mta, &mut stamps);
