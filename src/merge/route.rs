@@ -30,7 +30,6 @@ impl Hasher for Spread {
 }
 
 type HashMap<K, V> = hashbrown::HashMap<K, V, BuildHasherDefault<Spread>>;
-type HashSet<K> = hashbrown::HashSet<K, BuildHasherDefault<Spread>>;
 
 /// Shards of correlation state: as many as the cores of the largest machines it is meant for,
 /// so each core has work; a constant, so the output does not depend on the machine.
@@ -346,45 +345,75 @@ impl Filter {
     }
 }
 
-/// The keys a batch ties together, as a union-find over their hashes.
+/// The keys a batch ties together, as a union-find over the members' places in the batch:
+/// one table look-up a key to find its place, then arrays (over hash maps for the parents,
+/// the roots' shards and the first moved member, the tied lines' bookkeeping was ~1,000
+/// instructions each in this serial step; callgrind).
 #[derive(Debug, Default)]
 struct Groups {
-    parent: HashMap<u64, u64>,
-    /// A group's shard (by its root), and each member's first line and side in the batch.
-    shard: HashMap<u64, u16>,
+    /// Each member's place, by its hash.
+    index: HashMap<u64, u32>,
+    /// Each member's hash, first line and side in the batch, in the order first seen.
     members: Vec<(u64, u32, bool)>,
-    /// Groups whose shard is a member's away from home.
-    first_moved: HashSet<u64>,
+    /// Each member's parent (a place); a root is its own.
+    parent: Vec<u32>,
+    /// A root's shard, if it has one.
+    shard: Vec<Option<u16>>,
     /// Members whose life ended in the batch (true while no line of theirs came after).
     ended: HashMap<u64, bool>,
 }
 
 impl Groups {
     fn clear(&mut self) {
+        self.index.clear();
+        self.members.clear();
         self.parent.clear();
         self.shard.clear();
-        self.members.clear();
-        self.first_moved.clear();
         self.ended.clear();
     }
 
-    fn find(&mut self, mut h: u64) -> u64 {
-        while let Some(&p) = self.parent.get(&h) {
-            if p == h {
-                break;
-            }
-            // Path halving.
-            let gp = self.parent.get(&p).copied().unwrap_or(p);
-            self.parent.insert(h, gp);
-            h = gp;
-        }
-        h
+    /// Whether key `h` is a member.
+    fn has(&self, h: u64) -> bool {
+        self.index.contains_key(&h)
     }
 
-    fn add(&mut self, h: u64, line: u32, tied: bool) {
-        if !self.parent.contains_key(&h) {
-            self.parent.insert(h, h);
+    /// The root of the member at `m`.
+    fn find(&mut self, mut m: u32) -> u32 {
+        loop {
+            let Some(&p) = self.parent.get(m as usize) else {
+                return m;
+            };
+            if p == m {
+                return m;
+            }
+            // Path halving.
+            let gp = self.parent.get(p as usize).copied().unwrap_or(p);
+            if let Some(x) = self.parent.get_mut(m as usize) {
+                *x = gp;
+            }
+            m = gp;
+        }
+    }
+
+    /// The place of key `h`, added as a member (its own root) if it is not one.
+    fn add(&mut self, h: u64, line: u32, tied: bool) -> u32 {
+        let next = self.members.len() as u32;
+        let m = *self.index.entry(h).or_insert(next);
+        if m == next {
             self.members.push((h, line, tied));
+            self.parent.push(m);
+            self.shard.push(None);
+        }
+        m
+    }
+
+    fn shard_of(&self, root: u32) -> Option<u16> {
+        self.shard.get(root as usize).copied().flatten()
+    }
+
+    fn set_shard(&mut self, root: u32, shard: Option<u16>) {
+        if let Some(x) = self.shard.get_mut(root as usize) {
+            *x = shard;
         }
     }
 }
@@ -461,38 +490,51 @@ impl Router {
                 continue;
             }
             let i = i as u32;
-            self.groups.add(r.key, i, false);
-            self.groups.add(r.tie, i, true);
-            let (a, b) = (self.groups.find(r.key), self.groups.find(r.tie));
+            let ka = self.groups.add(r.key, i, false);
+            let kb = self.groups.add(r.tie, i, true);
+            let (a, b) = (self.groups.find(ka), self.groups.find(kb));
             if a == b {
                 continue;
             }
-            let shard = match self.groups.shard.get(&a) {
-                Some(&s) => s,
+            let shard = match self.groups.shard_of(a) {
+                Some(s) => s,
                 None => self.shard(r.key) as u16,
             };
-            self.groups.parent.insert(b, a);
-            self.groups.shard.remove(&b);
-            self.groups.shard.insert(a, shard);
+            if let Some(p) = self.groups.parent.get_mut(b as usize) {
+                *p = a;
+            }
+            self.groups.set_shard(b, None);
+            self.groups.set_shard(a, Some(shard));
         }
         let now = n.checked_sub(1).map_or(0, |i| line(i).now);
+        // Each member's shard before this batch, when away from home (looked up once).
+        let away: Vec<Option<u16>> = (self.groups.members.iter())
+            .map(|&(h, ..)| self.moved.get(&h).map(|&(s, _)| s))
+            .collect();
         // A group goes where a member already lives away from home: a key tied again (a qmail
         // delivery number reused) is with the state of its earlier tie, which the lines before
         // this tie still need.
-        for m in 0..self.groups.members.len() {
-            let h = self.groups.members[m].0;
-            if let Some(&(s, _)) = self.moved.get(&h) {
-                let root = self.groups.find(h);
-                if self.groups.first_moved.insert(root) {
-                    self.groups.shard.insert(root, s);
+        let mut first_moved = vec![false; away.len()];
+        for (m, s) in away.iter().enumerate() {
+            let Some(s) = *s else {
+                continue;
+            };
+            let root = self.groups.find(m as u32);
+            if let Some(first) = first_moved.get_mut(root as usize) {
+                if !*first {
+                    *first = true;
+                    self.groups.set_shard(root, Some(s));
                 }
             }
         }
-        for m in 0..self.groups.members.len() {
-            let (h, line, tied) = self.groups.members[m];
-            let root = self.groups.find(h);
-            let to = self.groups.shard.get(&root).copied().unwrap_or(0);
-            let from = self.shard(h) as u16;
+        for (m, was) in away.iter().enumerate() {
+            let Some(&(h, line, tied)) = self.groups.members.get(m) else {
+                continue;
+            };
+            let root = self.groups.find(m as u32);
+            let to = self.groups.shard_of(root).unwrap_or(0);
+            // No member's key is another's: the moves of those before did not touch this one.
+            let from = was.unwrap_or(home(h) as u16);
             if from != to {
                 plan.moves.push(Move {
                     line,
@@ -540,7 +582,7 @@ impl Router {
                 // after the batch, if the end was its last line in it (its group's lines all go
                 // to one shard).
                 if r.ends {
-                    if !(grouped && groups.parent.contains_key(&r.key)) {
+                    if !(grouped && groups.has(r.key)) {
                         moved.remove(&r.key);
                     } else {
                         groups.ended.insert(r.key, true);
@@ -565,8 +607,7 @@ impl Router {
                 plan.sweeps.push((i as u32, l.now));
                 let limit = l.now - *max_age;
                 // Keys this batch tied are needed where they are, whenever their last line was.
-                let groups = &groups.parent;
-                moved.retain(|k, m| m.1 >= limit || groups.contains_key(k));
+                moved.retain(|k, m| m.1 >= limit || groups.has(*k));
                 // Rebuilt at the next batch.
                 filter.drop_bits();
             }
