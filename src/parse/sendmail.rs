@@ -19,7 +19,7 @@ pub fn syslog<'a>(_program: &'a [u8], msg: &'a [u8]) -> Event<&'a [u8]> {
 
 /// True if `w` is shaped like a Sendmail queue ID (`u91MiLhk021798`, older `g8U2LVi03161`):
 /// letters and digits, with a digit. One pass over a class table: it runs for every Sendmail
-/// line, and two passes with the byte tests were ~180 instructions a line (callgrind).
+/// line, and two passes with the byte tests cost ~43 instructions a line more (callgrind).
 pub fn is_queue_id(w: &[u8]) -> bool {
     if !(10..=20).contains(&w.len()) {
         return false;
