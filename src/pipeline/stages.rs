@@ -349,8 +349,10 @@ pub(super) fn parse_chunk(
     // The stamp of the lines of one second, read once.
     let mut stamps = syslog::Stamps::default();
     let mut start = 0;
-    // The line ends found by one iterator over the chunk: its searcher is set up once, and
-    // it reads 32 bytes a step where the CPU has AVX2.
+    // Each line's end by the inlined SSE2 search from its start. One `memchr_iter` over the
+    // chunk (AVX2 through a function pointer, set up once) was cheaper before the stamps were
+    // kept above; with them it costs 3.1 M instructions more on 30 MB of the Postfix log and
+    // 1.06x the `-j1` time (callgrind; docs/experiments/placement.py ab, 13 rounds).
     while start < data.len() {
         let end = crate::search::byte(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
         let raw = &data[start..end];
