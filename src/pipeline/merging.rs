@@ -348,12 +348,12 @@ impl RouteStage {
         self.router
             .plan_with(dated.len(), routed, tied, first_line, &mut self.plan);
         // Tied keys' states go to their group's shard before any of the chunk's lines.
-        let data = work.r.parsed.chunk.bytes();
+        let view = View::new(&work, &[], hosts);
         for mv in &self.plan.moves {
-            let Some((_, host, _, event)) = View::new(&work, &[], hosts).known(mv.line) else {
+            let Some((_, host, _, event)) = view.known(mv.line) else {
                 continue;
             };
-            let keys = route::tied_keys(event, data);
+            let keys = route::tied_keys(event, view.data);
             let Some(k) = (if mv.tied { keys.tie } else { keys.key }) else {
                 continue;
             };
