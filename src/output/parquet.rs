@@ -117,11 +117,7 @@ impl Builder {
             (Builder::I32(b), Value::Int(i)) => b.append_option(i32::try_from(i).ok()),
             (Builder::I64(b), Value::Int(i)) => b.append_value(i),
             (Builder::F64(b), Value::Float(f)) => b.append_value(f),
-            (Builder::Ts(b), _) => b.append_null(),
-            (Builder::Text(b), _) => b.append_null(),
-            (Builder::I32(b), _) => b.append_null(),
-            (Builder::I64(b), _) => b.append_null(),
-            (Builder::F64(b), _) => b.append_null(),
+            (b, _) => b.append_null(),
         }
     }
 
@@ -136,12 +132,25 @@ impl Builder {
             (Builder::I64(b), INT) => b.append_value(r.word()? as i64),
             (Builder::I32(b), INT) => b.append_option(i32::try_from(r.word()? as i64).ok()),
             (Builder::F64(b), FLOAT) => b.append_value(f64::from_bits(r.word()?)),
+            // A null by its own arm: through `append`'s match it was ~60 instructions, and a
+            // row of a delivery has ~7 (callgrind).
+            (b, NULL) => b.append_null(),
             (b, tag) => {
                 r.skip(tag)?;
-                b.append(Value::Null);
+                b.append_null();
             }
         }
         Ok(())
+    }
+
+    fn append_null(&mut self) {
+        match self {
+            Builder::Ts(b) => b.append_null(),
+            Builder::Text(b) => b.append_null(),
+            Builder::I32(b) => b.append_null(),
+            Builder::I64(b) => b.append_null(),
+            Builder::F64(b) => b.append_null(),
+        }
     }
 
     /// The column so far; the builder starts over with room for as many values (row groups
