@@ -91,6 +91,12 @@ pub fn split_peer(raw: &[u8]) -> (&[u8], &[u8], Option<u16>) {
     (host_name(host), ip_address(ip), port)
 }
 
+/// [`split_peer`]'s IP alone, without checking the host name (which, for a peer named by its
+/// IP, is a second IPv4 read).
+fn peer_ip(raw: &[u8]) -> &[u8] {
+    ip_address(split_peer_raw(raw).1)
+}
+
 fn split_peer_raw(raw: &[u8]) -> (&[u8], &[u8], Option<u16>) {
     // The last bracket pair: Sendmail's MSP logs `relay=[127.0.0.1] [127.0.0.1]`.
     let Some(close) = crate::search::byte_rev(b']', raw) else {
@@ -369,7 +375,7 @@ pub fn hop<'a>(d: &super::Delivery<&'a [u8]>) -> Option<&'a [u8]> {
     // Most relays' IPs cannot be loopback: they are split no more.
     (d.status == super::DeliveryStatus::Sent
         && may_name_loopback(d.relay)
-        && is_loopback_ip(split_peer(d.relay).1))
+        && is_loopback_ip(peer_ip(d.relay)))
     .then(|| queued_as(d.reply))
     .flatten()
 }
