@@ -1313,5 +1313,12 @@ Mar  1 10:05:01 mx1 postfix/smtp[3]: A1B2C3: to=<y@example.net>, relay=mx.exampl
         );
         assert_eq!(queued_as(b"250 2.0.0 <u@x> ABCDEF Saved"), None);
         assert_eq!(queued_as(b"delivered to mailbox"), None);
+        // The first `queued as `, past other `q`s; a `q` at the very end.
+        assert_eq!(
+            queued_as(b"250 quick queue: queued as 6B1B62259 (was queued as 71111424269E)"),
+            Some(&b"6B1B62259"[..])
+        );
+        assert_eq!(queued_as(b"250 Ok: queued as"), None);
+        assert_eq!(queued_as(b"250 Ok q"), None);
     }
 }
