@@ -347,6 +347,8 @@ fn reject<'a>(qid: Option<&'a [u8]>, rest: &'a [u8]) -> Option<Event<&'a [u8]>> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::parse::test_util::{b, known};
+    use crate::parse::Mta;
 
     /// The class table's answer is the definition's: every length from 0 to 22, over letters,
     /// digits and other bytes, with and without a digit.
@@ -376,8 +378,6 @@ mod tests {
         assert!(is_queue_id(b"u91MiLhk021798"));
         assert!(!is_queue_id(b"abcdefghijkl"));
     }
-    use crate::parse::test_util::{b, known};
-    use crate::parse::Mta;
 
     fn event(line: &str) -> Event<&[u8]> {
         known(line, Some(Mta::Sendmail)).1
