@@ -18,6 +18,16 @@ def build():
                    cwd=ROOT, check=True)
 
 
+def release_binary(plain=False):
+    """The binary a benchmark measures: scripts/build-release's profile-guided build (what the
+    Debian package ships), or with `plain` cargo's release build (BIN)."""
+    if plain:
+        return BIN
+    out = subprocess.run([os.path.join(ROOT, "scripts", "build-release")], cwd=ROOT, check=True,
+                         stdout=subprocess.PIPE, text=True)
+    return out.stdout.strip().splitlines()[-1]
+
+
 def core_latency():
     """Nanoseconds one cache line takes from one core to another now (examples/core_latency.rs):
     on the 2-core virtual machines it moves between ~27 and ~170 as the host moves the virtual
