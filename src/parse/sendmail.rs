@@ -98,6 +98,17 @@ fn next_key(v: &[u8]) -> Option<usize> {
     })
 }
 
+/// `v` as a number when it is all digits, at most 19 (what `str::parse` reads the same way,
+/// without its UTF-8 check: ~100 instructions a line); `None` leaves `v` to `str::parse`.
+fn digits(v: &[u8]) -> Option<u64> {
+    if v.is_empty() || v.len() > 19 {
+        return None;
+    }
+    v.iter().try_fold(0u64, |n, &c| {
+        c.is_ascii_digit().then(|| n * 10 + u64::from(c - b'0'))
+    })
+}
+
 fn strip_brackets(v: &[u8]) -> &[u8] {
     v.strip_prefix(b"<")
         .and_then(|v| v.strip_suffix(b">"))
@@ -121,6 +132,15 @@ fn duration(v: &[u8]) -> Option<f64> {
 /// [`duration`] of whole numbers (as Sendmail writes them), read as bytes: the general parse
 /// through `str` and `f64` was ~2% of the instructions of a Sendmail conversion.
 fn quick_duration(v: &[u8]) -> Option<f64> {
+    // `hh:mm:ss`, nearly every delay, read in place (the general form below splits it: ~150
+    // instructions a delivery).
+    if let [h1, h0, b':', m1, m0, b':', s1, s0] = *v {
+        let d = [h1, h0, m1, m0, s1, s0];
+        if d.iter().all(u8::is_ascii_digit) {
+            let n = |hi: u8, lo: u8| f64::from((hi - b'0') * 10 + (lo - b'0'));
+            return Some(n(h1, h0) * 3600.0 + n(m1, m0) * 60.0 + n(s1, s0));
+        }
+    }
     fn number(p: &[u8]) -> Option<f64> {
         if p.is_empty() || p.len() > 9 || !p.iter().all(u8::is_ascii_digit) {
             return None;
@@ -210,8 +230,17 @@ fn arrival<'a>(qid: &'a [u8], v: &'a [u8]) -> Option<Event<&'a [u8]>> {
     let mut a = Arrival::new(qid, strip_brackets(&v[..end]));
     for (k, val) in fields(&v[end..]) {
         match k {
-            SIZE => a.size = std::str::from_utf8(val).ok()?.parse().ok(),
-            NRCPTS => a.nrcpt = std::str::from_utf8(val).ok().and_then(|s| s.parse().ok()),
+            SIZE => {
+                a.size = match digits(val) {
+                    Some(n) => Some(n),
+                    None => std::str::from_utf8(val).ok()?.parse().ok(),
+                }
+            }
+            NRCPTS => {
+                a.nrcpt = digits(val)
+                    .map(u32::try_from)
+                    .map_or_else(|| std::str::from_utf8(val).ok()?.parse().ok(), Result::ok)
+            }
             MSGID => a.message_id = Some(strip_brackets(val)),
             PROTO => a.proto = Some(val),
             RELAY => {
@@ -377,6 +406,26 @@ mod tests {
         }
         assert!(is_queue_id(b"u91MiLhk021798"));
         assert!(!is_queue_id(b"abcdefghijkl"));
+    }
+
+    /// A number `digits` reads is the one `str::parse` reads, at every length around its limit.
+    #[test]
+    fn digits_read_as_str_parse_reads_them() {
+        for v in [
+            "0",
+            "7",
+            "73330",
+            "0012",
+            "9999999999999999999",
+            "18446744073709551615",
+        ] {
+            let d = digits(v.as_bytes());
+            assert!(d.is_none() || d == v.parse::<u64>().ok(), "{v}");
+        }
+        assert_eq!(digits(b"73330"), Some(73330));
+        for v in ["", "+1", "-1", "1a", " 1", "12 ", "99999999999999999999"] {
+            assert_eq!(digits(v.as_bytes()), None, "{v}");
+        }
     }
 
     fn event(line: &str) -> Event<&[u8]> {
@@ -586,6 +635,23 @@ mod tests {
             ("x", None),
         ] {
             assert_eq!(duration(text.as_bytes()), want, "{text}");
+        }
+        // The `hh:mm:ss` shortcut reads what the split into numbers reads (other bytes in it
+        // leave the value to the split).
+        let split = |v: &str| {
+            let p: Vec<f64> = v
+                .split(':')
+                .map(|p| p.parse().ok())
+                .collect::<Option<_>>()?;
+            Some(p[0] * 3600.0 + p[1] * 60.0 + p[2])
+        };
+        for h in (0..100).step_by(7) {
+            for m in (0..100).step_by(3) {
+                for s in 0..100 {
+                    let v = format!("{h:02}:{m:02}:{s:02}");
+                    assert_eq!(duration(v.as_bytes()), split(&v), "{v}");
+                }
+            }
         }
     }
 }
