@@ -219,7 +219,15 @@ pub fn wrap(
             };
             (Box::new(r), Some(journal))
         }
-        None => (Box::new(buffered), None),
+        // Not a journal: the bytes looked at, then the stream itself (a read through the
+        // buffer copies each chunk twice).
+        None => {
+            let head = buffered.buffer().to_vec();
+            (
+                Box::new(io::Cursor::new(head).chain(buffered.into_inner())),
+                None,
+            )
+        }
     };
     Ok((super::decompress::Opened { reader, ..opened }, journal))
 }
@@ -439,6 +447,19 @@ impl<R: BufRead> Read for JournalReader<R> {
 #[allow(clippy::expect_used)]
 mod tests {
     use super::*;
+
+    /// A stream that is no journal comes back whole through `wrap`, in reads of any size.
+    #[test]
+    fn a_stream_that_is_no_journal_reads_back_whole() {
+        use crate::input::decompress::{decode, tests::long_plain, tests::read_in};
+        let data = long_plain();
+        for size in [1, 4096, 60 << 10, 128 << 10, 192 << 10, 1 << 20] {
+            let opened = decode(Box::new(io::Cursor::new(data.clone())), "t").expect("open");
+            let (mut opened, journal) = wrap(opened, &jiff::tz::TimeZone::UTC, None).expect("wrap");
+            assert!(journal.is_none());
+            assert_eq!(read_in(&mut opened.reader, size), data, "reads of {size}");
+        }
+    }
 
     fn convert(stream: &[u8]) -> String {
         let f = Format::detect(stream).expect("a journal stream");
