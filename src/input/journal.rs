@@ -219,15 +219,7 @@ pub fn wrap(
             };
             (Box::new(r), Some(journal))
         }
-        // Not a journal: the bytes looked at, then the stream itself (a read through the
-        // buffer copies each chunk twice).
-        None => {
-            let head = buffered.buffer().to_vec();
-            (
-                Box::new(io::Cursor::new(head).chain(buffered.into_inner())),
-                None,
-            )
-        }
+        None => (Box::new(super::decompress::past_peek(buffered)), None),
     };
     Ok((super::decompress::Opened { reader, ..opened }, journal))
 }
