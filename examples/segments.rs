@@ -1,7 +1,8 @@
 //! The ceiling of a design in which each worker converts its own segment of the input alone
 //! (docs/PERFORMANCE.md, eighteenth session): the library's `run`, `-j1`, on each file given,
 //! each on a thread of its own, in one process. No stitch: messages that cross a segment's
-//! boundary are converted as two halves. Prints the wall time; records go to stdout.
+//! boundary are converted as two halves. Stamps are read as 2026's (`--year 2026`, as the logs
+//! of scripts/bench are). Prints the wall time; records go to stdout.
 //!
 //! `cargo run --release --example segments -- SEGMENT...`
 
