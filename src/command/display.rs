@@ -32,7 +32,8 @@ impl Display {
 
     /// Ends the display (a bar is cleared) before the run's own messages are printed.
     pub fn stop(mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        // Release: the run's counts, complete now, are seen by the display once it sees this.
+        self.stop.store(true, Ordering::Release);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -51,6 +52,9 @@ fn bar(progress: &Progress, stop: &AtomicBool) {
     );
     let mut sized = false;
     loop {
+        // Read before the snapshot: the last drawing, after the run ended, has its final counts
+        // (read after, a snapshot taken just before the end was drawn last: "0 lines").
+        let done = stop.load(Ordering::Acquire);
         let s = progress.snapshot();
         // The run learns the inputs' size once it has found them: then a bar with time left.
         if let (Some(total), false) = (s.total, sized) {
@@ -66,7 +70,7 @@ fn bar(progress: &Progress, stop: &AtomicBool) {
         bar.set_position(s.bytes);
         bar.set_message(counts(&s));
         bar.tick();
-        if stop.load(Ordering::Relaxed) {
+        if done {
             break;
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -92,7 +96,7 @@ fn lines(progress: &Progress, stop: &AtomicBool) {
             s.bytes as f64 / 1048576.0 / secs
         );
     };
-    while !stop.load(Ordering::Relaxed) {
+    while !stop.load(Ordering::Acquire) {
         if last.elapsed() >= Duration::from_secs(2) {
             say(&progress.snapshot());
             last = std::time::Instant::now();
