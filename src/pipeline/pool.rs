@@ -135,6 +135,9 @@ struct State<S: Steps> {
     running: Vec<bool>,
     in_flight: usize,
     stopped: Option<Stopped<S::Error>>,
+    /// Workers waiting on `ready`. A notify is a system call even when no one waits (std's
+    /// futex condition variable): a step's end wakes the others only when one sleeps.
+    sleeping: usize,
 }
 
 /// An item split among the groups: tasks not started, parts back.
@@ -188,6 +191,13 @@ impl<S: Steps> Shared<S> {
     fn lock(&self) -> MutexGuard<'_, State<S>> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// Wakes the waiting workers, if any; `state` is the held lock.
+    fn wake(&self, state: &State<S>) {
+        if state.sleeping > 0 {
+            self.ready.notify_all();
+        }
+    }
 }
 
 /// Runs `steps` on `workers` workers (this thread and `workers - 1` more) until every source
@@ -217,6 +227,7 @@ pub fn run<S: Steps>(steps: &S, stages: Stages<S>, workers: usize, cancel: &Canc
             running: vec![false; workers],
             in_flight: 0,
             stopped: None,
+            sleeping: 0,
         }),
         ready: Condvar::new(),
     };
@@ -264,16 +275,20 @@ fn work<S: Steps>(id: usize, shared: &Shared<S>, steps: &S, workers: usize, canc
                 state.stopped = Some(Stopped::Cancelled);
             }
             if state.stopped.is_some() || state.finished(steps.sources()) {
-                shared.ready.notify_all();
+                shared.wake(&state);
                 return;
             }
             if let Some(step) = state.next_step(id, steps.sources(), workers) {
                 break step;
             }
+            // Counted under the lock, which `wait` releases only once this worker is one
+            // that a notify wakes: a step that ends later sees it.
+            state.sleeping += 1;
             state = shared
                 .ready
                 .wait(state)
                 .unwrap_or_else(PoisonError::into_inner);
+            state.sleeping -= 1;
         };
         if let Some(r) = state.running.get_mut(id) {
             *r = true;
@@ -291,7 +306,7 @@ fn work<S: Steps>(id: usize, shared: &Shared<S>, steps: &S, workers: usize, canc
                 state.stopped.get_or_insert(Stopped::Panicked(name));
             }
         }
-        shared.ready.notify_all();
+        shared.wake(&state);
     }
 }
 
