@@ -9,7 +9,9 @@ stage-affinity.patch adds three environment variables to a build of the tree:
   MLC_STAGE=2    as 1, but a worker with none of its own steps takes the other's;
   MLC_STAGE=3    as 1, but worker 0 also writes (never merges) when it has nothing to read or
                  parse;
-  MLC_ROOM=N     N items in flight (the default is four a worker).
+  MLC_ROOM=N     N items in flight (the default is four a worker);
+  MLC_PIN=a:b:c  (with MLC_STAGE unset) the first stage (dating) only on worker a, the split
+                 (routing) only on b, the second stage (writing) only on c; `-` for any.
 The output is the same bytes whatever they are set to.
 
     git worktree add /tmp/wt-stage HEAD && cd /tmp/wt-stage
