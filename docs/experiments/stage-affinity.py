@@ -23,7 +23,7 @@ The output is the same bytes whatever they are set to.
 
 Each setting is a comma list of VAR=VALUE (J=N runs `-jN` in place of the `-j` given). The
 settings run in turn, in reverse order every other round; each round prints the core-to-core
-latency before and after (target/release/examples/core_latency, `cargo build --release
+latency before and after (scripts/benchlib.py's core_latency: `cargo build --release
 --examples`), then each setting's wall and CPU seconds; the end, each setting's medians and its
 ratios to the first setting's runs of the same round.
 """
@@ -33,10 +33,12 @@ import statistics
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+from benchlib import core_latency  # noqa: E402
+
 binp, rounds = sys.argv[1], int(sys.argv[2])
 cut = sys.argv.index("--")
 settings, args = sys.argv[3:cut], sys.argv[cut + 1:]
-latency = os.path.join(os.path.dirname(__file__), "../../target/release/examples/core_latency")
 
 
 def run(setting):
@@ -53,23 +55,15 @@ def run(setting):
     return wall, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
 
 
-def lat():
-    try:
-        out = subprocess.run([latency], capture_output=True, text=True).stdout
-        return "%4.0f" % float(out)
-    except (OSError, ValueError):
-        return "   ?"
-
-
 res = {s: [] for s in settings}
 for r in range(rounds):
     order = settings if r % 2 == 0 else settings[::-1]
-    line = [lat()]
+    line = ["%4.0f" % core_latency()]
     for s in order:
         w, c = run(s)
         res[s].append((w, c))
         line.append("%s %.2f/%.2f" % (s, w, c))
-    line.append(lat())
+    line.append("%4.0f" % core_latency())
     print("round %d: %s" % (r, "  ".join(line)), flush=True)
 base = settings[0]
 for s in settings:
