@@ -1,32 +1,92 @@
 //! The ceiling of a design in which each worker converts its own segment of the input alone
-//! (docs/PERFORMANCE.md, eighteenth session): the library's `run`, `-j1`, on each file given,
-//! each on a thread of its own, in one process. No stitch: messages that cross a segment's
-//! boundary are converted as two halves. Stamps are read as 2026's (`--year 2026`, as the logs
-//! of scripts/bench are). Prints the wall time; records go to stdout.
+//! (docs/PERFORMANCE.md, eighteenth and twentieth sessions): the library's `run`, `-j1`, on
+//! each file given, each on a thread of its own, in one process. No stitch: messages that
+//! cross a segment's boundary are converted as two halves. Stamps are read as 2026's (`--year
+//! 2026`, as the logs of scripts/bench are). Prints the wall time; records go to stdout.
 //!
-//! `cargo run --release --example segments -- SEGMENT...`
+//! Two options model what an exact stitch would add, to bound such a design from above
+//! without building it:
+//!
+//! - `--hold`: every segment but the first writes its records to a file of its own (they would
+//!   wait for the segments before them: item 5's 256 MiB does not hold them in memory), copied
+//!   to stdout after the first segment's.
+//! - `--replay FILE`: after every segment has ended, `FILE` (the lines of the later segments
+//!   whose messages began in an earlier one) is converted too, on one thread: the serial
+//!   replay of the messages that cross a boundary. `scripts/chunk-crossing --replay FIRST
+//!   SECOND FILE` writes it for two segments of a Postfix log.
+//!
+//! `cargo run --release --example segments -- [--hold] [--replay FILE] SEGMENT...`
 
 use maillogconv::config::Config;
 use maillogconv::input::Input;
+use std::path::PathBuf;
 use std::time::Instant;
 
+fn config(input: &str, output: Option<PathBuf>) -> Config {
+    Config {
+        inputs: vec![Input::Path(input.into())],
+        output,
+        year: Some(2026),
+        threads: 1,
+        ..Config::default()
+    }
+}
+
 fn main() {
-    let paths: Vec<String> = std::env::args().skip(1).collect();
+    let mut hold = false;
+    let mut replay = None;
+    let mut paths = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--hold" => hold = true,
+            "--replay" => replay = args.next(),
+            _ => paths.push(a),
+        }
+    }
+    // TMPDIR=/dev/shm holds them in memory (tmpfs), as a design within item 5's bound could
+    // for a log of this size.
+    let dir = std::env::temp_dir().join(format!("segments-{}", std::process::id()));
+    if hold {
+        if let Err(e) = std::fs::create_dir_all(&dir) {
+            eprintln!("segments: {}: {e}", dir.display());
+            return;
+        }
+    }
+    let held = |i: usize| (hold && i > 0).then(|| dir.join(format!("{i}.out")));
     let started = Instant::now();
     std::thread::scope(|s| {
-        for p in &paths {
+        for (i, p) in paths.iter().enumerate() {
+            let cfg = config(p, held(i));
             s.spawn(move || {
-                let cfg = Config {
-                    inputs: vec![Input::Path(p.into())],
-                    year: Some(2026),
-                    threads: 1,
-                    ..Config::default()
-                };
                 if let Err(e) = maillogconv::run(&cfg, &maillogconv::Cancel::new()) {
                     eprintln!("segments: {p}: {e:#}");
                 }
             });
         }
     });
-    eprintln!("{:.3}", started.elapsed().as_secs_f64());
+    let segments = started.elapsed().as_secs_f64();
+    let mut out = std::io::stdout().lock();
+    for i in 1..paths.len() {
+        if let Some(f) = held(i) {
+            let copied = std::fs::File::open(&f).and_then(|mut r| std::io::copy(&mut r, &mut out));
+            if let Err(e) = copied {
+                eprintln!("segments: {}: {e}", f.display());
+            }
+        }
+    }
+    drop(out);
+    let copied = started.elapsed().as_secs_f64();
+    if let Some(r) = &replay {
+        if let Err(e) = maillogconv::run(&config(r, None), &maillogconv::Cancel::new()) {
+            eprintln!("segments: {r}: {e:#}");
+        }
+    }
+    if hold {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    eprintln!(
+        "{:.3} (segments {segments:.3}, copied {copied:.3})",
+        started.elapsed().as_secs_f64()
+    );
 }
