@@ -14,6 +14,9 @@
 //!   whose messages began in an earlier one) is converted too, on one thread: the serial
 //!   replay of the messages that cross a boundary. `scripts/chunk-crossing --replay FIRST
 //!   SECOND FILE` writes it for two segments of a Postfix log.
+//! - `--overlap` (with `--replay`): the replay runs on the first segment's thread as soon as
+//!   that segment ends, while the later ones go on (it needs only the first's end state), so a
+//!   first segment a little shorter than the others evens out the two threads.
 //!
 //! `cargo run --release --example segments -- [--hold] [--replay FILE] SEGMENT...`
 
@@ -34,12 +37,14 @@ fn config(input: &str, output: Option<PathBuf>) -> Config {
 
 fn main() {
     let mut hold = false;
+    let mut overlap = false;
     let mut replay = None;
     let mut paths = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--hold" => hold = true,
+            "--overlap" => overlap = true,
             "--replay" => replay = args.next(),
             _ => paths.push(a),
         }
@@ -58,9 +63,16 @@ fn main() {
     std::thread::scope(|s| {
         for (i, p) in paths.iter().enumerate() {
             let cfg = config(p, held(i));
+            let then = (overlap && i == 0).then_some(replay.as_ref()).flatten();
             s.spawn(move || {
                 if let Err(e) = maillogconv::run(&cfg, &maillogconv::Cancel::new()) {
                     eprintln!("segments: {p}: {e:#}");
+                }
+                if let Some(r) = then {
+                    if let Err(e) = maillogconv::run(&config(r, None), &maillogconv::Cancel::new())
+                    {
+                        eprintln!("segments: {r}: {e:#}");
+                    }
                 }
             });
         }
@@ -77,7 +89,7 @@ fn main() {
     }
     drop(out);
     let copied = started.elapsed().as_secs_f64();
-    if let Some(r) = &replay {
+    if let Some(r) = replay.as_ref().filter(|_| !overlap) {
         if let Err(e) = maillogconv::run(&config(r, None), &maillogconv::Cancel::new()) {
             eprintln!("segments: {r}: {e:#}");
         }
