@@ -25,6 +25,9 @@ pub struct Config {
     /// Groups the correlation shards are run in (default: one per worker). The output never
     /// depends on it; tests set it to run more groups than the machine has cores.
     pub groups: Option<usize>,
+    /// Whether two workers keep an end of the pipeline each (default: when their CPUs are far
+    /// apart, measured at the start). The output never depends on it; tests set it.
+    pub ends: Option<bool>,
     /// Print a summary on stderr.
     pub stats: bool,
     /// Chunk size in bytes for parallel parsing (tests use small chunks).
@@ -68,6 +71,7 @@ impl Default for Config {
             year: None,
             threads: 1,
             groups: None,
+            ends: None,
             stats: false,
             chunk_size: crate::input::chunk::CHUNK_SIZE,
             tz: jiff::tz::TimeZone::system(),

@@ -14,7 +14,7 @@ stage-affinity.patch adds three environment variables to a build of the tree:
                  (routing) only on b, the second stage (writing) only on c; `-` for any.
 The output is the same bytes whatever they are set to.
 
-    git worktree add /tmp/wt-stage HEAD && cd /tmp/wt-stage
+    git worktree add /tmp/wt-stage d359f1f && cd /tmp/wt-stage
     git apply docs/experiments/stage-affinity.patch
     CARGO_TARGET_DIR=/tmp/tgt-stage cargo build --release
     docs/experiments/stage-affinity.py /tmp/tgt-stage/release/maillogconv 8 \

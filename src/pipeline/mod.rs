@@ -6,6 +6,7 @@ mod audit;
 mod commit;
 mod date;
 mod merging;
+mod placement;
 pub mod pool;
 mod stages;
 pub mod state;
@@ -151,8 +152,15 @@ pub fn convert_from(
     let carried = state
         .as_mut()
         .and_then(|s| Some((s.merger.take()?, s.held.take()?)));
-    // A group of shards per worker: each worker merges one group at a time.
-    let groups = cfg.groups.unwrap_or(workers);
+    // Two workers on CPUs far apart keep an end of the pipeline each (`pool`), and the back
+    // end's worker merges one group: the tables stay in one core's cache, and no group reads
+    // lines the other's core routed. Otherwise a group of shards per worker: each worker
+    // merges one group at a time.
+    let ends = workers == 2
+        && cfg
+            .ends
+            .unwrap_or_else(|| placement::one_way_ns().is_some_and(|ns| ns >= placement::FAR_NS));
+    let groups = cfg.groups.unwrap_or(if ends { 1 } else { workers });
     let merging = Merging::new(out, cfg.max_age_secs, groups, pools, carried);
     let keep = state.is_some();
     let stages = pool::Stages {
@@ -161,7 +169,7 @@ pub fn convert_from(
         groups: merging.groups,
         second: merging.write,
     };
-    let done = pool::run(&steps, stages, workers, cancel).map_err(stopped_error)?;
+    let done = pool::run(&steps, stages, workers, ends, cancel).map_err(stopped_error)?;
     let merging = Merging {
         route: done.split,
         groups: done.groups,

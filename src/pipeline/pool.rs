@@ -133,6 +133,8 @@ struct State<S: Steps> {
     to_second: VecDeque<(S::Joint, Vec<S::Part>)>,
     second: Option<S::Second>,
     running: Vec<bool>,
+    /// Two workers, each keeping an end of the pipeline.
+    ends: bool,
     in_flight: usize,
     stopped: Option<Stopped<S::Error>>,
     /// Workers waiting on `ready`. A notify is a system call even when no one waits (std's
@@ -201,8 +203,15 @@ impl<S: Steps> Shared<S> {
 }
 
 /// Runs `steps` on `workers` workers (this thread and `workers - 1` more) until every source
-/// has gone through every stage; returns the stages' states.
-pub fn run<S: Steps>(steps: &S, stages: Stages<S>, workers: usize, cancel: &Cancel) -> Outcome<S> {
+/// has gone through every stage; returns the stages' states. With `ends`, two workers keep an
+/// end of the pipeline each ([`State::next_step`]).
+pub fn run<S: Steps>(
+    steps: &S,
+    stages: Stages<S>,
+    workers: usize,
+    ends: bool,
+    cancel: &Cancel,
+) -> Outcome<S> {
     let workers = workers.max(1);
     let Stages {
         first,
@@ -225,6 +234,7 @@ pub fn run<S: Steps>(steps: &S, stages: Stages<S>, workers: usize, cancel: &Canc
             to_second: VecDeque::new(),
             second: Some(second),
             running: vec![false; workers],
+            ends: ends && workers == 2,
             in_flight: 0,
             stopped: None,
             sleeping: 0,
@@ -359,7 +369,25 @@ impl<S: Steps> State<S> {
     /// The most urgent step that can run now: the second stage, a group's task, the split
     /// (they bound the run), then the first stage, mapping the earliest item, reading. A worker
     /// takes its own group's task first (its state stays in that core's cache), then any.
+    ///
+    /// With `ends`, of two workers the first takes the front steps first (reading, mapping,
+    /// the first stage) and the second the back steps, each the other's only when it has none
+    /// of its own: the parsed chunks are then nearly all that goes from one core to the other.
+    /// Where the host puts the two virtual CPUs far apart, each line read across costs ~200 ns,
+    /// and two workers that both take any step were no faster than one; where it puts them
+    /// close, sharing every step is ~7% faster (docs/PERFORMANCE.md, twenty-first session).
     fn next_step(&mut self, id: usize, sources: usize, workers: usize) -> Option<Step<S>> {
+        if self.ends && id == 0 {
+            return self
+                .other_step(sources, workers)
+                .or_else(|| self.back_step(id));
+        }
+        self.back_step(id)
+            .or_else(|| self.other_step(sources, workers))
+    }
+
+    /// The second stage, a group's task (the worker's own group's first) or the split.
+    fn back_step(&mut self, id: usize) -> Option<Step<S>> {
         if let Some(stage) = self.second.take() {
             if let Some((joint, parts)) = self.to_second.pop_front() {
                 return Some(Step::Second(stage, joint, parts));
@@ -388,7 +416,7 @@ impl<S: Steps> State<S> {
                 self.split = Some(stage);
             }
         }
-        self.other_step(sources, workers)
+        None
     }
 
     /// The first stage, mapping, reading or opening, whichever comes first.
@@ -719,8 +747,17 @@ mod tests {
         }
     }
 
-    fn go(fake: &Fake, workers: usize) -> Outcome<Fake> {
-        run(fake, stages(3), workers, &Cancel::new())
+    fn go(fake: &Fake, (workers, ends): (usize, bool)) -> Outcome<Fake> {
+        run(fake, stages(3), workers, ends, &Cancel::new())
+    }
+
+    /// Each number of workers, and two workers keeping an end each as well.
+    fn schedules(workers: &[usize]) -> Vec<(usize, bool)> {
+        let mut all: Vec<(usize, bool)> = workers.iter().map(|&w| (w, false)).collect();
+        if workers.contains(&2) {
+            all.push((2, true));
+        }
+        all
     }
 
     /// The stages' logs and collected items.
@@ -737,14 +774,14 @@ mod tests {
             want_log.extend((0..15).map(|i| format!("item {}", (s * 15 + i) * 10)));
             want_log.push("end None".to_string());
         }
-        for workers in [1, 2, 3, 8] {
+        for workers in schedules(&[1, 2, 3, 8]) {
             let fake = Fake {
                 sources: sources(4, 15),
                 ..Fake::default()
             };
-            let out = go(&fake, workers).unwrap_or_else(|_| panic!("{workers}"));
-            assert_eq!(out.first, want_log, "{workers} workers");
-            assert_eq!(out.second, want_items, "{workers} workers");
+            let out = go(&fake, workers).unwrap_or_else(|_| panic!("{workers:?}"));
+            assert_eq!(out.first, want_log, "{workers:?} workers");
+            assert_eq!(out.second, want_items, "{workers:?} workers");
             // Each group ran its items in input order.
             for (i, g) in out.groups.iter().enumerate() {
                 let want: Vec<u32> = want_items
@@ -752,7 +789,7 @@ mod tests {
                     .copied()
                     .filter(|x| *x as usize % 3 == i)
                     .collect();
-                assert_eq!(*g, want, "{workers} workers, group {i}");
+                assert_eq!(*g, want, "{workers:?} workers, group {i}");
             }
             assert_eq!(out.split, 60);
         }
@@ -763,12 +800,12 @@ mod tests {
         let mut srcs = sources(3, 4);
         srcs[0] = Ok(vec![Ok(0), Ok(1), Err("corrupt at byte 9".into()), Ok(3)]);
         srcs[1] = Err("cannot open".into());
-        for workers in [1, 2, 4] {
+        for workers in schedules(&[1, 2, 4]) {
             let fake = Fake {
                 sources: srcs.clone(),
                 ..Fake::default()
             };
-            let (log, items) = logs(go(&fake, workers)).unwrap_or_else(|| panic!("{workers}"));
+            let (log, items) = logs(go(&fake, workers)).unwrap_or_else(|| panic!("{workers:?}"));
             assert_eq!(
                 log,
                 [
@@ -785,7 +822,7 @@ mod tests {
                     "item 110",
                     "end None",
                 ],
-                "{workers} workers"
+                "{workers:?} workers"
             );
             assert_eq!(items, [0, 10, 80, 90, 100, 110]);
         }
@@ -793,7 +830,7 @@ mod tests {
 
     #[test]
     fn an_error_in_the_second_stage_stops_the_run() {
-        for workers in [1, 2, 4] {
+        for workers in schedules(&[1, 2, 4]) {
             let fake = Fake {
                 sources: sources(3, 20),
                 fail_on: Some(25),
@@ -801,7 +838,7 @@ mod tests {
             };
             match go(&fake, workers) {
                 Err(Stopped::Failed(e)) => assert_eq!(e, "write failed at 250"),
-                other => panic!("{workers} workers: {:?}", other.map(|_| ())),
+                other => panic!("{workers:?} workers: {:?}", other.map(|_| ())),
             }
         }
     }
@@ -815,15 +852,15 @@ mod tests {
             ("task", "task"),
             ("second", "second stage"),
         ] {
-            for workers in [1, 2, 4] {
+            for workers in schedules(&[1, 2, 4]) {
                 let fake = Fake {
                     sources: sources(3, 10),
                     panic_in: Some((step, 14)),
                     ..Fake::default()
                 };
                 match go(&fake, workers) {
-                    Err(Stopped::Panicked(got)) => assert_eq!(got, name, "{workers}"),
-                    other => panic!("{step} {workers}: {:?}", other.map(|_| ())),
+                    Err(Stopped::Panicked(got)) => assert_eq!(got, name, "{workers:?}"),
+                    other => panic!("{step} {workers:?}: {:?}", other.map(|_| ())),
                 }
             }
         }
@@ -831,18 +868,18 @@ mod tests {
 
     #[test]
     fn a_cancel_stops_the_run_at_the_next_step() {
-        for workers in [1, 2, 4] {
+        for workers in schedules(&[1, 2, 4]) {
             let cancel = Cancel::new();
             let fake = Fake {
                 sources: sources(4, 100),
                 cancel_after: Some((cancel.clone(), 10)),
                 ..Fake::default()
             };
-            let got = run(&fake, stages(2), workers, &cancel);
-            assert!(matches!(got, Err(Stopped::Cancelled)), "{workers}");
+            let got = run(&fake, stages(2), workers.0, workers.1, &cancel);
+            assert!(matches!(got, Err(Stopped::Cancelled)), "{workers:?}");
             // It stopped early: far fewer than the 400 items were read.
             let read = fake.reads.load(Ordering::SeqCst);
-            assert!(read <= 10 + MAX_IN_FLIGHT, "{workers}: {read} read");
+            assert!(read <= 10 + MAX_IN_FLIGHT, "{workers:?}: {read} read");
         }
         // Set before the run: nothing is done.
         let cancel = Cancel::new();
@@ -851,22 +888,26 @@ mod tests {
             sources: sources(2, 5),
             ..Fake::default()
         };
-        let got = run(&fake, stages(2), 2, &cancel);
+        let got = run(&fake, stages(2), 2, false, &cancel);
         assert!(matches!(got, Err(Stopped::Cancelled)));
     }
 
     #[test]
     fn more_workers_than_work_and_memory_capped_by_a_constant() {
-        for (n, per, workers) in [(1, 2, 8), (0, 0, 4), (2, 0, 3), (8, 50, 64)] {
+        for (n, per, w) in [(1, 2, 8), (0, 0, 4), (2, 0, 3), (8, 50, 64)] {
             let fake = Fake {
                 sources: sources(n, per),
                 ..Fake::default()
             };
-            let (log, items) = logs(go(&fake, workers)).unwrap_or_else(|| panic!("{workers}"));
+            let workers = (w, false);
+            let (log, items) = logs(go(&fake, workers)).unwrap_or_else(|| panic!("{workers:?}"));
             assert_eq!(items.len(), (n * per) as usize);
             assert_eq!(log.len(), (n * (per + 2)) as usize);
             let most = fake.most_in_flight.load(Ordering::SeqCst);
-            assert!(most <= MAX_IN_FLIGHT, "{workers} workers: {most} in flight");
+            assert!(
+                most <= MAX_IN_FLIGHT,
+                "{workers:?} workers: {most} in flight"
+            );
         }
     }
 
@@ -876,7 +917,7 @@ mod tests {
             sources: sources(3, 10),
             ..Fake::default()
         };
-        let (_, items) = logs(go(&fake, 1)).unwrap_or_else(|| panic!());
+        let (_, items) = logs(go(&fake, (1, false))).unwrap_or_else(|| panic!());
         assert_eq!(items.len(), 30);
         let threads = fake.threads.lock().map(|t| t.clone()).unwrap_or_default();
         assert_eq!(threads, [std::thread::current().id()]);

@@ -5,7 +5,13 @@
 
 use super::*;
 
-fn jsonl(inputs: &[PathBuf], chunk_size: usize, threads: usize, groups: usize) -> Vec<u8> {
+fn jsonl(
+    inputs: &[PathBuf],
+    chunk_size: usize,
+    threads: usize,
+    groups: usize,
+    ends: bool,
+) -> Vec<u8> {
     let dir = tempdir();
     let out = dir.path().join("out.jsonl");
     let cfg = maillogconv::config::Config {
@@ -18,6 +24,7 @@ fn jsonl(inputs: &[PathBuf], chunk_size: usize, threads: usize, groups: usize) -
         year: Some(2026),
         threads,
         groups: Some(groups),
+        ends: Some(ends),
         chunk_size,
         ..maillogconv::config::Config::default()
     };
@@ -39,17 +46,25 @@ fn tied_keys_in_other_chunks_give_the_same_records() {
         ("exim/testsuite-0021.log", "\"prev_queue_id\":\""),
     ] {
         let input = [fixture(rel)];
-        let whole = jsonl(&input, 1 << 20, 1, 1);
+        let whole = jsonl(&input, 1 << 20, 1, 1, false);
         let text = String::from_utf8_lossy(&whole);
         // The test means something only if the fixture has records that need the tie.
         assert!(text.contains(tie), "{rel}: no record with {tie}");
-        // More groups than cores too: each worker then runs several.
-        for (threads, groups) in [(1, 1), (3, 3), (2, 7), (2, 64)] {
-            let small = jsonl(&input, 64, threads, groups);
+        // More groups than cores too: each worker then runs several. Two workers keeping an
+        // end each as well (on one core they are one worker).
+        for (threads, groups, ends) in [
+            (1, 1, false),
+            (3, 3, false),
+            (2, 7, false),
+            (2, 64, false),
+            (2, 1, true),
+            (2, 5, true),
+        ] {
+            let small = jsonl(&input, 64, threads, groups, ends);
             assert_eq!(
                 String::from_utf8_lossy(&small),
                 text,
-                "{rel}: a line a chunk, {threads} threads, {groups} groups"
+                "{rel}: a line a chunk, {threads} threads, {groups} groups, ends {ends}"
             );
         }
     }
