@@ -115,6 +115,8 @@ pub struct Stats {
     pub notes: Vec<String>,
     /// Records a dataset already held from an earlier run over the same lines (not written).
     pub already_in_dataset: u64,
+    /// The workers that ran and how they shared the steps (empty: not said).
+    pub schedule: String,
 }
 
 impl Stats {
@@ -230,6 +232,9 @@ impl Stats {
                 crate::merge::OPEN_BUDGET,
                 self.shed
             );
+        }
+        if !self.schedule.is_empty() {
+            let _ = writeln!(s, "workers: {}", self.schedule);
         }
         for n in &self.notes {
             let _ = writeln!(s, "note: {n}");

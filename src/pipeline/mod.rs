@@ -156,11 +156,15 @@ pub fn convert_from(
     // end's worker merges one group: the tables stay in one core's cache, and no group reads
     // lines the other's core routed. Otherwise a group of shards per worker: each worker
     // merges one group at a time.
+    let apart = (workers == 2 && cfg.ends.is_none())
+        .then(placement::one_way_ns)
+        .flatten();
     let ends = workers == 2
         && cfg
             .ends
-            .unwrap_or_else(|| placement::one_way_ns().is_some_and(|ns| ns >= placement::FAR_NS));
+            .unwrap_or(apart.is_some_and(|ns| ns >= placement::FAR_NS));
     let groups = cfg.groups.unwrap_or(if ends { 1 } else { workers });
+    dating.summary.stats.schedule = placement::schedule(workers, apart, ends);
     let merging = Merging::new(out, cfg.max_age_secs, groups, pools, carried);
     let keep = state.is_some();
     let stages = pool::Stages {

@@ -64,6 +64,23 @@ pub fn one_way_ns() -> Option<u64> {
     })
 }
 
+/// How a run's steps were shared, for `--stats`: the workers, and for two the CPUs' distance
+/// (when measured) and the schedule it chose.
+pub fn schedule(workers: usize, apart: Option<u64>, ends: bool) -> String {
+    if workers != 2 {
+        return workers.to_string();
+    }
+    let how = if ends {
+        "each keeps an end of the pipeline"
+    } else {
+        "either takes any step"
+    };
+    match apart {
+        Some(ns) => format!("2, their CPUs {ns} ns apart: {how}"),
+        None => format!("2: {how}"),
+    }
+}
+
 /// Spins until `line` holds `want`; false if the other side gave up or [`LIMIT`] passed.
 fn wait_for(line: &AtomicU64, want: u64, start: Instant) -> bool {
     let mut spins = 0u32;
@@ -88,10 +105,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_schedule_as_stats_says_it() {
+        assert_eq!(schedule(1, None, false), "1");
+        assert_eq!(schedule(8, None, false), "8");
+        assert_eq!(
+            schedule(2, Some(183), true),
+            "2, their CPUs 183 ns apart: each keeps an end of the pipeline"
+        );
+        assert_eq!(
+            schedule(2, Some(41), false),
+            "2, their CPUs 41 ns apart: either takes any step"
+        );
+        assert_eq!(
+            schedule(2, None, true),
+            "2: each keeps an end of the pipeline"
+        );
+    }
+
+    #[test]
     fn the_probe_measures_or_gives_up_in_time() {
         let t = Instant::now();
         let ns = one_way_ns();
-        eprintln!("one way: {ns:?} ns in {:?}", t.elapsed());
         // Bounded whatever the machine: the limit and a thread's start and join.
         assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
         // A hand-over is more than nothing and less than the whole limit.

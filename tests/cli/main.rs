@@ -374,7 +374,13 @@ fn output_bytes_do_not_depend_on_thread_count() {
         outputs.push(std::fs::read(dir.path().join(format!("out-{threads}"))).expect("read"));
         let st = &summary.stats;
         assert!(st.records_total() > 0 && st.lines > 0, "{}", st.report());
-        reports.push(summary.stats.report());
+        // Apart from the line that says how many workers ran.
+        let report = summary.stats.report();
+        let figures: Vec<&str> = (report.lines())
+            .filter(|l| !l.starts_with("workers: "))
+            .collect();
+        assert!(figures.len() < report.lines().count(), "{report}");
+        reports.push(figures.join("\n"));
     }
     assert!(outputs[0].len() > 1000);
     assert_eq!(outputs[0], outputs[1], "--threads 1 vs 2");
@@ -563,6 +569,20 @@ fn stats_report_records_by_status_and_open_messages() {
         "{err}"
     );
     assert!(err.contains("messages still open at end: 0"), "{err}");
+}
+
+/// `--stats` says how many workers ran (one here: every step on the calling thread).
+#[test]
+fn stats_say_how_many_workers_ran() {
+    let out = run(&[
+        "--stats",
+        "-j1",
+        "--year",
+        "2026",
+        fixture("postfix/expired.log").to_str().expect("p"),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.lines().any(|l| l == "workers: 1"), "{err}");
 }
 
 /// `--stats` counts content-filter hops apart: its `sent` is the number of AWStats lines with
