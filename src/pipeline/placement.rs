@@ -97,7 +97,7 @@ pub fn schedule(workers: usize, apart: Option<u64>, ends: bool) -> String {
     }
 }
 
-/// Spins until `line` holds `want`, yielding now and then; false if the other side gave up or
+/// Spins until `line` holds `want`, napping now and then; false if the other side gave up or
 /// [`LIMIT`] passed.
 fn wait_for(line: &AtomicU64, want: u64, start: Instant) -> bool {
     let mut spins = 0u32;
