@@ -511,6 +511,26 @@ impl WriteStage<'_> {
             for (_, h) in run {
                 reorder.push(h, &mut |h| out.emit(h))?;
             }
+        } else if let [a, b] = &mut runs[..] {
+            // Two groups (`-j2`): the earlier head of two, not a heap's pop and push a record
+            // in this serial step.
+            loop {
+                let first = match (a.peek(), b.peek()) {
+                    (Some((x, _)), Some((y, _))) => {
+                        if x <= y {
+                            a.next()
+                        } else {
+                            b.next()
+                        }
+                    }
+                    (Some(_), None) => a.next(),
+                    (None, Some(_)) => b.next(),
+                    (None, None) => break,
+                };
+                if let Some((_, h)) = first {
+                    reorder.push(h, &mut |h| out.emit(h))?;
+                }
+            }
         } else {
             let mut heads: BinaryHeap<Reverse<(u64, usize)>> = (runs.iter_mut().enumerate())
                 .filter_map(|(i, r)| r.peek().map(|(seq, _)| Reverse((*seq, i))))

@@ -50,10 +50,21 @@ fn tied_keys_in_other_chunks_give_the_same_records() {
         let text = String::from_utf8_lossy(&whole);
         // The test means something only if the fixture has records that need the tie.
         assert!(text.contains(tie), "{rel}: no record with {tie}");
+        // Whole-file chunks in two or three groups: the writer merges the groups' records of
+        // one chunk back into input order (records of one second keep it in time order).
+        for (threads, groups) in [(2, 2), (3, 3)] {
+            let split = jsonl(&input, 1 << 20, threads, groups, false);
+            assert_eq!(
+                String::from_utf8_lossy(&split),
+                text,
+                "{rel}: whole chunks, {threads} threads, {groups} groups"
+            );
+        }
         // More groups than cores too: each worker then runs several. Two workers keeping an
         // end each as well (on one core they are one worker).
         for (threads, groups, ends) in [
             (1, 1, false),
+            (2, 2, false),
             (3, 3, false),
             (2, 7, false),
             (2, 64, false),
