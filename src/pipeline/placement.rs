@@ -24,11 +24,16 @@ const SHARED_CPU_NS: u64 = 1_000;
 /// batches done by then.
 const LIMIT: Duration = Duration::from_millis(20);
 
-/// Spins on the counter between naps: a hand-over between two CPUs takes well under this, so
-/// a nap comes only when the other thread is not running (a new thread does not always run at
-/// once beside its parent: two of five `-j2` runs of one bench, and a probe that only spun gave
-/// up).
-const SPINS: u32 = 1024;
+/// How long a side spins on the counter before it naps. A hand-over between two CPUs takes
+/// well under this, so a nap comes only when the other thread is not running (a new thread
+/// does not always run at once beside its parent). It must outlast the other side's nap and
+/// wake-up (a 20 µs nap is ~70 µs with the kernel's timer slack, more on a virtual CPU that
+/// halted): with 1,024 spins (~50 µs) the two sides fell into napping in turn, each hand-over a
+/// nap (~90 µs), and 8 of 12 `-j2` probes gave up at the limit.
+const SPIN: Duration = Duration::from_micros(300);
+
+/// Spins between looks at the clock (a look costs more than a spin).
+const SPINS: u32 = 64;
 
 /// A nap: a thread that wakes from one is put on an idle CPU when its own is busy, where a
 /// yield left both threads taking turns on one.
@@ -43,15 +48,17 @@ const GAVE_UP: u64 = u64::MAX;
 
 /// The one-way hand-over time in ns between this thread's CPU and another thread's, or `None`
 /// if the other thread could not be started or the two never ran at once within [`LIMIT`].
-/// Usually takes 0.3–3 ms: a new thread may wait a while for a CPU of its own.
+/// Usually takes 0.4–1 ms: the other thread waits for a CPU of its own to wake ([`away_from`]).
 pub fn one_way_ns() -> Option<u64> {
     let line = Line(AtomicU64::new(0));
     let rounds = TRIPS * BATCHES as u64;
     let start = Instant::now();
+    let here = current_cpu();
     let fastest = std::thread::scope(|s| {
         let spawned = std::thread::Builder::new()
             .name("mlc-probe".to_string())
             .spawn_scoped(s, || {
+                away_from(here);
                 for i in 0..rounds {
                     if !wait_for(&line.0, 2 * i + 1, start) {
                         return;
@@ -80,6 +87,41 @@ pub fn one_way_ns() -> Option<u64> {
     (ns < SHARED_CPU_NS).then_some(ns)
 }
 
+/// The CPU this thread is on, which the probe's other thread leaves.
+#[cfg(target_os = "linux")]
+fn current_cpu() -> Option<usize> {
+    Some(rustix::thread::sched_getcpu())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn current_cpu() -> Option<usize> {
+    None
+}
+
+/// Moves this thread off `cpu` to the others it may run on. Linux queues a new thread on its
+/// parent's CPU, and the parent spins there: the new thread ran only at the parent's next
+/// tick (~4 ms), then the two took turns on one CPU, napping, until the limit (8 of 12 `-j2`
+/// probes gave up so, after 5–20 ms). Away from it, the new thread waits only for the other
+/// CPU to wake (~1.6 ms on the benchmarks' virtual machines) and the batches run in ~0.1 ms.
+#[cfg(target_os = "linux")]
+fn away_from(cpu: Option<usize>) {
+    use rustix::thread::{sched_getaffinity, sched_setaffinity, CpuSet};
+    let Some(cpu) = cpu.filter(|&c| c < CpuSet::MAX_CPU) else {
+        return;
+    };
+    let Ok(mut set) = sched_getaffinity(None) else {
+        return;
+    };
+    if set.is_set(cpu) && set.count() > 1 {
+        set.unset(cpu);
+        // Not moved: the probe measures as before (and, on one CPU, gives up).
+        let _ = sched_setaffinity(None, &set);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn away_from(_cpu: Option<usize>) {}
+
 /// How a run's steps were shared, for `--stats`: the workers, and for two the CPUs' distance
 /// (when measured) and the schedule it chose.
 pub fn schedule(workers: usize, apart: Option<u64>, ends: bool) -> String {
@@ -101,6 +143,7 @@ pub fn schedule(workers: usize, apart: Option<u64>, ends: bool) -> String {
 /// [`LIMIT`] passed.
 fn wait_for(line: &AtomicU64, want: u64, start: Instant) -> bool {
     let mut spins = 0u32;
+    let mut spinning_since = None;
     loop {
         match line.load(Ordering::Acquire) {
             v if v == want => return true,
@@ -111,11 +154,16 @@ fn wait_for(line: &AtomicU64, want: u64, start: Instant) -> bool {
         spins = spins.wrapping_add(1);
         // Reading the clock costs more than a spin: only now and then.
         if spins.is_multiple_of(SPINS) {
-            if start.elapsed() > LIMIT {
+            let now = Instant::now();
+            if now.duration_since(start) > LIMIT {
                 line.store(GAVE_UP, Ordering::Release);
                 return false;
             }
-            std::thread::sleep(NAP);
+            let since = *spinning_since.get_or_insert(now);
+            if now.duration_since(since) > SPIN {
+                std::thread::sleep(NAP);
+                spinning_since = None;
+            }
         }
     }
 }
