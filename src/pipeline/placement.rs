@@ -98,11 +98,12 @@ fn current_cpu() -> Option<usize> {
     None
 }
 
-/// Moves this thread off `cpu` to the others it may run on. Linux queues a new thread on its
-/// parent's CPU, and the parent spins there: the new thread ran only at the parent's next
-/// tick (~4 ms), then the two took turns on one CPU, napping, until the limit (8 of 12 `-j2`
-/// probes gave up so, after 5–20 ms). Away from it, the new thread waits only for the other
-/// CPU to wake (~1.6 ms on the benchmarks' virtual machines) and the batches run in ~0.1 ms.
+/// Moves this thread off `cpu` to the others it may run on. Linux may queue a new thread on
+/// its parent's CPU (on the benchmarks' virtual machines it did so 7 times in 8), and the
+/// parent spins there: the new thread ran only at the parent's next tick (~4 ms), then the two
+/// took turns on one CPU, napping, until the limit (8 of 12 `-j2` probes gave up so, after
+/// 5–20 ms). Away from it, the new thread waits only for the other CPU to wake (~1.6 ms there)
+/// and the batches run in ~0.1 ms.
 #[cfg(target_os = "linux")]
 fn away_from(cpu: Option<usize>) {
     use rustix::thread::{sched_getaffinity, sched_setaffinity, CpuSet};
