@@ -30,13 +30,14 @@ const LIMIT: Duration = Duration::from_millis(20);
 /// wake-up (a 20 µs nap is ~70 µs with the kernel's timer slack, more on a virtual CPU that
 /// halted): with 1,024 spins (~50 µs) the two sides fell into napping in turn, each hand-over a
 /// nap (~90 µs), and 8 of 12 `-j2` probes gave up at the limit.
-const SPIN: Duration = Duration::from_micros(300);
+const SPIN_BEFORE_NAP: Duration = Duration::from_micros(300);
 
 /// Spins between looks at the clock (a look costs more than a spin).
-const SPINS: u32 = 64;
+const SPINS_A_LOOK: u32 = 64;
 
-/// A nap: a thread that wakes from one is put on an idle CPU when its own is busy, where a
-/// yield left both threads taking turns on one.
+/// A nap: it leaves the CPU to the other thread where the two share one (a process confined
+/// to one CPU, or the other thread not yet moved off it), so that the probe ends at the limit
+/// rather than a scheduler tick at a time.
 const NAP: Duration = Duration::from_micros(20);
 
 /// The counter alone on its cache line.
@@ -154,14 +155,14 @@ fn wait_for(line: &AtomicU64, want: u64, start: Instant) -> bool {
         std::hint::spin_loop();
         spins = spins.wrapping_add(1);
         // Reading the clock costs more than a spin: only now and then.
-        if spins.is_multiple_of(SPINS) {
+        if spins.is_multiple_of(SPINS_A_LOOK) {
             let now = Instant::now();
             if now.duration_since(start) > LIMIT {
                 line.store(GAVE_UP, Ordering::Release);
                 return false;
             }
             let since = *spinning_since.get_or_insert(now);
-            if now.duration_since(since) > SPIN {
+            if now.duration_since(since) > SPIN_BEFORE_NAP {
                 std::thread::sleep(NAP);
                 spinning_since = None;
             }
