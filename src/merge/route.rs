@@ -7,7 +7,7 @@
 //! count is a constant, so what each shard sees, and so the output, is the same on any number
 //! of cores.
 
-use crate::parse::{Event, SessionEvent, Span};
+use crate::parse::{Event, SessionEvent};
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// The router's tables are keyed by hashes already ([`hash`]'s bits are all mixed): they are
@@ -151,19 +151,6 @@ pub fn keys<'a>(ev: &Event<&'a [u8]>) -> Keys<'a> {
             }
         }
         Event::Ignored | Event::Malformed => Keys::default(),
-    }
-}
-
-/// The keys of a line the router found a tie in, read from its parse (spans into `data`): as
-/// [`keys`], without making the whole event.
-pub fn tied_keys<'a>(ev: &Event<Span>, data: &'a [u8]) -> Keys<'a> {
-    match *ev {
-        Event::Delivery(d) => Keys {
-            key: key(Kind::Message, d.qid.get(data)),
-            tie: d.hop.and_then(|id| key(Kind::Message, id.get(data))),
-            ends: false,
-        },
-        ev => keys(&ev.map(&mut |s: Span| s.get(data))),
     }
 }
 

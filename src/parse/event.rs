@@ -1,5 +1,5 @@
 //! The MTA-neutral events a parser turns a line into, generic over the byte-slice type (a
-//! borrowed slice while parsing, a [`Span`](super::Span) between threads). What a line says about
+//! borrowed slice, or a [`Span`](super::Span) of a chunk). What a line says about
 //! a message's life (a delivery that settles it, a record that stands alone) travels here; no
 //! output format's codes do.
 

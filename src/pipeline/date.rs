@@ -318,7 +318,7 @@ impl<'a> DateStage<'a> {
         match work {
             Input::Start(file, opened) => self.start(file, opened),
             Input::Item(p) => {
-                self.offset += p.chunk.bytes().len() as u64;
+                self.offset += p.lines.bytes().len() as u64;
                 let mut dated = self.dated.take();
                 dated.clear();
                 let first_line = self.line_no + 1;
@@ -362,8 +362,8 @@ impl<'a> DateStage<'a> {
     }
 
     fn lines(&mut self, p: &Parsed, out: &mut Vec<Dated>, stamps: &mut Vec<Stamp>) {
-        let data = p.chunk.bytes();
-        let mut cuts = p.chunk.cut.iter().peekable();
+        let data = p.lines.bytes();
+        let mut cuts = p.lines.chunk().cut.iter().peekable();
         let default_host = self.hosts.get(self.file).cloned().unwrap_or_default();
         // What the lines are was counted in parallel, when they were parsed.
         let c = &p.counts;
@@ -400,7 +400,7 @@ impl<'a> DateStage<'a> {
             && self.coverage.is_none()
             && self.audit.is_none();
         let marks = p.routes.iter().map(|r| r.mark);
-        for (idx, (mark, (span, line))) in marks.zip(&p.lines).enumerate() {
+        for (idx, (mark, (span, line))) in marks.zip(p.lines.lines()).enumerate() {
             self.line_no += 1;
             if cuts.peek().is_some_and(|&&at| at == span.start()) {
                 cuts.next();
@@ -462,7 +462,7 @@ impl<'a> DateStage<'a> {
             };
             prev_ok = true;
             // Lines that name no host are the input's default host's (coverage, --only-host).
-            let host = || super::merging::host_or(host.get(data), &default_host);
+            let host = || super::merging::host_or(host, &default_host);
             // Another host's line still dates the file (the year turns over for all of them).
             if self
                 .only_host

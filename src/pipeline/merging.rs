@@ -12,7 +12,7 @@ use crate::merge::route::{self, Plan, Route, Routed, SHARDS};
 use crate::merge::{Ctx, Merger, Sharded};
 use crate::order::{Reorder, Timed};
 use crate::output::{RecordWriter, Render};
-use crate::parse::{Event, Line, Mta, Span};
+use crate::parse::{Event, Line, Mta};
 use crate::record::{Record, RecordRef};
 use crate::stats::{Stats, Summary};
 use std::cmp::Reverse;
@@ -203,11 +203,13 @@ pub(crate) struct Work {
     order: u64,
 }
 
+/// A dated line as a shard reads it: its number and time, its host, its MTA and its event.
+type Known<'w> = (&'w Dated, &'w [u8], Mta, &'w Event<&'w [u8]>);
+
 /// A chunk as its lines are read, with what they all share found once (the per-line
 /// look-ups of the input's name and default host were ~15 instructions a line).
 struct View<'w> {
     w: &'w Work,
-    data: &'w [u8],
     /// The input's host, for lines that name none.
     default_host: &'w [u8],
     /// The input's name, for the records' `source_file`.
@@ -218,31 +220,30 @@ impl<'w> View<'w> {
     fn new(w: &'w Work, names: &'w [Box<[u8]>], hosts: &'w [Box<[u8]>]) -> Self {
         View {
             w,
-            data: w.r.parsed.chunk.bytes(),
             default_host: hosts.get(w.r.file).map_or(&[][..], |h| &h[..]),
             source: names.get(w.r.file).map_or(&[][..], |n| &n[..]),
         }
     }
 
     /// The dated line at `i`: its number and time, its host (the input's if it names none),
-    /// its MTA and its event as parsed (spans into the chunk).
-    fn known(&self, i: u32) -> Option<(&'w Dated, &'w [u8], Mta, &'w Event<Span>)> {
+    /// its MTA and its event as parsed (slices of the chunk).
+    fn known(&self, i: u32) -> Option<Known<'w>> {
         let d = self.w.r.dated.get(i as usize)?;
         let Some((
             _,
             Line::Known {
                 host, mta, event, ..
             },
-        )) = self.w.r.parsed.lines.get(d.idx as usize)
+        )) = self.w.r.parsed.lines.lines().get(d.idx as usize)
         else {
             return None;
         };
-        let host = host_or(host.get(self.data), self.default_host);
+        let host = host_or(host, self.default_host);
         Some((d, host, *mta, event))
     }
 
     /// A chunk's line as a shard reads it.
-    fn line(&self, i: u32) -> Option<(Ctx<'w>, &'w Event<Span>)> {
+    fn line(&self, i: u32) -> Option<(Ctx<'w>, &'w Event<&'w [u8]>)> {
         let (d, host, mta, event) = self.known(i)?;
         let ctx = Ctx {
             line: self.w.r.line(*d),
@@ -353,7 +354,7 @@ impl RouteStage {
             let Some((_, host, _, event)) = view.known(mv.line) else {
                 continue;
             };
-            let keys = route::tied_keys(event, view.data);
+            let keys = route::keys(event);
             let Some(k) = (if mv.tied { keys.tie } else { keys.key }) else {
                 continue;
             };
@@ -420,12 +421,7 @@ impl Group {
             };
             let t = &mut self.taker;
             t.seq = place(i, None);
-            // Mapped in the call: the event is built where the merger takes it, not copied
-            // there from a return value (two `memcpy` calls a line, callgrind).
-            let data = view.data;
-            m.event(&ctx, ev.map(&mut |s: Span| s.get(data)), &mut |rec| {
-                t.take(rec)
-            })?;
+            m.event(&ctx, *ev, &mut |rec| t.take(rec))?;
         }
         for ((s, m), &from) in self.shards.iter_mut().zip(&self.from) {
             flush_due(
@@ -548,8 +544,9 @@ impl WriteStage<'_> {
             }
         }
         if let Ok(w) = Arc::try_unwrap(work) {
-            self.pool.put(w.r.parsed.chunk.buf);
-            self.lines.put(w.r.parsed.lines);
+            let (chunk, lines) = w.r.parsed.lines.into_parts();
+            self.pool.put(chunk.buf);
+            self.lines.put(lines);
             self.routes.put(w.r.parsed.routes);
             self.dated.put(w.r.dated);
         }

@@ -3,6 +3,7 @@
 //! and merged in input order.
 
 mod audit;
+mod chunk_lines;
 mod commit;
 mod date;
 mod merging;

@@ -3,6 +3,7 @@
 //! shards, and write the records in time order ([`super::merging`]). Built once from the
 //! options by [`super::convert`]; none of them sees `Config`.
 
+use super::chunk_lines::{self, ChunkLines};
 use super::date::DateStage;
 use super::merging::{Group, Part, RouteStage, Task, Work, WriteStage};
 use super::pool::{Input, Steps};
@@ -113,7 +114,7 @@ impl<'a> Steps for MailSteps<'a> {
         let default_host = self.hosts.get(source).map_or(&[][..], |h| &h[..]);
         let parsed = parse_chunk(chunk, self.mta, default_host, (&self.lines, &self.routes));
         if let Some(p) = &self.progress {
-            p.add_lines(parsed.lines.len() as u64);
+            p.add_lines(parsed.lines.lines().len() as u64);
         }
         parsed
     }
@@ -145,13 +146,12 @@ impl<'a> Steps for MailSteps<'a> {
     }
 }
 
-/// Parsed lines of a chunk: each line's span and its parse.
-pub(super) type Lines = Vec<(Span, Line<Span>)>;
+/// A vector for a chunk's parsed lines, kept between chunks.
+pub(super) type Lines = chunk_lines::Spare;
 
-/// A chunk and its parsed lines (spans into the chunk).
+/// A chunk and its parsed lines (slices of the chunk).
 pub(super) struct Parsed {
-    pub(super) chunk: Chunk,
-    pub(super) lines: Lines,
+    pub(super) lines: ChunkLines,
     /// Each line's route (the correlation keys it names), apart: the router reads only these.
     pub(super) routes: Vec<Route>,
     /// The lines whose route ties two keys (their indices, in order): the serial router visits
@@ -328,8 +328,9 @@ impl Reading {
     }
 }
 
-/// Parses one chunk: a [`Line`] per line, slices turned into spans, and its route (keys hashed
-/// here, in parallel, for the serial router). Lines that name no host are `default_host`'s.
+/// Parses one chunk: a [`Line`] per line, its slices left in the chunk, and its route (keys
+/// hashed here, in parallel, for the serial router). Lines that name no host are
+/// `default_host`'s.
 #[inline(never)]
 pub(super) fn parse_chunk(
     chunk: Chunk,
@@ -337,68 +338,63 @@ pub(super) fn parse_chunk(
     default_host: &[u8],
     (pool, routes_pool): (&Pool<Lines>, &Pool<Vec<Route>>),
 ) -> Parsed {
-    let data = chunk.bytes();
-    let mut lines = pool.take();
-    lines.clear();
     let mut routes = routes_pool.take();
     routes.clear();
     let mut tied = Vec::new();
     let mut counts = Counts::default();
-    // The BSD stamp of the known line before, as a word.
-    let mut prev = None;
-    // The stamp of the lines of one second, read once.
-    let mut stamps = syslog::Stamps::default();
-    let mut start = 0;
-    // Each line's end by the inlined SSE2 search from its start. One `memchr_iter` over the
-    // chunk (AVX2 through a function pointer, set up once) was cheaper before the stamps were
-    // kept above; with them it costs 3.1 M instructions more on 30 MB of the Postfix log and
-    // 1.06x the `-j1` time (callgrind; docs/experiments/placement.py ab, 13 rounds).
-    while start < data.len() {
-        let end = crate::search::byte(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
-        let raw = &data[start..end];
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        let line = parse_line_as_with(raw, mta, &mut stamps);
-        counts.lines += 1;
-        let r = match &line {
-            Line::Known {
-                host,
-                mta,
-                event,
-                stamp,
-            } => {
-                let malformed = matches!(event, Event::Malformed);
-                let read = !malformed && !matches!(event, Event::Ignored);
-                let word = stamp.bsd_word();
-                let same = word.is_some() && word == prev;
-                prev = word;
-                let mark = Mark::KNOWN
-                    | if malformed { Mark::MALFORMED } else { 0 }
-                    | if read { Mark::READ } else { 0 }
-                    | if same { Mark::SAME } else { 0 };
-                counts.recognised += 1;
-                counts.malformed += u64::from(malformed);
-                if let Some(n) = counts.by_mta.get_mut(*mta as usize) {
-                    *n += 1;
+    let lines = ChunkLines::parse(chunk, pool.take(), |data, lines| {
+        // The BSD stamp of the known line before, as a word.
+        let mut prev = None;
+        // The stamp of the lines of one second, read once.
+        let mut stamps = syslog::Stamps::default();
+        let mut start = 0;
+        // Each line's end by the inlined SSE2 search from its start. One `memchr_iter` over
+        // the chunk (AVX2 through a function pointer, set up once) was cheaper before the
+        // stamps were kept above; with them it costs 3.1 M instructions more on 30 MB of the
+        // Postfix log and 1.06x the `-j1` time (callgrind; docs/experiments/placement.py ab,
+        // 13 rounds).
+        while start < data.len() {
+            let end = crate::search::byte(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
+            let raw = &data[start..end];
+            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+            let line = parse_line_as_with(raw, mta, &mut stamps);
+            counts.lines += 1;
+            let r = match &line {
+                Line::Known {
+                    host,
+                    mta,
+                    event,
+                    stamp,
+                } => {
+                    let malformed = matches!(event, Event::Malformed);
+                    let read = !malformed && !matches!(event, Event::Ignored);
+                    let word = stamp.bsd_word();
+                    let same = word.is_some() && word == prev;
+                    prev = word;
+                    let mark = Mark::KNOWN
+                        | if malformed { Mark::MALFORMED } else { 0 }
+                        | if read { Mark::READ } else { 0 }
+                        | if same { Mark::SAME } else { 0 };
+                    counts.recognised += 1;
+                    counts.malformed += u64::from(malformed);
+                    if let Some(n) = counts.by_mta.get_mut(*mta as usize) {
+                        *n += 1;
+                    }
+                    let mut r = route::route(super::merging::host_or(host, default_host), event);
+                    r.mark = mark;
+                    r
                 }
-                let mut r = route::route(super::merging::host_or(host, default_host), event);
-                r.mark = mark;
-                r
+                Line::Unknown => Route::default(),
+            };
+            if r.tie != 0 {
+                tied.push(routes.len() as u32);
             }
-            Line::Unknown => Route::default(),
-        };
-        if r.tie != 0 {
-            tied.push(routes.len() as u32);
+            routes.push(r);
+            lines.push((Span::of(data, raw), line));
+            start = end + 1;
         }
-        routes.push(r);
-        // Mapped into its place in the vector: a mapped line pushed was copied once more.
-        lines.push((Span::of(data, raw), Line::Unknown));
-        if let Some((_, slot)) = lines.last_mut() {
-            *slot = line.map(|s| Span::of(data, s));
-        }
-        start = end + 1;
-    }
+    });
     Parsed {
-        chunk,
         lines,
         routes,
         tied,
