@@ -578,7 +578,8 @@ impl Merger {
     }
 
     /// Merges one event; records it decides are passed to `emit`.
-    pub fn event(&mut self, ctx: &Ctx, ev: Event<&[u8]>, emit: &mut Emit) -> Result<(), Error> {
+    /// The event is read where it lies (a parsed line in its chunk), not copied into the call.
+    pub fn event(&mut self, ctx: &Ctx, ev: &Event<&[u8]>, emit: &mut Emit) -> Result<(), Error> {
         let now = ctx.ts.instant.as_second();
         if !self.pending.is_empty() {
             self.flush_pending(now.saturating_sub(reject::SENDER_WAIT_SECS), emit)?;
@@ -588,7 +589,7 @@ impl Merger {
         if self.open.len().saturating_mul(self.share) > OPEN_BUDGET {
             self.shed_oldest();
         }
-        match ev {
+        match *ev {
             Event::Client {
                 qid,
                 client,
@@ -625,7 +626,7 @@ impl Merger {
                 m.nrcpt = nrcpt.or(m.nrcpt);
                 self.release_pending(ctx, qid, emit)?;
             }
-            Event::Arrival(a) => {
+            Event::Arrival(ref a) => {
                 let m = self.message(ctx, a.qid);
                 m.sender = Some(kept(a.from));
                 m.size = a.size.or(m.size);
@@ -689,7 +690,7 @@ impl Merger {
             Event::Removed { qid } => {
                 self.close(ctx.host, qid);
             }
-            Event::Delivery(d) => return self.delivery(ctx, d, emit),
+            Event::Delivery(ref d) => return self.delivery(ctx, d, emit),
             Event::Reject(r) => return self.reject(ctx, r, emit),
             Event::Notification { qid, new_qid } => {
                 // The bounce daemon may log after qmgr removed the message: never reopen it.
@@ -712,7 +713,7 @@ impl Merger {
         Ok(())
     }
 
-    fn delivery(&mut self, ctx: &Ctx, d: Delivery<&[u8]>, emit: &mut Emit) -> Result<(), Error> {
+    fn delivery(&mut self, ctx: &Ctx, d: &Delivery<&[u8]>, emit: &mut Emit) -> Result<(), Error> {
         let status = match d.status {
             DeliveryStatus::Sent => Status::Sent,
             DeliveryStatus::Deferred => Status::Deferred,
@@ -957,7 +958,7 @@ mod tests {
     /// Merges each line of `text`, handing its records to `f`; held rejects stay held.
     pub(super) fn feed(m: &mut Merger, text: &str, f: &mut dyn FnMut(&RecordRef)) {
         each_event(text, &mut |ctx, event| {
-            let _ = m.event(ctx, event, &mut |r| {
+            let _ = m.event(ctx, &event, &mut |r| {
                 f(r);
                 Ok(())
             });

@@ -206,7 +206,7 @@ mod tests {
         let mut out = Vec::new();
         each_event(text, &mut |ctx, event| {
             let shard = s.router.shard(route::route(ctx.host, &event).key);
-            let _ = s.shards[shard].event(ctx, event, &mut |r| {
+            let _ = s.shards[shard].event(ctx, &event, &mut |r| {
                 out.push(r.to_owned_record());
                 Ok(())
             });

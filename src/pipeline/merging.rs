@@ -421,7 +421,7 @@ impl Group {
             };
             let t = &mut self.taker;
             t.seq = place(i, None);
-            m.event(&ctx, *ev, &mut |rec| t.take(rec))?;
+            m.event(&ctx, ev, &mut |rec| t.take(rec))?;
         }
         for ((s, m), &from) in self.shards.iter_mut().zip(&self.from) {
             flush_due(
