@@ -399,8 +399,44 @@ impl<'a> DateStage<'a> {
             && self.only_host.is_none()
             && self.coverage.is_none()
             && self.audit.is_none();
-        let marks = p.routes.iter().map(|r| r.mark);
-        for (idx, (mark, (span, line))) in marks.zip(p.lines.lines()).enumerate() {
+        let lines = p.lines.lines();
+        // A route a line (the parse step pushes both): never read past the lines.
+        let routes = p.routes.get(..lines.len()).unwrap_or(&p.routes);
+        let mut next = 0;
+        while next < lines.len() {
+            // A run of known lines of the last stamp's second needs only its marks (when plain,
+            // with no cut line left in the chunk): most lines, read in this tight loop (the
+            // general loop below was ~45 instructions a line).
+            if plain && prev_ok && cuts.peek().is_none() {
+                if let Some(at) = stamps.len().checked_sub(1) {
+                    let start = next;
+                    while let Some(r) = routes.get(next) {
+                        if r.mark & (Mark::KNOWN | Mark::SAME) != Mark::KNOWN | Mark::SAME {
+                            break;
+                        }
+                        if r.mark & Mark::READ != 0 {
+                            out.push(Dated {
+                                idx: next as u32,
+                                stamp: at as u32,
+                                now,
+                            });
+                        }
+                        next += 1;
+                    }
+                    if next > start {
+                        last = Some(at);
+                        self.line_no += (next - start) as u64;
+                        continue;
+                    }
+                }
+            }
+            let idx = next;
+            next += 1;
+            let (Some(mark), Some((span, line))) =
+                (routes.get(idx).map(|r| r.mark), lines.get(idx))
+            else {
+                break;
+            };
             self.line_no += 1;
             if cuts.peek().is_some_and(|&&at| at == span.start()) {
                 cuts.next();
