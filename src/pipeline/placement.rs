@@ -51,14 +51,18 @@ const GAVE_UP: u64 = u64::MAX;
 /// if the other thread could not be started or the two never ran at once within [`LIMIT`].
 /// Usually takes 0.4–1 ms: the other thread waits for a CPU of its own to wake ([`away_from`]).
 pub fn one_way_ns() -> Option<u64> {
-    let line = Line(AtomicU64::new(0));
+    let line = &Line(AtomicU64::new(0));
     let rounds = TRIPS * BATCHES as u64;
     let start = Instant::now();
     let here = current_cpu();
     let fastest = std::thread::scope(|s| {
         let spawned = std::thread::Builder::new()
             .name("mlc-probe".to_string())
-            .spawn_scoped(s, || {
+            // Everything but the line moved in: read through a reference, the start and
+            // the count were loads from the parent's stack, whose cache line the parent
+            // writes, and a profile-guided build that kept them there timed ~140 ns a trip
+            // where the CPUs were ~60 apart.
+            .spawn_scoped(s, move || {
                 away_from(here);
                 for i in 0..rounds {
                     if !wait_for(&line.0, 2 * i + 1, start) {
