@@ -12,11 +12,11 @@ use crate::input::chunk::Chunk;
 use crate::parse::{Line, Span};
 
 /// A line's span in its chunk and its parse.
-pub(super) type Parsed<'a> = (Span, Line<&'a [u8]>);
+pub(super) type ParsedLine<'a> = (Span, Line<&'a [u8]>);
 
 /// An empty vector of parsed lines, kept for the next chunk. Its element type names the
 /// `'static` lifetime only because it holds none: [`ChunkLines::into_parts`] empties it.
-pub(super) type Spare = Vec<Parsed<'static>>;
+pub(super) type Spare = Vec<ParsedLine<'static>>;
 
 /// A chunk with its parsed lines, whose slices point into the chunk's bytes.
 ///
@@ -36,7 +36,7 @@ impl ChunkLines {
     pub(super) fn parse(
         chunk: Chunk,
         mut spare: Spare,
-        parse: impl for<'a> FnOnce(&'a [u8], &mut Vec<Parsed<'a>>),
+        parse: impl for<'a> FnOnce(&'a [u8], &mut Vec<ParsedLine<'a>>),
     ) -> ChunkLines {
         spare.clear();
         let data = chunk.bytes();
@@ -45,8 +45,8 @@ impl ChunkLines {
         // the result with the vector. Its heap buffer does not move or change while the result
         // lives (the field is private and only read), and every way out of the result lends
         // the lines with the result's own lifetime or clears them first.
-        let lines: &mut Vec<Parsed<'_>> =
-            unsafe { &mut *std::ptr::from_mut(&mut spare).cast::<Vec<Parsed<'_>>>() };
+        let lines: &mut Vec<ParsedLine<'_>> =
+            unsafe { &mut *std::ptr::from_mut(&mut spare).cast::<Vec<ParsedLine<'_>>>() };
         parse(data, lines);
         ChunkLines {
             lines: spare,
@@ -65,7 +65,7 @@ impl ChunkLines {
     }
 
     /// The parsed lines, in order.
-    pub(super) fn lines(&self) -> &[Parsed<'_>] {
+    pub(super) fn lines(&self) -> &[ParsedLine<'_>] {
         &self.lines
     }
 

@@ -391,10 +391,9 @@ impl<'a> DateStage<'a> {
         // The last known line's stamp was resolved (and stored last): a line with the same
         // stamp shares it without reading its own.
         let mut prev_ok = false;
-        // With no --strict, --only-host, coverage or audit to serve, a line of the second before
-        // needs only its marks: its stamp is the last one stored, and the file's first stamp
-        // was stored by the line that stored it. This step is serial: the general path was ~70
-        // instructions a line (callgrind), and read each parsed line.
+        // No --strict, --only-host, coverage or audit to serve: a line of the second before
+        // needs only its marks. This step is serial: the general path was ~70 instructions a
+        // line (callgrind), and read each parsed line.
         let plain = !self.strict
             && self.only_host.is_none()
             && self.coverage.is_none()
@@ -404,9 +403,11 @@ impl<'a> DateStage<'a> {
         let routes = p.routes.get(..lines.len()).unwrap_or(&p.routes);
         let mut next = 0;
         while next < lines.len() {
-            // A run of known lines of the last stamp's second needs only its marks (when plain,
-            // with no cut line left in the chunk): most lines, read in this tight loop (the
-            // general loop below was ~45 instructions a line).
+            // A run of known lines of the last stamp's second needs only its marks, when plain:
+            // its stamp is the last one stored, and the file's first stamp was stored by the
+            // line that stored it. Most lines, read in this tight loop while no cut line is left
+            // in the chunk (the general loop below, which gives them the same, took ~45
+            // instructions a line).
             if plain && prev_ok && cuts.peek().is_none() {
                 if let Some(at) = stamps.len().checked_sub(1) {
                     let start = next;
@@ -449,19 +450,6 @@ impl<'a> DateStage<'a> {
                     }
                 }
                 continue;
-            }
-            if plain && prev_ok && mark & Mark::SAME != 0 {
-                if let Some(at) = stamps.len().checked_sub(1) {
-                    last = Some(at);
-                    if mark & Mark::READ != 0 {
-                        out.push(Dated {
-                            idx: idx as u32,
-                            stamp: at as u32,
-                            now,
-                        });
-                    }
-                    continue;
-                }
             }
             let Line::Known {
                 stamp, mta, host, ..
