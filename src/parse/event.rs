@@ -1,5 +1,5 @@
-//! The MTA-neutral events a parser turns a line into, generic over the byte-slice type (a
-//! borrowed slice, or a [`Span`](super::Span) of a chunk). What a line says about
+//! The MTA-neutral events a parser turns a line into, generic over the byte-slice type (the
+//! pipeline's are borrowed slices of their chunk). What a line says about
 //! a message's life (a delivery that settles it, a record that stands alone) travels here; no
 //! output format's codes do.
 
@@ -80,27 +80,6 @@ pub struct Standalone<S> {
     pub ssl: Option<S>,
 }
 
-impl<S> Standalone<S> {
-    fn map<T>(self, f: &mut impl FnMut(S) -> T) -> Standalone<T> {
-        Standalone {
-            qid: f(self.qid),
-            from: f(self.from),
-            to: f(self.to),
-            client_host: self.client_host.map(&mut *f),
-            client_ip: self.client_ip.map(&mut *f),
-            relay: self.relay.map(&mut *f),
-            size: self.size,
-            delivered: self.delivered,
-            outbound: self.outbound,
-            once: self.once,
-            virus: self.virus.map(&mut *f),
-            rbl: self.rbl.map(&mut *f),
-            spam: self.spam.map(&mut *f),
-            ssl: self.ssl.map(&mut *f),
-        }
-    }
-}
-
 /// An arrival line: everything optional but the queue ID and sender.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Arrival<S> {
@@ -133,22 +112,6 @@ impl<S> Arrival<S> {
             message_id: None,
             sasl_username: None,
             prev_qid: None,
-        }
-    }
-
-    fn map<T>(self, f: &mut impl FnMut(S) -> T) -> Arrival<T> {
-        Arrival {
-            qid: f(self.qid),
-            from: f(self.from),
-            size: self.size,
-            nrcpt: self.nrcpt,
-            client_host: self.client_host.map(&mut *f),
-            client_ip: self.client_ip.map(&mut *f),
-            helo: self.helo.map(&mut *f),
-            proto: self.proto.map(&mut *f),
-            message_id: self.message_id.map(&mut *f),
-            sasl_username: self.sasl_username.map(&mut *f),
-            prev_qid: self.prev_qid.map(&mut *f),
         }
     }
 }
@@ -275,38 +238,6 @@ pub enum SessionEvent<S> {
     },
 }
 
-impl<S> SessionEvent<S> {
-    fn map<T>(self, f: &mut impl FnMut(S) -> T) -> SessionEvent<T> {
-        match self {
-            SessionEvent::Connect { session, host, ip } => SessionEvent::Connect {
-                session: f(session),
-                host: f(host),
-                ip: f(ip),
-            },
-            SessionEvent::Message {
-                session,
-                qid,
-                size,
-                nrcpt,
-                proto,
-            } => SessionEvent::Message {
-                session: f(session),
-                qid: f(qid),
-                size,
-                nrcpt,
-                proto: proto.map(f),
-            },
-            SessionEvent::Reject { session, reject } => SessionEvent::Reject {
-                session: f(session),
-                reject: reject.map(f),
-            },
-            SessionEvent::Disconnect { session } => SessionEvent::Disconnect {
-                session: f(session),
-            },
-        }
-    }
-}
-
 /// A parsed log line.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Line<S> {
@@ -318,138 +249,4 @@ pub enum Line<S> {
         mta: Mta,
         event: Event<S>,
     },
-}
-
-impl<S> Delivery<S> {
-    // Inlined where a line is mapped (every delivery line, twice): out of line, the delivery
-    // is copied through its return value (callgrind: ~170 instructions a delivery).
-    #[inline]
-    fn map<T>(self, f: &mut impl FnMut(S) -> T) -> Delivery<T> {
-        Delivery {
-            qid: f(self.qid),
-            to: f(self.to),
-            orig_to: self.orig_to.map(&mut *f),
-            relay: f(self.relay),
-            delay: self.delay,
-            delays: self.delays.map(&mut *f),
-            dsn: self.dsn.map(&mut *f),
-            status: self.status,
-            reply: f(self.reply),
-            list: self.list,
-            closes_when_final: self.closes_when_final,
-            hop: self.hop.map(&mut *f),
-        }
-    }
-}
-
-impl<S> Reject<S> {
-    fn map<T>(self, f: &mut impl FnMut(S) -> T) -> Reject<T> {
-        Reject {
-            qid: self.qid.map(&mut *f),
-            action: self.action,
-            milter: self.milter,
-            stage: f(self.stage),
-            client: f(self.client),
-            reply: f(self.reply),
-            code: self.code,
-            from: self.from.map(&mut *f),
-            to: self.to.map(&mut *f),
-            proto: self.proto.map(&mut *f),
-            helo: self.helo.map(&mut *f),
-        }
-    }
-}
-
-impl<S> Event<S> {
-    /// Converts every slice of the event with `f` (borrowed slice ⇄ span).
-    #[inline]
-    pub fn map<T>(self, f: &mut impl FnMut(S) -> T) -> Event<T> {
-        match self {
-            Event::Client {
-                qid,
-                client,
-                sasl_username,
-            } => Event::Client {
-                qid: f(qid),
-                client: f(client),
-                sasl_username: sasl_username.map(f),
-            },
-            Event::Pickup { qid, from } => Event::Pickup {
-                qid: f(qid),
-                from: f(from),
-            },
-            Event::MessageId { qid, message_id } => Event::MessageId {
-                qid: f(qid),
-                message_id: f(message_id),
-            },
-            Event::Queued {
-                qid,
-                from,
-                size,
-                nrcpt,
-            } => Event::Queued {
-                qid: f(qid),
-                from: f(from),
-                size,
-                nrcpt,
-            },
-            Event::Arrival(a) => Event::Arrival(a.map(f)),
-            Event::NewMessage { qid } => Event::NewMessage { qid: f(qid) },
-            Event::Standalone(x) => Event::Standalone(x.map(f)),
-            Event::DeliveryStart {
-                qid,
-                delivery,
-                channel,
-                to,
-            } => Event::DeliveryStart {
-                qid: f(qid),
-                delivery: f(delivery),
-                channel: f(channel),
-                to: f(to),
-            },
-            Event::DeliveryEnd {
-                delivery,
-                status,
-                reply,
-            } => Event::DeliveryEnd {
-                delivery: f(delivery),
-                status,
-                reply: f(reply),
-            },
-            Event::Expired { qid, from } => Event::Expired {
-                qid: f(qid),
-                from: f(from),
-            },
-            Event::Removed { qid } => Event::Removed { qid: f(qid) },
-            Event::Delivery(d) => Event::Delivery(d.map(f)),
-            Event::Reject(r) => Event::Reject(r.map(f)),
-            Event::Notification { qid, new_qid } => Event::Notification {
-                qid: f(qid),
-                new_qid: f(new_qid),
-            },
-            Event::Session(s) => Event::Session(s.map(f)),
-            Event::Ignored => Event::Ignored,
-            Event::Malformed => Event::Malformed,
-        }
-    }
-}
-
-impl<S> Line<S> {
-    #[inline]
-    pub fn map<T>(self, mut f: impl FnMut(S) -> T) -> Line<T> {
-        match self {
-            Line::Unknown => Line::Unknown,
-            Line::Known {
-                stamp,
-                host,
-                mta,
-                event,
-            } => Line::Known {
-                stamp,
-                host: f(host),
-                mta,
-                event: event.map(&mut f),
-            },
-        }
-    }
 }

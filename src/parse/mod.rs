@@ -1,8 +1,8 @@
 //! Parse stage: one log line in, one [`Line`] out. Pure functions over borrowed bytes; nothing
 //! here allocates, does I/O or fails: a line no parser knows comes back as [`Line::Unknown`].
-//! Events are generic over the byte-slice type (`Line::map` turns borrowed slices into
-//! chunk-relative [`Span`]s); the pipeline keeps them as the parsers give them, slices of the
-//! chunk they were read from, held with it (`pipeline/chunk_lines.rs`).
+//! The pipeline keeps parsed lines as the parsers give them, slices of the chunk they were read
+//! from, held with it (`pipeline/chunk_lines.rs`); a line's own place in its chunk is a
+//! [`Span`].
 
 /// A `memchr::memmem` finder for a constant needle, built once: building one per call (what
 /// `memmem::find` does) cost 4% of the CPU time on Sendmail logs.

@@ -1,8 +1,8 @@
 //! A chunk and its lines as the parsers gave them: each line's event keeps its slices of the
 //! chunk's bytes, held together with those bytes, so that it crosses threads as it is.
 //!
-//! Turning each parsed line's slices into offsets and back (`Line::map` to spans in the parse
-//! step, to slices again in the merge step) was 8-11% of a Postfix conversion's instructions
+//! Turning each parsed line's slices into offsets and back (spans in the parse step, slices
+//! again in the merge step) was 8-11% of a Postfix conversion's instructions
 //! and 7% of a Sendmail one's (callgrind); the entries are bigger as slices (240 bytes a line
 //! against 152), which gives back part of it in time (docs/PERFORMANCE.md, twenty-third
 //! session). The lines' vector is recycled from chunk to chunk: a fresh one a chunk, freed by
