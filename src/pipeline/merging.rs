@@ -293,6 +293,8 @@ pub(super) struct Group {
     /// Scratch: the time of each of the chunk's lines (read when a shard holds a reject: when
     /// another shard's line would have written it in one merger).
     latest: Latest,
+    /// Scratch: the indices of the chunk's lines that are this group's (see [`Group::run`]).
+    lines: Vec<u32>,
 }
 
 #[derive(Default)]
@@ -406,7 +408,32 @@ impl Group {
         for (s, m) in mine.iter_mut().enumerate() {
             *m = (s % count == self.index).then_some(s / count);
         }
-        for (i, &s) in w.shard.iter().enumerate() {
+        // With several groups, the group's own lines are gathered first without a branch a
+        // line: which group a line is for follows its key's hash, a coin toss with two groups
+        // that a branch on it mispredicted for every other line (one group: every line).
+        let lines = &mut self.lines;
+        let n = if count > 1 {
+            if lines.len() < w.shard.len() {
+                lines.resize(w.shard.len(), 0);
+            }
+            let mut n = 0;
+            for (i, &s) in w.shard.iter().enumerate() {
+                if let Some(at) = lines.get_mut(n) {
+                    *at = i as u32;
+                }
+                n += usize::from(mine.get(usize::from(s)).is_some_and(Option::is_some));
+            }
+            n
+        } else {
+            lines.clear();
+            lines.extend(0..w.shard.len() as u32);
+            lines.len()
+        };
+        for &i in lines.get(..n).unwrap_or_default() {
+            let i = i as usize;
+            let Some(&s) = w.shard.get(i) else {
+                continue;
+            };
             let Some(&Some(slot)) = mine.get(usize::from(s)) else {
                 continue;
             };
@@ -604,6 +631,7 @@ impl<'a> Merging<'a> {
                 taker: Taker::new(&out),
                 from: Vec::new(),
                 latest: Latest::default(),
+                lines: Vec::new(),
             })
             .collect();
         for (s, m) in sharded.shards.into_iter().enumerate() {
