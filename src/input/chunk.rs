@@ -6,11 +6,12 @@
 use std::io::{self, Read};
 use std::sync::{Arc, Mutex};
 
-/// Default chunk size: large enough to amortise hand-offs between threads, small enough that a
-/// chunk, its parsed lines and its records stay in a core's 1 MiB L2 cache from reading to
-/// writing (256 KiB against 1 MiB, interleaved runs: 5% less time with one thread on the
-/// 1 GiB log, 12% on the rotated gzip set, and no slower with two; docs/PERFORMANCE.md).
-pub const CHUNK_SIZE: usize = 256 << 10;
+/// Default chunk size (more workers cut it, `pipeline::chunk_size`). With two workers a chunk
+/// of 1 MiB takes less time than one of 256 KiB: each chunk's lines cross between the cores,
+/// and fewer, larger crossings cost less (PGO builds, interleaved: the 1 GiB log 4% less, the
+/// zstd set 7%, the gzip set and the Sendmail log 3-4%). One worker takes as long with
+/// either, within 2% (docs/PERFORMANCE.md, the twenty-fifth session).
+pub const CHUNK_SIZE: usize = 1 << 20;
 
 /// Buffers kept for reuse at most.
 const POOL_MAX: usize = 64;
