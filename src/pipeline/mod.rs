@@ -153,12 +153,11 @@ pub fn convert_from(
     let carried = state
         .as_mut()
         .and_then(|s| Some((s.merger.take()?, s.held.take()?)));
-    // Two workers on CPUs far apart keep an end of the pipeline each (`pool`), and the back
-    // end's worker merges one group: the tables stay in one core's cache, and no group reads
-    // lines the other's core routed. Two workers that both take any step also merge one group:
-    // a chunk's lines are then merged on one core, not split between both by their keys (with
-    // 1 MiB chunks, 2-11% less time than two groups; docs/PERFORMANCE.md). More workers have a
-    // group each: one group's merge, a step no two workers can share, would bound them.
+    // Two workers on CPUs far apart keep an end of the pipeline each (`pool`). Two workers,
+    // whichever steps they take, merge one group: a chunk's lines are merged on one core, not
+    // split between both by their keys (with 1 MiB chunks, 2-11% less time than two groups;
+    // docs/PERFORMANCE.md), and the tables stay in one core's cache. More workers have a group
+    // each: one group's merge, a step no two workers can share, would bound them.
     let apart = (workers == 2 && cfg.ends.is_none())
         .then(placement::one_way_ns)
         .flatten();
@@ -166,9 +165,7 @@ pub fn convert_from(
         && cfg
             .ends
             .unwrap_or(apart.is_some_and(|ns| ns >= placement::FAR_NS));
-    let groups = cfg
-        .groups
-        .unwrap_or(if ends || workers == 2 { 1 } else { workers });
+    let groups = cfg.groups.unwrap_or(if workers == 2 { 1 } else { workers });
     dating.summary.stats.schedule = placement::schedule(workers, apart, ends);
     let merging = Merging::new(out, cfg.max_age_secs, groups, pools, carried);
     let keep = state.is_some();
