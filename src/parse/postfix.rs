@@ -431,10 +431,7 @@ fn reject<'a>(qid: Option<&'a [u8]>, rest: &'a [u8]) -> Option<Event<&'a [u8]>> 
     let stage_end = crate::search::byte(b' ', text)?;
     let stage = &text[..stage_end];
     // The envelope list starts at the last "; from=" (or "; proto=" when there is no sender).
-    let tail_at = finder_rev!(b"; from=")
-        .rfind(text)
-        .or_else(|| finder_rev!(b"; to=").rfind(text))
-        .or_else(|| finder_rev!(b"; proto=").rfind(text));
+    let tail_at = envelope_start(text);
     let (head, tail) = match tail_at {
         Some(i) => (&text[..i], &text[i + 2..]),
         None => (text, &text[text.len()..]),
@@ -465,6 +462,27 @@ fn reject<'a>(qid: Option<&'a [u8]>, rest: &'a [u8]) -> Option<Event<&'a [u8]>> 
         r.reply = c.get(end + 2..).unwrap_or_default();
     }
     Some(Event::Reject(r))
+}
+
+/// Where a reject's envelope list starts: the last `; from=`, else the last `; to=`, else the
+/// last `; proto=`. One backward pass over the text's semicolons (a reject has one or two), not
+/// three substring searches (~800 instructions a reject, callgrind).
+fn envelope_start(text: &[u8]) -> Option<usize> {
+    let (mut to, mut proto) = (None, None);
+    let mut end = text.len();
+    while let Some(i) = crate::search::byte_rev(b';', &text[..end]) {
+        let after = &text[i + 1..];
+        if after.starts_with(b" from=") {
+            return Some(i);
+        }
+        if to.is_none() && after.starts_with(b" to=") {
+            to = Some(i);
+        } else if proto.is_none() && after.starts_with(b" proto=") {
+            proto = Some(i);
+        }
+        end = i;
+    }
+    to.or(proto)
 }
 
 /// Reads `from=<a> to=<b> proto=ESMTP helo=<h>` (postscreen separates with `, `) into `r`;
@@ -760,6 +778,45 @@ mod tests {
             event("Nov 18 12:37:32 PostfixServer postfix/smtp[8372]: 1F2DF60508: to=<istoy.malasugi@site01.talakitok.com>, "),
             Event::Malformed
         );
+    }
+
+    /// The one backward pass finds what the three substring searches found.
+    #[test]
+    fn envelope_start_is_the_last_list_start() {
+        let rfind = |text: &[u8]| {
+            let last = |n: &[u8]| memchr::memmem::rfind(text, n);
+            last(b"; from=")
+                .or_else(|| last(b"; to="))
+                .or_else(|| last(b"; proto="))
+        };
+        let parts: [&[u8]; 9] = [
+            b"; from=<a>",
+            b"; to=<b>",
+            b"; proto=ESMTP",
+            b";",
+            b"; ",
+            b"x; y",
+            b";from=",
+            b" helo=<h>",
+            b"550 5.7.1 text",
+        ];
+        // Every sequence of up to four parts.
+        let mut texts: Vec<Vec<u8>> = vec![Vec::new()];
+        for _ in 0..4 {
+            let longer: Vec<Vec<u8>> = texts
+                .iter()
+                .flat_map(|t| parts.iter().map(move |p| [t.as_slice(), p].concat()))
+                .collect();
+            texts.extend(longer);
+        }
+        for t in &texts {
+            assert_eq!(
+                envelope_start(t),
+                rfind(t),
+                "{}",
+                String::from_utf8_lossy(t)
+            );
+        }
     }
 
     #[test]
