@@ -163,6 +163,13 @@ impl Sharded {
         }
     }
 
+    /// [`Merger::set_reply_codes`] for every shard.
+    pub fn set_reply_codes(&mut self, on: bool) {
+        for m in &mut self.shards {
+            m.set_reply_codes(on);
+        }
+    }
+
     /// A restored state is given this run's eviction age.
     pub fn set_max_age(&mut self, secs: i64) {
         for m in &mut self.shards {

@@ -50,6 +50,11 @@ impl<W: Write + Send> RecordWriter for Awstats<W> {
         false
     }
 
+    /// A delivery's code is its status's (a bounce's from its DSN, as logged if it is).
+    fn reply_codes(&self) -> bool {
+        false
+    }
+
     fn write_rendered(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.out.write_all(bytes)
     }

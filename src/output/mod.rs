@@ -111,9 +111,16 @@ pub trait RecordWriter: Send {
         None
     }
     /// Whether the format reads the columns the line formats do not: the relay's host, IP and
-    /// port (`relay_host`, …) and Postfix's `delays`. Those that write the relay only as logged
-    /// say no, and the merge step then leaves the relay unsplit and the delays unread.
+    /// port (`relay_host`, …), Postfix's `delays`, and `message_id`, `helo`, `proto` and
+    /// `sasl_username`. Those that write the relay only as logged say no, and the merge step
+    /// then leaves the relay unsplit, the delays unread and the others empty.
     fn details(&self) -> bool {
+        true
+    }
+    /// Whether the format reads a delivery's SMTP reply code, and its DSN where the line logs
+    /// none but the reply has one (both read from the reply's text). Those that say no get
+    /// deliveries with no `smtp_code`, and the logged `dsn` where there is one.
+    fn reply_codes(&self) -> bool {
         true
     }
     /// Writes bytes made by the [`RecordWriter::renderer`].

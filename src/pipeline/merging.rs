@@ -622,6 +622,7 @@ impl<'a> Merging<'a> {
         });
         sharded.set_max_age(max_age_secs);
         sharded.set_details(out.writer.details());
+        sharded.set_reply_codes(out.writer.reply_codes());
         let n = groups.clamp(1, SHARDS);
         let mut gs: Vec<Group> = (0..n)
             .map(|index| Group {
