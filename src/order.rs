@@ -32,6 +32,11 @@ pub struct Reorder<T = Box<Record>> {
     arrived: u64,
     newest: i128,
     window: i128,
+    /// `newest` less `window` (saturating): records before it go out. Kept, not worked out a
+    /// record: it changes only with `newest`, and most records share their second with the one
+    /// before (two saturating 128-bit subtractions were ~25 of this serial step's ~170
+    /// instructions a record, callgrind).
+    limit: i128,
 }
 
 /// A record that came after a later one, ordered by (key, arrival) only.
@@ -113,6 +118,7 @@ impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Reorder<T> {
             late: BinaryHeap::new(),
             newest: saved.newest,
             window: saved.window,
+            limit: saved.newest.saturating_sub(saved.window),
         })
     }
 }
@@ -125,6 +131,8 @@ impl<T: Timed> Reorder<T> {
             arrived: 0,
             newest: i128::MIN,
             window: i128::from(window_secs) * 1_000_000_000,
+            // The minimum less any window (nothing seen yet).
+            limit: i128::MIN,
         }
     }
 
@@ -170,12 +178,12 @@ impl<T: Timed> Reorder<T> {
                 emit(h)?;
             }
         }
-        // Saturating: `newest` starts at the minimum (nothing seen yet).
-        if key < self.newest.saturating_sub(self.window) {
+        if key < self.limit {
             // The log stepped back further than the window (clock step, files out of order):
             // what is held is complete; start over from here.
             self.finish(emit)?;
             self.newest = key;
+            self.limit = key.saturating_sub(self.window);
         }
         // After the last record not later than this one: ties keep arrival order. Nearly
         // every record is the latest so far and goes at the back of the queue.
@@ -189,8 +197,11 @@ impl<T: Timed> Reorder<T> {
             }));
             self.arrived += 1;
         }
-        self.newest = self.newest.max(key);
-        let limit = self.newest.saturating_sub(self.window);
+        if key > self.newest {
+            self.newest = key;
+            self.limit = key.saturating_sub(self.window);
+        }
+        let limit = self.limit;
         if self.late.is_empty() {
             // The usual case, in one comparison a record (this step is serial).
             while self.held.front().is_some_and(|(k, _)| *k < limit) {
