@@ -606,16 +606,16 @@ impl Merger {
         match *ev {
             Event::Client {
                 qid,
-                client,
+                client_host,
+                client_ip,
                 sasl_username,
             } => {
                 // smtpd's `client=` is a queue file's first line: a message still open under
                 // this ID is an earlier one whose `removed` the log lost (the ID was reused).
                 let details = self.details;
                 let m = self.new_message(ctx, qid);
-                let (h, ip, _) = split_peer(client);
-                m.client_host.set(h);
-                m.client_ip.set(ip);
+                m.client_host.set(client_host);
+                m.client_ip.set(client_ip);
                 if details {
                     m.sasl_username.set(sasl_username.unwrap_or_default());
                 }

@@ -383,9 +383,11 @@ fn client<'a>(qid: &'a [u8], v: &'a [u8]) -> Option<Event<&'a [u8]>> {
     let sasl_username = (Fields { rest: &v[end..] })
         .find(|(k, _, _)| *k == b"sasl_username")
         .map(|(_, _, v)| v);
+    let (client_host, client_ip, _) = super::fields::split_peer(client);
     Some(Event::Client {
         qid,
-        client,
+        client_host,
+        client_ip,
         sasl_username,
     })
 }
@@ -657,13 +659,17 @@ mod tests {
             e,
             Event::Client {
                 qid: b("EB4B2C19E2"),
-                client: b("xxx[1.2.3.4]"),
+                client_host: b("xxx"),
+                client_ip: b("1.2.3.4"),
                 sasl_username: Some(b("user@domain"))
             }
         );
-        // gitpan-Mail-Log-Parse/log; submission with IPv6 (whyscream smtpd.txt, with header)
+        // gitpan-Mail-Log-Parse/log; submission with IPv6 (whyscream smtpd.txt, with header); an
+        // `unknown` name is no host
         let e = event("Sep 23 15:57:40 mail postfix/submission/smtpd[3646210]: 838FC8A5F: client=unknown[fe80::1:2:3:4], sasl_method=PLAIN, sasl_username=out@example.org");
-        assert!(matches!(e, Event::Client { client, .. } if client == b("unknown[fe80::1:2:3:4]")));
+        assert!(
+            matches!(e, Event::Client { client_host, client_ip, .. } if client_host.is_empty() && client_ip == b("fe80::1:2:3:4"))
+        );
         let e = event(
             "Aug 18 00:01:38 acmemail1 postfix/smtpd[5819]: 7326D2B54: client=unknown[10.0.80.60]",
         );
