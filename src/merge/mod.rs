@@ -1009,8 +1009,6 @@ mod tests {
         out
     }
 
-    // Issue 18: a public sendmail log (fixtures/README.md): the refused recipient, then the
-    // session's `from=` line naming the sender. One record, with the sender.
     /// A format that reads fewer fields gets the same record less those: no reply code of a
     /// delivery, the DSN as logged (the reply's only when the line logs none), and no message
     /// ID, HELO, protocol or SASL user.
@@ -1047,6 +1045,8 @@ Mar 14 09:00:02 mx1 sm-mta[102]: k2E90000012345: to=<c@example.org>, delay=00:00
         assert_eq!(&some[1].dsn[..], b"4.4.1");
     }
 
+    // Issue 18: a public sendmail log (fixtures/README.md): the refused recipient, then the
+    // session's `from=` line naming the sender. One record, with the sender.
     #[test]
     fn a_sendmail_reject_is_written_once_with_the_sender_that_follows() {
         let recs = merge_text(

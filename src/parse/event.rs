@@ -142,6 +142,7 @@ pub struct Reject<S> {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Event<S> {
     /// smtpd `client=host[ip]` (+ `sasl_username=`).
+    ///
     /// Its peer split here, in the parallel parse step: the merge step runs one chunk at a
     /// time with two workers, and the split was ~2% of a Postfix run's instructions there.
     Client {
