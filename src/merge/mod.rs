@@ -603,6 +603,9 @@ impl Merger {
         if self.open.len().saturating_mul(self.share) > OPEN_BUDGET {
             self.shed_oldest();
         }
+        // Copied before an arm borrows a message from the table (three arms keep fewer of its
+        // fields without details).
+        let details = self.details;
         match *ev {
             Event::Client {
                 qid,
@@ -612,7 +615,6 @@ impl Merger {
             } => {
                 // smtpd's `client=` is a queue file's first line: a message still open under
                 // this ID is an earlier one whose `removed` the log lost (the ID was reused).
-                let details = self.details;
                 let m = self.new_message(ctx, qid);
                 m.client_host.set(client_host);
                 m.client_ip.set(client_ip);
@@ -628,7 +630,6 @@ impl Merger {
                 self.release_pending(ctx, qid, emit)?;
             }
             Event::MessageId { qid, message_id } => {
-                let details = self.details;
                 let m = self.message(ctx, qid);
                 if details {
                     m.message_id.set(message_id);
@@ -647,7 +648,6 @@ impl Merger {
                 self.release_pending(ctx, qid, emit)?;
             }
             Event::Arrival(ref a) => {
-                let details = self.details;
                 let m = self.message(ctx, a.qid);
                 m.sender = Some(kept(a.from));
                 m.size = a.size.or(m.size);
