@@ -817,7 +817,10 @@ impl Merger {
         r.relay_host = rh;
         r.relay_ip = rip;
         r.relay_port = rport;
-        r.delay = d.delay;
+        r.delay = d
+            .delay
+            .filter(|_| details)
+            .and_then(|v| crate::parse::delay_seconds(ctx.mta, v));
         r.delays = d.delays.filter(|_| details).and_then(postfix::delays);
         r.reply = d.reply;
         let (code, reply_dsn) = if codes || d.dsn.is_none() {

@@ -12,6 +12,13 @@ pub fn is_program(program: &[u8]) -> bool {
     matches!(program, b"exim" | b"exim4" | b"exim3")
 }
 
+/// `DT=` (deliver time, `+deliver_time`) as seconds: `2s`, `0.123s` with `+millisec`.
+pub fn delay(v: &[u8]) -> Option<f64> {
+    std::str::from_utf8(v.strip_suffix(b"s").unwrap_or(v))
+        .ok()
+        .and_then(|s| s.parse().ok())
+}
+
 /// A line of Exim's mainlog: its date, then the message.
 pub fn own(line: &[u8]) -> Option<(RawStamp, Event<&[u8]>)> {
     mainlog_header(line).map(|(stamp, body)| (stamp, parse(body)))
@@ -328,11 +335,7 @@ fn delivery<'a>(qid: &'a [u8], v: &'a [u8], status: DeliveryStatus) -> Event<&'a
         match k {
             b"H" => d.relay = val,
             b"C" => d.reply = val,
-            b"DT" => {
-                d.delay = std::str::from_utf8(val.strip_suffix(b"s").unwrap_or(val))
-                    .ok()
-                    .and_then(|s| s.parse().ok())
-            }
+            b"DT" => d.delay = Some(val),
             _ => {}
         }
     }

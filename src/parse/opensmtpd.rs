@@ -49,7 +49,7 @@ fn bare(v: &[u8]) -> &[u8] {
 }
 
 /// OpenSMTPD's durations: `0s`, `2s`, `1m3s`, `2h1m`, `1d2h3m4s`.
-fn seconds(v: &[u8]) -> Option<f64> {
+pub fn seconds(v: &[u8]) -> Option<f64> {
     let (mut total, mut n) = (0u64, None::<u64>);
     for &c in v {
         let unit = match c {
@@ -212,7 +212,7 @@ fn delivery<'a>(subsystem: &'a [u8], kv: &'a [u8]) -> Event<&'a [u8]> {
         orig_to,
         // A local delivery (mda) names no relay: the agent stands for it.
         relay: value(kv, b"relay").unwrap_or(subsystem),
-        delay: value(kv, b"delay").and_then(seconds),
+        delay: value(kv, b"delay"),
         delays: None,
         dsn: None,
         status,
@@ -305,7 +305,14 @@ mod tests {
             panic!("{MTA}")
         };
         assert_eq!(
-            (d.qid, d.to, d.orig_to, d.relay, d.status, d.delay),
+            (
+                d.qid,
+                d.to,
+                d.orig_to,
+                d.relay,
+                d.status,
+                d.delay.and_then(seconds)
+            ),
             (
                 b("f6e94209"),
                 b("gilles.chehade@gmail.com"),

@@ -229,7 +229,7 @@ impl<'a> Iterator for Fields<'a> {
 /// A decimal like `0.63` or `46621`, as Postfix writes delays. Integer digits over a power of
 /// ten: both are exact in f64 below 2^53 and 10^22, so the quotient is the correctly rounded
 /// value, the same as `str::parse`, which handles anything else.
-fn float(v: &[u8]) -> Option<f64> {
+pub fn float(v: &[u8]) -> Option<f64> {
     let (mut mantissa, mut scale, mut dot, mut digits) = (0u64, 0i32, false, 0);
     for &c in v {
         match c {
@@ -344,7 +344,7 @@ fn delivery<'a>(qid: &'a [u8], v: &'a [u8]) -> Option<Event<&'a [u8]>> {
         match key {
             ORIG_TO => d.orig_to = Some(val),
             RELAY => d.relay = val,
-            DELAY => d.delay = float(val),
+            DELAY => d.delay = Some(val),
             DELAYS => d.delays = Some(val),
             DSN => d.dsn = super::is_dsn(val).then_some(val),
             _ => {}
@@ -738,7 +738,7 @@ mod tests {
         };
         assert_eq!(d.to, b("00000002@acme.gov"));
         assert_eq!(d.relay, b("10.0.0.1[10.0.0.1]:1025"));
-        assert_eq!(d.delay, Some(0.06));
+        assert_eq!(d.delay.and_then(float), Some(0.06));
         assert_eq!(d.delays.and_then(delays), Some([0.01, 0.0, 0.0, 0.05]));
         assert_eq!(d.dsn, Some(b("2.0.0")));
         assert_eq!(d.status, DeliveryStatus::Sent);

@@ -116,7 +116,7 @@ fn strip_brackets(v: &[u8]) -> &[u8] {
 }
 
 /// `00:00:01`, `1+00:00:15` → seconds.
-fn duration(v: &[u8]) -> Option<f64> {
+pub fn duration(v: &[u8]) -> Option<f64> {
     quick_duration(v).or_else(|| {
         let s = std::str::from_utf8(v).ok()?;
         let (days, hms) = match s.split_once('+') {
@@ -282,7 +282,7 @@ fn delivery<'a>(qid: &'a [u8], rest: &'a [u8]) -> Option<Event<&'a [u8]>> {
         match k {
             TO => d.to = val,
             CTLADDR => ctladdr = Some(val),
-            DELAY => d.delay = duration(val),
+            DELAY => d.delay = Some(val),
             MAILER => mailer = val,
             RELAY => d.relay = val,
             DSN => d.dsn = super::is_dsn(val).then_some(val),
@@ -521,7 +521,7 @@ mod tests {
             panic!("{e:?}")
         };
         assert_eq!(
-            (d.status, d.delay, d.reply),
+            (d.status, d.delay.and_then(duration), d.reply),
             (
                 DeliveryStatus::Deferred,
                 Some(86_415.0),
