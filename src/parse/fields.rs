@@ -135,38 +135,36 @@ pub fn ip_address(v: &[u8]) -> &[u8] {
 }
 
 /// Dotted-quad IPv4 as `Ipv4Addr`'s parser reads it (four decimal octets up to 255, no leading
-/// zeros), read as bytes: this runs for every peer (through `str` it cost ~5% of a run). Octet
-/// by octet, not a state machine over every byte: ~200 instructions an address were ~2% of a
-/// run (callgrind).
+/// zeros), read as bytes: this runs for every peer (through `str` it cost ~5% of a run). Each
+/// octet is matched as three, two or one digits in place (counting its digits first with an
+/// iterator took ~128 instructions an address: 1.2% of a Postfix run, callgrind).
 fn is_ipv4(v: &[u8]) -> bool {
     if !(7..=15).contains(&v.len()) {
         return false;
     }
+    let digit = |c: u8| c.wrapping_sub(b'0') < 10;
+    let value = |c: u8| u16::from(c.wrapping_sub(b'0'));
     let mut rest = v;
     for part in 0..4 {
-        let n = rest
-            .iter()
-            .take(4)
-            .take_while(|c| c.is_ascii_digit())
-            .count();
-        // One digit, or two or three without a leading zero (the standard parser refuses `01`).
-        let octet = match (n, rest) {
-            (1, [a, ..]) => u16::from(a - b'0'),
-            (2, [a @ b'1'..=b'9', b, ..]) => u16::from(a - b'0') * 10 + u16::from(b - b'0'),
-            (3, [a @ b'1'..=b'9', b, c, ..]) => {
-                u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0')
+        // A fourth digit is refused by the dot (or the end) that must follow the third.
+        let (n, octet) = match *rest {
+            [a, b, c, ..] if digit(a) && digit(b) && digit(c) => {
+                (3, value(a) * 100 + value(b) * 10 + value(c))
             }
+            [a, b, ..] if digit(a) && digit(b) => (2, value(a) * 10 + value(b)),
+            [a, ..] if digit(a) => (1, value(a)),
             _ => return false,
         };
-        if octet > 255 {
+        // The standard parser refuses a leading zero (`01`).
+        if octet > 255 || (n > 1 && rest.first() == Some(&b'0')) {
             return false;
         }
         rest = &rest[n..];
         if part < 3 {
-            match rest {
-                [b'.', r @ ..] => rest = r,
-                _ => return false,
-            }
+            let [b'.', r @ ..] = rest else {
+                return false;
+            };
+            rest = r;
         }
     }
     rest.is_empty()
