@@ -136,10 +136,12 @@ fn no_delay(_: &[u8]) -> Option<f64> {
 /// A delivery's delay as `mta` logs it ([`Delivery::delay`]), in seconds. Read in the merge
 /// step, for a format that writes it, not for every delivery parsed.
 pub fn delay_seconds(mta: Mta, raw: &[u8]) -> Option<f64> {
-    TABLE
-        .iter()
-        .find(|e| e.mta == mta)
-        .and_then(|e| (e.delay)(raw))
+    row(mta).and_then(|e| (e.delay)(raw))
+}
+
+/// `mta`'s row of [`TABLE`].
+fn row(mta: Mta) -> Option<&'static Entry> {
+    TABLE.iter().find(|e| e.mta == mta)
 }
 
 const DIGITS: &[u8] = b"0123456789";
@@ -204,7 +206,7 @@ pub fn parse_line_as_with<'a>(
     mta: Option<Mta>,
     stamps: &mut syslog::Stamps,
 ) -> Line<&'a [u8]> {
-    let Some(e) = mta.and_then(|m| TABLE.iter().find(|e| e.mta == m)) else {
+    let Some(e) = mta.and_then(row) else {
         return parse_line_with(line, stamps);
     };
     if let Some((stamp, event)) = e.own.and_then(|own| own(line)) {
