@@ -59,7 +59,8 @@ pub fn schema() -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-fn properties() -> WriterProperties {
+/// The writer's settings: codec, statistics, row groups, sorting, dictionaries.
+pub fn properties() -> WriterProperties {
     let mut b = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
         .set_statistics_enabled(EnabledStatistics::Page)
