@@ -11,6 +11,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(os.path.abspath(os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")), "release", "maillogconv")
 GEN = os.path.join(ROOT, "scripts/gen-maillog")
+# The reference script, as Debian's awstats package installs it.
+PERL = "/usr/share/doc/awstats/examples/maillogconvert.pl"
 
 
 def build():
@@ -18,12 +20,13 @@ def build():
                    cwd=ROOT, check=True)
 
 
-def release_binary(plain=False):
+def release_binary(plain=False, also=()):
     """The binary a benchmark measures: scripts/build-release's profile-guided build (what the
-    Debian package ships), or with `plain` cargo's release build (BIN)."""
+    Debian package ships), or with `plain` cargo's release build (BIN). `also`: more cargo
+    targets (`--example NAME`) that build-release builds as it builds the binary."""
     if plain:
         return BIN
-    out = subprocess.run([os.path.join(ROOT, "scripts", "build-release")], cwd=ROOT, check=True,
+    out = subprocess.run([os.path.join(ROOT, "scripts", "build-release")] + list(also), cwd=ROOT, check=True,
                          stdout=subprocess.PIPE, text=True)
     return out.stdout.strip().splitlines()[-1]
 
@@ -73,6 +76,15 @@ def measure(cmd, runs, shell=False, stdin=None, warm=True, before=None):
         walls.append(w)
         rss = max(rss, r)
     return statistics.median(walls), rss
+
+
+def two_at_a_time(tool, archives):
+    """A shell command decompressing `archives` with `tool` (`gzip -dc`, `zstd -dc`) as two
+    processes at once, each over half of them, the output discarded: the floor the rotated sets
+    are measured against (issue #13's item 4)."""
+    half = (len(archives) + 1) // 2
+    return "(%s %s > /dev/null & %s %s > /dev/null; wait)" % (
+        tool, " ".join(archives[:half]), tool, " ".join(archives[half:]))
 
 
 def generate(path, *args):
