@@ -94,6 +94,7 @@ pub fn convert_from(
         journal_after: state.as_ref().and_then(|s| s.journal.clone()),
         names: merging::names(&inputs),
         hosts: hosts.clone(),
+        mark_hosts: !cfg.partition_by.is_empty(),
     };
     if let Some(p) = &cfg.progress {
         // The inputs' size as stored, when every one is a regular file (ETA).

@@ -96,3 +96,72 @@ fn only_host_reads_one_server_of_a_central_log() {
     parts.sort();
     assert_eq!(all, parts);
 }
+
+/// A dataset's coverage (each host's first and last instant) is the same whether the dating
+/// step reads each line (chunks of a line or two) or passes runs of lines of one second and one
+/// host on their marks alone (large chunks), and is each host's first and last second. Hosts
+/// take turns in runs within a second; one host is seen only in the middle of the log.
+#[test]
+fn coverage_is_each_hosts_span_whatever_the_chunks() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let log = dir.path().join("maillog");
+    let mut text = String::new();
+    let mut want: Vec<(String, u32, u32)> = Vec::new();
+    for s in 0..600u32 {
+        let stamp = format!("Mar 14 09:{:02}:{:02}", s / 60, s % 60);
+        let mut hosts = vec!["mx1", "mx1", "mx1", "mx2", "mx2", "mx1"];
+        if (200..400).contains(&s) {
+            hosts.extend(["mx3", "mx3", "mx2"]);
+        }
+        if s % 7 == 0 {
+            hosts.reverse();
+        }
+        for (i, h) in hosts.iter().enumerate() {
+            text.push_str(&format!(
+                "{stamp} {h} postfix/smtpd[{s}]: connect from x{i}.example[192.0.2.{i}]\n"
+            ));
+            match want.iter_mut().find(|w| w.0 == *h) {
+                Some(w) => w.2 = s,
+                None => want.push(((*h).to_string(), s, s)),
+            }
+        }
+    }
+    std::fs::write(&log, text).expect("write");
+    let base = jiff::civil::date(2026, 3, 14)
+        .at(9, 0, 0, 0)
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .expect("zoned")
+        .timestamp()
+        .as_nanosecond() as i64;
+    let want: Vec<serde_json::Value> = (want.iter())
+        .map(|(h, from, to)| {
+            let ns = |s: &u32| base + i64::from(*s) * 1_000_000_000;
+            serde_json::json!([h.as_bytes(), [[ns(from), ns(to)]]])
+        })
+        .collect();
+    for chunk_size in [64, 1 << 20] {
+        let out = dir.path().join(format!("ds-{chunk_size}"));
+        let cfg = maillogconv::config::Config {
+            inputs: vec![maillogconv::input::Input::Path(log.clone())],
+            output: Some(out.clone()),
+            tz: jiff::tz::TimeZone::UTC,
+            year: Some(2026),
+            partition_by: vec![
+                maillogconv::config::PartitionKey::Date,
+                maillogconv::config::PartitionKey::Host,
+            ],
+            chunk_size,
+            ..maillogconv::config::Config::default()
+        };
+        let summary = maillogconv::run(&cfg, &maillogconv::Cancel::new()).expect("run");
+        assert!(summary.errors.is_empty(), "{:?}", summary.errors);
+        let coverage =
+            std::fs::read_to_string(out.join(".maillogconv/coverage.json")).expect("coverage");
+        let coverage: serde_json::Value = serde_json::from_str(&coverage).expect("json");
+        assert_eq!(
+            coverage["hosts"],
+            serde_json::Value::from(want.clone()),
+            "chunks of {chunk_size}"
+        );
+    }
+}
