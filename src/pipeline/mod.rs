@@ -75,6 +75,8 @@ pub fn convert_from(
     // Threads beyond the machine's cores would only add their memory (each keeps its
     // allocator's pages): the workers are at most the cores, and the output is the same.
     let workers = cfg.threads.clamp(1, crate::cli::default_threads().max(1));
+    // A dataset keeps each host's coverage: the parse step marks hosts for the dating step.
+    let coverage = !cfg.partition_by.is_empty();
     let steps = MailSteps {
         inputs: &inputs,
         chunk_size: chunk_size(cfg.chunk_size, workers),
@@ -94,7 +96,7 @@ pub fn convert_from(
         journal_after: state.as_ref().and_then(|s| s.journal.clone()),
         names: merging::names(&inputs),
         hosts: hosts.clone(),
-        mark_hosts: !cfg.partition_by.is_empty(),
+        mark_hosts: coverage,
     };
     if let Some(p) = &cfg.progress {
         // The inputs' size as stored, when every one is a regular file (ETA).
@@ -116,7 +118,7 @@ pub fn convert_from(
         tz: cfg.tz.clone(),
         strict: cfg.strict,
         dated: dated.clone(),
-        keep_coverage: !cfg.partition_by.is_empty(),
+        keep_coverage: coverage,
         resumes,
         max_line: cfg.max_line_length,
         hosts: hosts.clone(),
