@@ -202,7 +202,7 @@ pub(super) struct Counts {
 /// (no copy of the event), a stamp is stored once for the lines of its second and a line's
 /// number is the chunk's first plus its index: 16 bytes a line, written by the serial dating
 /// step (56 with the number and the stamp in each; 8 a line fewer instructions in that step).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub(super) struct Dated {
     pub(super) idx: u32,
     pub(super) stamp: u32,
