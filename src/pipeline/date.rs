@@ -569,13 +569,17 @@ fn known_run(
     let stamp = at as u32;
     let mut k = 0;
     let mut n = 0;
-    for (r, idx) in routes.iter().zip(first as u32..) {
+    while let Some(r) = routes.get(n) {
         if r.mark & runs != runs {
             break;
         }
         // Written for every line, kept (`k` moves on) only for those correlation reads.
         if let Some(slot) = slots.get_mut(k) {
-            *slot = Dated { idx, stamp, now };
+            *slot = Dated {
+                idx: (first + n) as u32,
+                stamp,
+                now,
+            };
         }
         k += usize::from(r.mark & Mark::READ != 0);
         n += 1;
