@@ -94,6 +94,11 @@ impl<W: Write + Send> RecordWriter for Clf<W> {
         false
     }
 
+    /// Lines, written as they come.
+    fn rendered_stream(&self) -> bool {
+        true
+    }
+
     fn write_rendered(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.out.write_all(bytes)
     }

@@ -36,6 +36,11 @@ impl<W: Write + Send> RecordWriter for Jsonl<W> {
         Some(line)
     }
 
+    /// Lines, written as they come.
+    fn rendered_stream(&self) -> bool {
+        true
+    }
+
     fn write_rendered(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.out.write_all(bytes)
     }

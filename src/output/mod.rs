@@ -123,6 +123,11 @@ pub trait RecordWriter: Send {
     fn reply_codes(&self) -> bool {
         true
     }
+    /// Whether rendered records are a stream of bytes that [`RecordWriter::write_rendered`]
+    /// takes several at a time (the line formats); Parquet's rows are read one a call.
+    fn rendered_stream(&self) -> bool {
+        false
+    }
     /// Writes bytes made by the [`RecordWriter::renderer`].
     fn write_rendered(&mut self, _bytes: &[u8]) -> io::Result<()> {
         Err(io::Error::other(

@@ -137,6 +137,7 @@ pub fn convert_from(
         .into_iter()
         .map(|what| Error::NoInput { what });
     dating.summary.errors.extend(missing);
+    let stream = writer.rendered_stream();
     let out = Out {
         writer,
         name: cfg
@@ -146,6 +147,7 @@ pub fn convert_from(
         pseudo: cfg.pseudonymize.clone(),
         progress: cfg.progress.clone(),
         spare: Spare::default(),
+        lines: stream.then(Vec::new),
     };
     let pools = (
         steps.buffers.clone(),
