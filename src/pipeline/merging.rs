@@ -39,6 +39,14 @@ pub(super) struct Out<'a> {
 /// Rendered bytes handed to the writer at a time.
 const OUT_BATCH: usize = 64 << 10;
 
+impl Drop for Out<'_> {
+    /// A run that stops early (a signal, a failed step) still hands on the lines it emitted,
+    /// as the writer's buffer does when it is dropped: this batch is only a step before it.
+    fn drop(&mut self) {
+        let _ = self.flush_lines();
+    }
+}
+
 impl Out<'_> {
     fn emit(&mut self, h: Held) -> Result<(), Error> {
         match h {
