@@ -29,6 +29,8 @@ pub mod pseudo;
 pub mod record;
 pub mod search;
 pub mod stats;
+#[cfg(test)]
+mod testing;
 pub mod time;
 pub mod years;
 

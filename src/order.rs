@@ -336,13 +336,7 @@ mod tests {
     /// the new window is saved and loaded again (as a run's state is).
     #[test]
     fn the_queue_and_heap_emit_as_one_sorted_queue_did() {
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::testing::xorshift(0x2545_f491_4f6c_dd1d);
         let window = 300;
         for case in 0..300 {
             let (mut model, mut ro) = (
@@ -392,13 +386,7 @@ mod tests {
     /// [`MAX_HELD`] with late records among them (where the earliest goes out early).
     #[test]
     fn a_batch_drained_at_its_end_emits_as_each_record_drained() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::testing::xorshift(0x9e37_79b9_7f4a_7c15);
         for case in 0..120 {
             let burst = case % 6 == 5;
             let n = if burst {

@@ -136,19 +136,13 @@ mod tests {
     /// same recipients in the same order, and the same bytes saved.
     #[test]
     fn as_a_plain_list_did() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::testing::xorshift(0x9e37_79b9_7f4a_7c15);
         for case in 0..200 {
             let span = [4, 30, 100, 400][case % 4];
             let (mut plain, mut d): (Vec<Vec<u8>>, Deferred) = (Vec::new(), Deferred::default());
             for step in 0..2_000 {
                 let to = format!("u{}@example.org", next() % span).into_bytes();
-                if next() % 3 == 0 {
+                if next().is_multiple_of(3) {
                     plain.retain(|t| *t != to);
                     d.remove(&to);
                 } else {

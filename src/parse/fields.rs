@@ -553,13 +553,8 @@ mod tests {
         // Random addresses of random parts: hex groups of 0–5 digits, colons, double colons,
         // dotted quads with octets up to 300 and leading zeros (a fixed xorshift: the same cases
         // every run).
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
+        let mut rng = crate::testing::xorshift(0x9e37_79b9_7f4a_7c15);
+        let mut next = |n: u64| rng() % n;
         for _ in 0..100_000 {
             let mut w = String::new();
             for _ in 0..next(11) {
