@@ -44,17 +44,8 @@ const OTHER: u8 = 0;
 /// with the space after.
 fn stamp(b: &[u8], out: &mut [u8; 5]) -> Option<usize> {
     match maillogconv::time::parse_bsd(b)? {
-        (
-            RawStamp::Bsd {
-                month,
-                day,
-                hour,
-                minute,
-                second,
-                ..
-            },
-            used,
-        ) => {
+        (RawStamp::Bsd { clock, .. }, used) => {
+            let (month, day, hour, minute, second) = clock.key();
             *out = [month, day, hour, minute, second];
             (b.get(used) == Some(&b' ')).then_some(used + 1)
         }

@@ -112,14 +112,7 @@ pub fn parse_bsd(b: &[u8]) -> Option<(RawStamp, usize)> {
     let (micros, flen) = fraction(&b[i..]);
     i += flen;
     Some((
-        RawStamp::Bsd {
-            month,
-            day: day as u8,
-            hour,
-            minute,
-            second,
-            micros,
-        },
+        RawStamp::bsd(month, day as u8, hour, minute, second, micros),
         i,
     ))
 }

@@ -261,14 +261,8 @@ impl YearResolver {
                     }
                 }
             }
-            RawStamp::Bsd {
-                month,
-                day,
-                hour,
-                minute,
-                second,
-                micros,
-            } => {
+            RawStamp::Bsd { clock, micros } => {
+                let (month, day, hour, minute, second) = clock.key();
                 self.after_bsd = true;
                 self.jump = None;
                 let at = |y: i32| approx_secs(y, month, day, hour, minute, second);
