@@ -190,28 +190,53 @@ fn field(buf: &mut Vec<u8>, v: &[u8]) {
 }
 
 /// Appends `t` as `YYYY-MM-DD HH:MM:SS ` in one write (a year outside 0..=9999 keeps its last
-/// four digits, as the zero-padded field always did; a negative one is `0000`).
+/// four digits, as the zero-padded field always did; a negative one is `0000`). The twenty
+/// bytes are put together in two registers: as an array of two-byte pairs, the compiler
+/// wrote the pairs to the stack and read them back in wider loads, which the CPU cannot
+/// forward from narrower stores (the line's hottest instruction after the size's, perf).
 fn stamp(buf: &mut Vec<u8>, t: jiff::civil::DateTime) {
     let y = u32::try_from(t.year()).unwrap_or(0) % 10_000;
-    let two = super::two_digits;
-    let field = |n: i8| two(u32::from(n.unsigned_abs()));
-    let (c, yy) = (two(y / 100), two(y));
-    let (mo, d, h, mi, s) = (
-        field(t.month()),
-        field(t.day()),
-        field(t.hour()),
-        field(t.minute()),
-        field(t.second()),
-    );
-    buf.extend_from_slice(&[
-        c[0], c[1], yy[0], yy[1], b'-', mo[0], mo[1], b'-', d[0], d[1], b' ', h[0], h[1], b':',
-        mi[0], mi[1], b':', s[0], s[1], b' ',
-    ]);
+    let pair = |n: u32| u128::from(u16::from_le_bytes(super::two_digits(n)));
+    let field = |n: i8| pair(u32::from(n.unsigned_abs()));
+    let head = pair(y / 100)
+        | pair(y) << 16
+        | u128::from(b'-') << 32
+        | field(t.month()) << 40
+        | u128::from(b'-') << 56
+        | field(t.day()) << 64
+        | u128::from(b' ') << 80
+        | field(t.hour()) << 88
+        | u128::from(b':') << 104
+        | field(t.minute()) << 112;
+    let second = u32::from(u16::from_le_bytes(super::two_digits(u32::from(
+        t.second().unsigned_abs(),
+    ))));
+    let tail = u32::from(b':') | second << 8 | u32::from(b' ') << 24;
+    let mut out = [0u8; 20];
+    out[..16].copy_from_slice(&head.to_le_bytes());
+    out[16..].copy_from_slice(&tail.to_le_bytes());
+    buf.extend_from_slice(&out);
 }
 
-/// Appends `n` in decimal (itoa: two digits a step, no division loop).
+/// Appends `n` in decimal. Below 10^8 (every size and code a log holds) the eight digits are
+/// put together in a register from four pairs and written in one store, then cut to the
+/// number's length: formatted into a buffer of their own (itoa) and copied, the digits were
+/// stored two at a time and read back in wider loads, which the CPU cannot forward from those
+/// stores (the line's hottest instruction, ~12% of its samples, perf).
 fn number(buf: &mut Vec<u8>, n: u64) {
-    buf.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+    let Some(small) = u32::try_from(n).ok().filter(|&n| n < 100_000_000) else {
+        buf.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        return;
+    };
+    let pair = |k: u32| u64::from(u16::from_le_bytes(super::two_digits(k)));
+    let (hi, lo) = (small / 10_000, small % 10_000);
+    let digits = pair(hi / 100) | pair(hi) << 16 | pair(lo / 100) << 32 | pair(lo) << 48;
+    let len = small.checked_ilog10().map_or(1, |l| l as usize + 1);
+    // The leading zeros are the first bytes: shifted out, the number starts the word.
+    let word = digits >> (8 * (8 - len));
+    let start = buf.len();
+    buf.extend_from_slice(&word.to_le_bytes());
+    buf.truncate(start + len);
 }
 
 /// maillogconvert.pl's `%url` for MDaemon: `?virus=V&rbl=R&heuristicspam=S&ssl=T`, white space
@@ -315,6 +340,31 @@ mod tests {
             String::from_utf8_lossy(&buf),
             "2026-01-02 03:04:05 0987-12-31 23:59:59 0 18446744073709551615"
         );
+        // Every length of number, at and around each power of ten, and random ones.
+        let mut next = crate::testing::xorshift(0x0dd5_1e55);
+        let mut cases = vec![0, 1, 9, 99, u64::MAX];
+        for k in 1..20 {
+            let p = 10u64.pow(k);
+            cases.extend([p - 1, p, p + 1]);
+        }
+        cases.extend((0..2000).map(|i| next() >> (i % 64)));
+        for n in cases {
+            let mut b = b"x".to_vec();
+            number(&mut b, n);
+            assert_eq!(b, format!("x{n}").into_bytes());
+        }
+        for (y, mo, d, h, mi, s) in [
+            (1, 1, 1, 0, 0, 0),
+            (9999, 12, 31, 23, 59, 59),
+            (2024, 2, 29, 12, 30, 7),
+        ] {
+            let mut b = Vec::new();
+            stamp(&mut b, jiff::civil::date(y, mo, d).at(h, mi, s, 0));
+            assert_eq!(
+                b,
+                format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02} ").into_bytes()
+            );
+        }
     }
 
     #[test]
