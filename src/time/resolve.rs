@@ -190,7 +190,7 @@ impl YearResolver {
     #[inline]
     pub fn resolve(&mut self, raw: &RawStamp) -> Result<Stamp, TimeError> {
         if let Some((prev, stamp)) = self.memo {
-            if prev.same(raw) {
+            if prev == *raw {
                 return Ok(stamp);
             }
         }
@@ -201,7 +201,7 @@ impl YearResolver {
     /// shares one resolved stamp among the lines of a second.
     #[inline]
     pub fn same_as_last(&self, raw: &RawStamp) -> bool {
-        self.memo.is_some_and(|(prev, _)| prev.same(raw))
+        self.memo.is_some_and(|(prev, _)| prev == *raw)
     }
 
     /// [`Self::resolve`] of a stamp unlike the last one.
