@@ -76,10 +76,20 @@ fn word_of(w: u64, len: usize) -> u64 {
 /// that is `c`; bits above it may be set wrongly (a borrow runs on from a zero byte), so only
 /// the lowest one is read, and so an `|` of two such masks still finds the first of either.
 fn first_byte_is(w: u64, c: u8) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
     let x = w ^ (ONES * u64::from(c));
     x.wrapping_sub(ONES) & !x & (ONES << 7)
 }
+
+/// The top bit of each byte of `w` that is `c`, exactly (no borrow between bytes): for the
+/// last such byte, which [`first_byte_is`]'s stray bits above the first would hide.
+pub(super) fn bytes_equal(w: u64, c: u8) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let x = w ^ (ONES * u64::from(c));
+    !(((x & LOW7) + LOW7) | x | LOW7)
+}
+
+/// A one in each byte of a word.
+const ONES: u64 = 0x0101_0101_0101_0101;
 
 /// Splits a peer as Postfix logs it, `host[ip]`, `host[ip]:port` or `[ip]:port`, into host, ip
 /// and port. A value without brackets (`local`, `none`, `dovecot`) is all host. Each part is

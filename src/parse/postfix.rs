@@ -28,19 +28,12 @@ fn last_slash(program: &[u8]) -> Option<usize> {
         .and_then(|at| program.get(at..))
         .and_then(|t| t.first_chunk::<8>())
     {
-        let m = bytes_equal(u64::from_le_bytes(*w), b'/');
+        let m = super::fields::bytes_equal(u64::from_le_bytes(*w), b'/');
         if m != 0 {
             return Some(n - 8 + 7 - (m.leading_zeros() / 8) as usize);
         }
     }
     program.iter().rposition(|&c| c == b'/')
-}
-
-/// The top bit of each byte of `w` that is `c`, exactly (no borrow between bytes).
-fn bytes_equal(w: u64, c: u8) -> u64 {
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    let x = w ^ (0x0101_0101_0101_0101 * u64::from(c));
-    !(((x & LOW7) + LOW7) | x | LOW7)
 }
 
 /// True for a Postfix syslog name: `postfix/smtpd`, `postfix-submission/smtpd`.
