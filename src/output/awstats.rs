@@ -196,7 +196,7 @@ fn field(buf: &mut Vec<u8>, v: &[u8]) {
 /// forward from narrower stores (the line's hottest instruction after the size's, perf).
 fn stamp(buf: &mut Vec<u8>, t: jiff::civil::DateTime) {
     let y = u32::try_from(t.year()).unwrap_or(0) % 10_000;
-    let pair = |n: u32| u128::from(u16::from_le_bytes(super::two_digits(n)));
+    let pair = |n: u32| u128::from(digit_pair(n));
     let field = |n: i8| pair(u32::from(n.unsigned_abs()));
     let head = pair(y / 100)
         | pair(y) << 16
@@ -208,14 +208,18 @@ fn stamp(buf: &mut Vec<u8>, t: jiff::civil::DateTime) {
         | field(t.hour()) << 88
         | u128::from(b':') << 104
         | field(t.minute()) << 112;
-    let second = u32::from(u16::from_le_bytes(super::two_digits(u32::from(
-        t.second().unsigned_abs(),
-    ))));
+    let second = u32::from(digit_pair(u32::from(t.second().unsigned_abs())));
     let tail = u32::from(b':') | second << 8 | u32::from(b' ') << 24;
     let mut out = [0u8; 20];
     out[..16].copy_from_slice(&head.to_le_bytes());
     out[16..].copy_from_slice(&tail.to_le_bytes());
     buf.extend_from_slice(&out);
+}
+
+/// The last two decimal digits of `n` as the bytes of a `u16` (the first digit lowest), for
+/// [`stamp`] and [`number`] to shift into place.
+fn digit_pair(n: u32) -> u16 {
+    u16::from_le_bytes(super::two_digits(n))
 }
 
 /// Appends `n` in decimal. Below 10^8 (every size and code a log holds) the eight digits are
@@ -228,7 +232,7 @@ fn number(buf: &mut Vec<u8>, n: u64) {
         buf.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
         return;
     };
-    let pair = |k: u32| u64::from(u16::from_le_bytes(super::two_digits(k)));
+    let pair = |k: u32| u64::from(digit_pair(k));
     let (hi, lo) = (small / 10_000, small % 10_000);
     let digits = pair(hi / 100) | pair(hi) << 16 | pair(lo / 100) << 32 | pair(lo) << 48;
     let len = small.checked_ilog10().map_or(1, |l| l as usize + 1);
