@@ -230,6 +230,45 @@ fn eq_masks_sse2(block: &[u8; 16], a: u8, b: u8) -> (u32, u32) {
     (eq(a), eq(b))
 }
 
+/// Which of sixteen bytes are ASCII letters or digits, and which are digits, as bit masks
+/// (the first byte lowest): a queue ID and its end found in one step.
+#[inline]
+pub fn alnum_masks(block: &[u8; 16]) -> (u32, u32) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: SSE2 is part of the x86-64 baseline: every CPU of this target has it.
+        unsafe { alnum_masks_sse2(block) }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let mask = |f: fn(&u8) -> bool| {
+            (block.iter().enumerate()).fold(0u32, |m, (i, x)| m | u32::from(f(x)) << i)
+        };
+        (mask(u8::is_ascii_alphanumeric), mask(u8::is_ascii_digit))
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse2")]
+fn alnum_masks_sse2(block: &[u8; 16]) -> (u32, u32) {
+    use std::arch::x86_64::*;
+    let word = |i: usize| {
+        let w = block.get(i..).and_then(|b| b.first_chunk::<8>());
+        i64::from_le_bytes(w.copied().unwrap_or_default())
+    };
+    let v = _mm_set_epi64x(word(8), word(0));
+    // A byte in `lo..lo + n`: `x - lo`, unsigned, below `n` (its minimum with `n - 1` is it).
+    let range = |v: __m128i, lo: u8, n: u8| {
+        let d = _mm_sub_epi8(v, _mm_set1_epi8(lo as i8));
+        _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8((n - 1) as i8)), d)
+    };
+    let digit = range(v, b'0', 10);
+    // With the case bit set, a letter of either case is a lower-case one.
+    let letter = range(_mm_or_si128(v, _mm_set1_epi8(0x20)), b'a', 26);
+    let alnum = _mm_movemask_epi8(_mm_or_si128(digit, letter)) as u32;
+    (alnum, _mm_movemask_epi8(digit) as u32)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -273,6 +312,18 @@ mod tests {
                     let from = (rand() % (n as u64 + 2)) as usize;
                     assert_eq!(p.first_from(from), slow(from), "{hay:?} {from}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn alnum_masks_are_the_byte_classes() {
+        for start in (0..=255u8).step_by(16) {
+            let block: [u8; 16] = std::array::from_fn(|i| start + i as u8);
+            let (alnum, digit) = super::alnum_masks(&block);
+            for (i, c) in block.iter().enumerate() {
+                assert_eq!(alnum >> i & 1 == 1, c.is_ascii_alphanumeric(), "{c}");
+                assert_eq!(digit >> i & 1 == 1, c.is_ascii_digit(), "{c}");
             }
         }
     }

@@ -200,19 +200,31 @@ fn quick_duration(v: &[u8]) -> Option<f64> {
     Some(days * 86_400.0 + h * 3600.0 + m * 60.0 + sec)
 }
 
+/// The queue ID before the first `: ` of `msg`, if that is one.
+fn leading_queue_id(msg: &[u8]) -> Option<&[u8]> {
+    // Sixteen bytes classified at once: an ID of up to fifteen bytes ends in them, and a
+    // letter or digit before the first other byte cannot be a `:` (a search for `: ` and a
+    // byte loop over the ID were ~120 instructions a line; callgrind).
+    if let Some(block) = msg.first_chunk::<16>() {
+        let (alnum, digit) = crate::search::alnum_masks(block);
+        let end = (!alnum).trailing_zeros() as usize;
+        if end < 16 {
+            let id = (10..16).contains(&end) && digit & ((1 << end) - 1) != 0;
+            return (id && msg.get(end..end + 2) == Some(b": ")).then(|| &msg[..end]);
+        }
+    }
+    let colon = super::find_pair(msg, b':', b' ')?;
+    let first = &msg[..colon];
+    is_queue_id(first).then_some(first)
+}
+
 /// Parses the message part of a Sendmail line.
 pub fn parse(msg: &[u8]) -> Event<&[u8]> {
-    let Some(colon) = super::find_pair(msg, b':', b' ') else {
+    let Some(qid) = leading_queue_id(msg) else {
         // `ruleset=check_relay, …, reject=…` comes without a queue ID.
         return reject(None, msg).unwrap_or(Event::Ignored);
     };
-    let first = &msg[..colon];
-    if !is_queue_id(first) {
-        // `ruleset=check_relay, …, reject=…` comes without a queue ID.
-        return reject(None, msg).unwrap_or(Event::Ignored);
-    }
-    let qid = first;
-    let rest = &msg[colon + 2..];
+    let rest = &msg[qid.len() + 2..];
     if let Some(v) = rest.strip_prefix(b"from=") {
         return arrival(qid, v).unwrap_or(Event::Malformed);
     }
@@ -522,6 +534,28 @@ mod tests {
                 String::from_utf8_lossy(&line)
             );
         }
+    }
+
+    /// The leading queue ID is the text before the first `: ` when that is a queue ID, on
+    /// every length around the sixteen bytes classified at once.
+    #[test]
+    fn leading_queue_ids_are_before_the_first_colon() {
+        fn slow(msg: &[u8]) -> Option<&[u8]> {
+            let colon = crate::parse::find_pair(msg, b':', b' ')?;
+            is_queue_id(&msg[..colon]).then(|| &msg[..colon])
+        }
+        let mut rand = crate::testing::xorshift(5);
+        for _ in 0..50_000 {
+            let msg: Vec<u8> = (0..rand() % 24)
+                .map(|_| b"k7Zk7Zk7Zk7: -"[(rand() % 14) as usize])
+                .chain(*b": to=<a@b>")
+                .collect();
+            assert_eq!(leading_queue_id(&msg), slow(&msg), "{msg:?}");
+        }
+        assert_eq!(
+            leading_queue_id(b"k2200001014522: to=<a>"),
+            Some(&b"k2200001014522"[..])
+        );
     }
 
     #[test]
