@@ -16,6 +16,10 @@ pub const CHUNK_SIZE: usize = 1 << 20;
 /// Buffers kept for reuse at most.
 const POOL_MAX: usize = 64;
 
+/// The smallest chunk near a known end ([`Chunker::expect_len`]): each chunk is routed,
+/// merged and written as a unit, so smaller ones would cost more than the tail they save.
+const TAPER_MIN: usize = 128 << 10;
+
 /// Room kept in each chunk buffer beyond the chunk size for the partial line carried over.
 const CARRY_SLACK: usize = 64 * 1024;
 
@@ -86,6 +90,8 @@ pub struct Chunker<R> {
     max_line: usize,
     /// The rest of a cut line is being read and dropped.
     skipping: bool,
+    /// Bytes the reader should give before its end, when known ([`Chunker::expect_len`]).
+    left: Option<u64>,
 }
 
 /// The longest line kept whole by default: mail log lines are a few hundred bytes.
@@ -107,7 +113,39 @@ impl<R: Read> Chunker<R> {
             hold_tail: false,
             max_line: MAX_LINE,
             skipping: false,
+            left: None,
         }
+    }
+
+    /// The reader should give `n` more bytes (a plain file's length less what was skipped):
+    /// the last chunks before that end are cut smaller, down to [`TAPER_MIN`], a quarter of
+    /// what is left each. The steps after the parse take a run's chunks one at a time in
+    /// order, so the chunks parsed ahead wait there at the end while the other cores have
+    /// nothing left to do: the smaller they are, the shorter that wait. Only a hint: a file
+    /// that grows or shrinks meanwhile is still read to its end.
+    pub fn expect_len(mut self, n: Option<u64>) -> Self {
+        self.left = n;
+        self
+    }
+
+    /// The size of the next chunk: see [`Chunker::expect_len`].
+    fn next_size(&self) -> usize {
+        match self.left {
+            Some(left) => {
+                let quarter = usize::try_from(left / 4).unwrap_or(usize::MAX);
+                self.size.min(quarter.max(TAPER_MIN))
+            }
+            None => self.size,
+        }
+    }
+
+    /// A read from the reader, counted off what is left.
+    fn read_some(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.reader.read(buf)?;
+        if let Some(left) = &mut self.left {
+            *left = left.saturating_sub(n as u64);
+        }
+        Ok(n)
     }
 
     /// Lines longer than `n` bytes are cut to their first `n` (and counted by the caller,
@@ -123,7 +161,7 @@ impl<R: Read> Chunker<R> {
     /// Reads and drops the rest of a cut line; what follows its line end is carried.
     fn skip_rest(&mut self, scratch: &mut [u8]) -> io::Result<bool> {
         while self.skipping {
-            let n = match self.reader.read(scratch) {
+            let n = match self.read_some(scratch) {
                 Ok(0) => return Ok(false),
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -174,7 +212,7 @@ impl<R: Read> Chunker<R> {
             }
         }
         let mut filled = self.carry.len();
-        let mut want = filled + self.size;
+        let mut want = filled + self.next_size();
         if buf.len() < want {
             // Only a new or too small buffer is zeroed; a reused one is already initialised.
             // The slack covers the carry of later chunks, so a reused buffer is not regrown
@@ -186,7 +224,7 @@ impl<R: Read> Chunker<R> {
         let mut scanned = 0;
         loop {
             while filled < want {
-                match self.reader.read(&mut buf[filled..want]) {
+                match self.read_some(&mut buf[filled..want]) {
                     Ok(0) => break,
                     Ok(n) => filled += n,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -335,6 +373,46 @@ mod tests {
             }
         }
         assert!(chunks(b"", 4).is_empty());
+    }
+
+    /// With the input's length known, the chunks before its end get smaller (a quarter of
+    /// what is left, down to `TAPER_MIN`), and whatever the hint says every byte is read once,
+    /// in order, in chunks that end at line ends.
+    #[test]
+    fn the_last_chunks_before_a_known_end_are_smaller() {
+        let line = b"Mar  2 00:00:00 mx1 sm-mta[1000]: k2200001014522: from=<a@b>, size=1\n";
+        let data: Vec<u8> = line
+            .iter()
+            .copied()
+            .cycle()
+            .take(line.len() * 60_000)
+            .collect();
+        let size = 1 << 20;
+        for hint in [Some(data.len() as u64), Some(0), Some(1 << 40), None] {
+            let mut c = Chunker::new(&data[..], size).expect_len(hint);
+            let mut sizes = Vec::new();
+            let mut all = Vec::new();
+            while let Ok(Some(ch)) = c.next_chunk() {
+                assert_eq!(ch.bytes().last(), Some(&b'\n'));
+                sizes.push(ch.len);
+                all.extend_from_slice(ch.bytes());
+            }
+            assert_eq!(all, data, "{hint:?}");
+            let left_at = |i: usize| data.len() - sizes[..i].iter().sum::<usize>();
+            for (i, &n) in sizes.iter().enumerate() {
+                // Chunks end at the line end before their size: up to a line shorter.
+                let want = match hint {
+                    Some(h) if h == data.len() as u64 => size.min((left_at(i) / 4).max(TAPER_MIN)),
+                    Some(0) => TAPER_MIN,
+                    _ => size,
+                };
+                let last = i == sizes.len() - 1;
+                assert!(
+                    n <= want + line.len() && (last || n + line.len() > want),
+                    "{hint:?} {i} {n} {want}"
+                );
+            }
+        }
     }
 
     /// Yields `data`, then fails.

@@ -80,6 +80,8 @@ pub struct Opened {
     pub mtime: Option<std::time::SystemTime>,
     /// The gzip header's MTIME, when the input is gzip and it is set.
     pub gzip_mtime: Option<std::time::SystemTime>,
+    /// The file's length when it is a regular file (of the compressed stream when compressed).
+    pub len: Option<u64>,
 }
 
 /// A read error of `input` as an [`Error`] naming the input and the offset reached (of the
@@ -113,8 +115,8 @@ pub fn open(input: &Input) -> Result<Opened, Error> {
 /// As [`open`]; a stream (stdin, a pipe, a FIFO, a device) is read so that `cancel` ends a
 /// read that waits for data (a stalled pipe), not only the run's next step.
 pub fn open_with(input: &Input, cancel: Option<&Cancel>) -> Result<Opened, Error> {
-    let (raw, mtime): (Box<dyn Read + Send>, _) = match input {
-        Input::Stdin => (interruptible(io::stdin(), cancel), None),
+    let (raw, mtime, len): (Box<dyn Read + Send>, _, _) = match input {
+        Input::Stdin => (interruptible(io::stdin(), cancel), None, None),
         Input::Path(p) => {
             let open_err = |source| Error::Open {
                 input: input.display(),
@@ -130,11 +132,16 @@ pub fn open_with(input: &Input, cancel: Option<&Cancel>) -> Result<Opened, Error
             } else {
                 interruptible(f, cancel)
             };
-            (raw, meta.modified().ok())
+            (
+                raw,
+                meta.modified().ok(),
+                meta.is_file().then_some(meta.len()),
+            )
         }
     };
     let mut opened = decode(raw, &input.display())?;
     opened.mtime = mtime;
+    opened.len = len;
     Ok(opened)
 }
 
@@ -236,6 +243,7 @@ pub fn decode(raw: Box<dyn Read + Send>, name: &str) -> Result<Opened, Error> {
         consumed,
         mtime: None,
         gzip_mtime,
+        len: None,
     })
 }
 

@@ -316,11 +316,19 @@ impl Reading {
                 (opened, journal) = open()?;
             }
         }
-        let hold = hold_tail && opened.compression == Compression::Plain && journal.is_none();
+        let plain = opened.compression == Compression::Plain && journal.is_none();
+        let hold = hold_tail && plain;
+        // What a plain file has left after the bytes skipped (a resumed run's).
+        let skipped = if resumed { skip } else { 0 };
+        let left = opened
+            .len
+            .filter(|_| plain)
+            .map(|n| n.saturating_sub(skipped));
         Ok(Reading {
             chunker: Chunker::with_pool(opened.reader, chunk_size, pool.clone())
                 .hold_tail(hold)
-                .max_line(max_line),
+                .max_line(max_line)
+                .expect_len(left),
             compression: opened.compression,
             consumed: opened.consumed,
             reported: 0,
