@@ -38,6 +38,8 @@ pub struct Peeked {
     pub first: Option<RawStamp>,
     /// The first [`FINGERPRINT_BYTES`] of its decompressed data (empty for stdin).
     pub head: Vec<u8>,
+    /// The MTA of its first mail line (the pipeline's shape depends on it).
+    pub mta: Option<crate::parse::Mta>,
 }
 
 /// Looks at the start of `input`.
@@ -84,14 +86,19 @@ pub fn peek(input: &Input) -> Peeked {
     let mut head = Vec::new();
     // A read error here is reported when the file is converted.
     let _ = opened.reader.take(PEEK_BYTES).read_to_end(&mut head);
-    let first = head
+    let known = head
         .split(|&b| b == b'\n')
         .find_map(|line| match parse_line(line) {
-            Line::Known { stamp, .. } => Some(stamp),
+            Line::Known { stamp, mta, .. } => Some((stamp, mta)),
             Line::Unknown => None,
         });
     head.truncate(FINGERPRINT_BYTES);
-    Peeked { times, first, head }
+    Peeked {
+        times,
+        first: known.map(|(stamp, _)| stamp),
+        head,
+        mta: known.map(|(_, mta)| mta),
+    }
 }
 
 /// The local date and time of `t` in `tz`.
@@ -317,6 +324,29 @@ pub fn chain_years(files: &[ChainFile], given: Option<i16>) -> Vec<ChainYear> {
 mod tests {
     use super::*;
     use jiff::civil::date;
+
+    /// A file's peek names the MTA of its first mail line, past lines of other programs.
+    #[test]
+    fn a_peek_names_the_first_mail_lines_mta() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        for (text, want) in [
+            (
+                "Mar  2 00:00:00 mx1 kernel: boot\nMar  2 00:00:00 mx1 sm-mta[1000]: \
+                 k2200001014522: from=<a@b>, size=1, nrcpts=1\n",
+                Some(crate::parse::Mta::Sendmail),
+            ),
+            (
+                "Mar  2 00:00:00 mx1 postfix/qmgr[20508]: 6B1B62259: removed\n",
+                Some(crate::parse::Mta::Postfix),
+            ),
+            ("not a mail line\n", None),
+        ] {
+            let path = dir.path().join("maillog");
+            std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(peek(&Input::Path(path)).mta, want, "{text}");
+        }
+        assert_eq!(peek(&Input::Stdin).mta, None);
+    }
 
     fn bsd(s: &str) -> RawStamp {
         crate::time::parse_bsd(s.as_bytes())

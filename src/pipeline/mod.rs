@@ -19,6 +19,7 @@ use crate::input::chunk::Pool;
 use crate::input::discover::{discover, identity};
 use crate::input::Input;
 use crate::output::RecordWriter;
+use crate::parse::Mta;
 use crate::stats::Summary;
 use crate::years::{peek, plan_years, Peeked};
 use date::{DateSetup, DateStage};
@@ -170,7 +171,20 @@ pub fn convert_from(
         && cfg
             .ends
             .unwrap_or(apart.is_some_and(|ns| ns >= placement::FAR_NS));
-    let groups = cfg.groups.unwrap_or(if workers == 2 { 1 } else { workers });
+    // Sendmail is the exception: its merge step (its messages' correlation, and the
+    // rendering of a record for each recipient of its lists) is near half of a line's
+    // work, and one group's merges, a chunk at a time in order, bound the two workers (the
+    // other waited ~15% of a run, `perf sched`): two groups share them. A Postfix log's
+    // merge is a smaller part, and a second group costs it more than it frees
+    // (docs/PERFORMANCE.md, the thirty-third session).
+    let sendmail = |m: Option<Mta>| m == Some(Mta::Sendmail);
+    let merge_bound =
+        sendmail(cfg.mta) || !peeks.is_empty() && peeks.iter().all(|p| sendmail(p.mta));
+    let groups = cfg.groups.unwrap_or(if workers == 2 && !merge_bound {
+        1
+    } else {
+        workers
+    });
     dating.summary.stats.schedule = placement::schedule(workers, apart, ends);
     let merging = Merging::new(out, cfg.max_age_secs, groups, pools, carried);
     let keep = state.is_some();
