@@ -221,13 +221,32 @@ fn eq_masks(block: &[u8; 16], a: u8, b: u8) -> (u32, u32) {
 #[target_feature(enable = "sse2")]
 fn eq_masks_sse2(block: &[u8; 16], a: u8, b: u8) -> (u32, u32) {
     use std::arch::x86_64::*;
+    let v = load16(block);
+    let eq = |c: u8| _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8))) as u32;
+    (eq(a), eq(b))
+}
+
+/// Sixteen bytes as one SSE2 vector (read as two words: no `unsafe` pointer load).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse2")]
+#[inline]
+pub(crate) fn load16(block: &[u8; 16]) -> std::arch::x86_64::__m128i {
     let word = |i: usize| {
         let w = block.get(i..).and_then(|b| b.first_chunk::<8>());
         i64::from_le_bytes(w.copied().unwrap_or_default())
     };
-    let v = _mm_set_epi64x(word(8), word(0));
-    let eq = |c: u8| _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8))) as u32;
-    (eq(a), eq(b))
+    std::arch::x86_64::_mm_set_epi64x(word(8), word(0))
+}
+
+/// Which bytes of `v` are in `lo..lo + n`, as a vector of all-ones and zero bytes: `x - lo`,
+/// unsigned, below `n` (its minimum with `n - 1` is it).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse2")]
+#[inline]
+pub(crate) fn in_range(v: std::arch::x86_64::__m128i, lo: u8, n: u8) -> std::arch::x86_64::__m128i {
+    use std::arch::x86_64::*;
+    let d = _mm_sub_epi8(v, _mm_set1_epi8(lo as i8));
+    _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8((n - 1) as i8)), d)
 }
 
 /// Which of sixteen bytes are ASCII letters or digits, and which are digits, as bit masks
@@ -252,19 +271,10 @@ pub fn alnum_masks(block: &[u8; 16]) -> (u32, u32) {
 #[target_feature(enable = "sse2")]
 fn alnum_masks_sse2(block: &[u8; 16]) -> (u32, u32) {
     use std::arch::x86_64::*;
-    let word = |i: usize| {
-        let w = block.get(i..).and_then(|b| b.first_chunk::<8>());
-        i64::from_le_bytes(w.copied().unwrap_or_default())
-    };
-    let v = _mm_set_epi64x(word(8), word(0));
-    // A byte in `lo..lo + n`: `x - lo`, unsigned, below `n` (its minimum with `n - 1` is it).
-    let range = |v: __m128i, lo: u8, n: u8| {
-        let d = _mm_sub_epi8(v, _mm_set1_epi8(lo as i8));
-        _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8((n - 1) as i8)), d)
-    };
-    let digit = range(v, b'0', 10);
+    let v = load16(block);
+    let digit = in_range(v, b'0', 10);
     // With the case bit set, a letter of either case is a lower-case one.
-    let letter = range(_mm_or_si128(v, _mm_set1_epi8(0x20)), b'a', 26);
+    let letter = in_range(_mm_or_si128(v, _mm_set1_epi8(0x20)), b'a', 26);
     let alnum = _mm_movemask_epi8(_mm_or_si128(digit, letter)) as u32;
     (alnum, _mm_movemask_epi8(digit) as u32)
 }

@@ -116,17 +116,9 @@ fn class_masks(block: &[u8; 16]) -> (u32, u32, u32) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "sse2")]
 fn class_masks_sse2(block: &[u8; 16]) -> (u32, u32, u32) {
+    use crate::search::{in_range as range, load16};
     use std::arch::x86_64::*;
-    let word = |i: usize| {
-        let w = block.get(i..).and_then(|b| b.first_chunk::<8>());
-        i64::from_le_bytes(w.copied().unwrap_or_default())
-    };
-    let v = _mm_set_epi64x(word(8), word(0));
-    // A byte in `lo..lo + n`: `x - lo`, unsigned, below `n` (its minimum with `n - 1` is it).
-    let range = |v: __m128i, lo: u8, n: u8| {
-        let d = _mm_sub_epi8(v, _mm_set1_epi8(lo as i8));
-        _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8((n - 1) as i8)), d)
-    };
+    let v = load16(block);
     let eq = |v: __m128i, c: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8));
     let digit = range(v, b'0', 10);
     let hex_upper = range(v, b'A', 6);
