@@ -459,8 +459,6 @@ mod tests {
         assert!(!is_queue_id(b"abcdefghijkl"));
     }
 
-    /// A number `digits` reads is the one `str::parse` reads; signs, spaces, other bytes and
-    /// numbers of 20 digits (which could overflow) are left to `str::parse`.
     /// The fields split as the search a field did before [`Fields`]: random lines of keys
     /// (the ones read here and others), values with commas, spaces and `, ` in them, lists,
     /// and lines longer than a window of [`Pairs`].
@@ -558,6 +556,8 @@ mod tests {
         );
     }
 
+    /// A number `digits` reads is the one `str::parse` reads; signs, spaces, other bytes and
+    /// numbers of 20 digits (which could overflow) are left to `str::parse`.
     #[test]
     fn digits_read_as_str_parse_reads_them() {
         for v in ["0", "7", "73330", "0012", "9999999999999999999"] {
