@@ -249,6 +249,35 @@ pub(crate) fn in_range(v: std::arch::x86_64::__m128i, lo: u8, n: u8) -> std::arc
     _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8((n - 1) as i8)), d)
 }
 
+/// Which of sixteen bytes are ASCII letters, digits, dots or hyphens (a host name's usual
+/// bytes), as a bit mask (the first byte lowest).
+#[inline]
+pub fn dns_masks(block: &[u8; 16]) -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: SSE2 is part of the x86-64 baseline: every CPU of this target has it.
+        unsafe { dns_masks_sse2(block) }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        (block.iter().enumerate()).fold(0u32, |m, (i, &x)| {
+            m | u32::from(x.is_ascii_alphanumeric() || x == b'.' || x == b'-') << i
+        })
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse2")]
+fn dns_masks_sse2(block: &[u8; 16]) -> u32 {
+    use std::arch::x86_64::*;
+    let v = load16(block);
+    let letter = in_range(_mm_or_si128(v, _mm_set1_epi8(0x20)), b'a', 26);
+    // `-` and `.` are 0x2d and 0x2e; the digits 0x30 to 0x39.
+    let punct = in_range(v, b'-', 2);
+    let digit = in_range(v, b'0', 10);
+    _mm_movemask_epi8(_mm_or_si128(letter, _mm_or_si128(punct, digit))) as u32
+}
+
 /// Which of sixteen bytes are ASCII letters or digits, and which are digits, as bit masks
 /// (the first byte lowest): a queue ID and its end found in one step.
 #[inline]
