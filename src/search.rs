@@ -252,11 +252,11 @@ pub(crate) fn in_range(v: std::arch::x86_64::__m128i, lo: u8, n: u8) -> std::arc
 /// Which of sixteen bytes are ASCII letters, digits, dots or hyphens (a host name's usual
 /// bytes), as a bit mask (the first byte lowest).
 #[inline]
-pub fn dns_masks(block: &[u8; 16]) -> u32 {
+pub fn dns_mask(block: &[u8; 16]) -> u32 {
     #[cfg(target_arch = "x86_64")]
     {
         // SAFETY: SSE2 is part of the x86-64 baseline: every CPU of this target has it.
-        unsafe { dns_masks_sse2(block) }
+        unsafe { dns_mask_sse2(block) }
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -268,7 +268,7 @@ pub fn dns_masks(block: &[u8; 16]) -> u32 {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "sse2")]
-fn dns_masks_sse2(block: &[u8; 16]) -> u32 {
+fn dns_mask_sse2(block: &[u8; 16]) -> u32 {
     use std::arch::x86_64::*;
     let v = load16(block);
     let letter = in_range(_mm_or_si128(v, _mm_set1_epi8(0x20)), b'a', 26);

@@ -289,7 +289,7 @@ pub struct Router {
 /// A count per low 16 bits of a key hash: how many keys of the moved table fall there (one
 /// at 255 stays there). Zero means "not moved", more "look it up". Counted down as keys leave
 /// the table: as bits set until the next rebuild, the slots of keys whose lives had ended sent
-/// every line that shared them to the table (~17 instructions a Postfix line in this serial
+/// every line that shared them to the table (~8 instructions a Postfix line in this serial
 /// step, callgrind). Empty (not built, or dropped when a sweep thinned the table), it answers
 /// "look it up" for every key.
 #[derive(Debug, Default)]
@@ -778,7 +778,7 @@ mod tests {
 
     /// The moved-key filter never hides a moved key: not after the batch that moved it, not in
     /// a router loaded from a state (no filter yet), not after a sweep rebuilt it; and a key
-    /// whose filter bit is clear is routed home.
+    /// whose filter count is zero is routed home.
     #[test]
     fn the_filter_of_moved_keys_never_hides_one() -> Result<(), postcard::Error> {
         // Distinct low bits (the filter's slot), distinct homes.

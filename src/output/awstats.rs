@@ -228,7 +228,7 @@ fn digit_pair(n: u32) -> u16 {
 /// stored two at a time and read back in wider loads, which the CPU cannot forward from those
 /// stores (the line's hottest instruction, ~12% of its samples, perf).
 fn number(buf: &mut Vec<u8>, n: u64) {
-    // A delivery's code is `1`: one byte, without the eight-digit word (~70 instructions).
+    // A delivery's code is `1`: one byte, without the eight-digit word (~35 instructions).
     if n < 10 {
         buf.push(b'0' + n as u8);
         return;

@@ -276,16 +276,16 @@ pub fn host_name(v: &[u8]) -> &[u8] {
 /// (the byte loop alone took ~5 instructions a byte, for every peer; callgrind).
 fn name_bytes(v: &[u8]) -> bool {
     let n = v.len();
-    let plain = |b: &[u8; 16]| crate::search::dns_masks(b) == 0xffff;
+    let plain = |b: &[u8; 16]| crate::search::dns_mask(b) == 0xffff;
     let fast = match n {
         16.. => {
             let mut blocks = v.chunks_exact(16);
             blocks.all(|b| b.first_chunk::<16>().is_some_and(plain))
                 && v[n - 16..].first_chunk::<16>().is_some_and(plain)
         }
-        // The first and last eight bytes (overlapping), the rest a letter.
+        // The first and last eight bytes (overlapping).
         8.. => {
-            let mut b = [b'a'; 16];
+            let mut b = [0u8; 16];
             b[..8].copy_from_slice(&v[..8]);
             b[8..].copy_from_slice(&v[n - 8..]);
             plain(&b)
