@@ -271,11 +271,20 @@ pub fn dns_mask(block: &[u8; 16]) -> u32 {
 fn dns_mask_sse2(block: &[u8; 16]) -> u32 {
     use std::arch::x86_64::*;
     let v = load16(block);
-    let letter = in_range(_mm_or_si128(v, _mm_set1_epi8(0x20)), b'a', 26);
     // `-` and `.` are 0x2d and 0x2e; the digits 0x30 to 0x39.
     let punct = in_range(v, b'-', 2);
     let digit = in_range(v, b'0', 10);
-    _mm_movemask_epi8(_mm_or_si128(letter, _mm_or_si128(punct, digit))) as u32
+    _mm_movemask_epi8(_mm_or_si128(letters(v), _mm_or_si128(punct, digit))) as u32
+}
+
+/// Which bytes of `v` are ASCII letters: with the case bit set, a letter of either case is a
+/// lower-case one.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse2")]
+#[inline]
+fn letters(v: std::arch::x86_64::__m128i) -> std::arch::x86_64::__m128i {
+    use std::arch::x86_64::*;
+    in_range(_mm_or_si128(v, _mm_set1_epi8(0x20)), b'a', 26)
 }
 
 /// Which of sixteen bytes are ASCII letters or digits, and which are digits, as bit masks
@@ -302,9 +311,7 @@ fn alnum_masks_sse2(block: &[u8; 16]) -> (u32, u32) {
     use std::arch::x86_64::*;
     let v = load16(block);
     let digit = in_range(v, b'0', 10);
-    // With the case bit set, a letter of either case is a lower-case one.
-    let letter = in_range(_mm_or_si128(v, _mm_set1_epi8(0x20)), b'a', 26);
-    let alnum = _mm_movemask_epi8(_mm_or_si128(digit, letter)) as u32;
+    let alnum = _mm_movemask_epi8(_mm_or_si128(digit, letters(v))) as u32;
     (alnum, _mm_movemask_epi8(digit) as u32)
 }
 
@@ -356,13 +363,16 @@ mod tests {
     }
 
     #[test]
-    fn alnum_masks_are_the_byte_classes() {
+    fn masks_are_the_byte_classes() {
         for start in (0..=255u8).step_by(16) {
             let block: [u8; 16] = std::array::from_fn(|i| start + i as u8);
             let (alnum, digit) = super::alnum_masks(&block);
+            let name = super::dns_mask(&block);
             for (i, c) in block.iter().enumerate() {
                 assert_eq!(alnum >> i & 1 == 1, c.is_ascii_alphanumeric(), "{c}");
                 assert_eq!(digit >> i & 1 == 1, c.is_ascii_digit(), "{c}");
+                let in_names = c.is_ascii_alphanumeric() || *c == b'.' || *c == b'-';
+                assert_eq!(name >> i & 1 == 1, in_names, "{c}");
             }
         }
     }
