@@ -299,6 +299,34 @@ impl<'w> View<'w> {
         Some((d, host, *mta, event))
     }
 
+    /// Starts loading the parsed entry of dated line `i` into the cache.
+    fn prefetch_entry(&self, i: u32) {
+        let Some(d) = self.w.r.dated.get(i as usize) else {
+            return;
+        };
+        let lines = self.w.r.parsed.lines.lines();
+        if (d.idx as usize) < lines.len() {
+            crate::search::prefetch(
+                lines.as_ptr().wrapping_add(d.idx as usize),
+                std::mem::size_of::<super::chunk_lines::ParsedLine<'static>>(),
+            );
+        }
+    }
+
+    /// Starts loading the first bytes of dated line `i`, where its event's fields lie (its
+    /// entry is read for where they are: asked for earlier).
+    fn prefetch_bytes(&self, i: u32) {
+        let Some(d) = self.w.r.dated.get(i as usize) else {
+            return;
+        };
+        let Some((span, _)) = self.w.r.parsed.lines.lines().get(d.idx as usize) else {
+            return;
+        };
+        let bytes = self.w.r.parsed.lines.bytes();
+        let start = span.start().min(bytes.len());
+        crate::search::prefetch(bytes.as_ptr().wrapping_add(start), 192);
+    }
+
     /// A chunk's line as a shard reads it.
     fn line(&self, i: u32) -> Option<(Ctx<'w>, &'w Event<&'w [u8]>)> {
         let (d, host, mta, event) = self.known(i)?;
@@ -486,7 +514,22 @@ impl Group {
             lines.extend(0..w.shard.len() as u32);
             lines.len()
         };
-        for &i in lines.get(..n).unwrap_or_default() {
+        let mine_lines = lines.get(..n).unwrap_or_default();
+        // With several groups a group reads every other line or so, unevenly spaced, which
+        // the CPU's own prefetcher does not follow, and the other core parsed many of them:
+        // each line's entry and bytes are asked for a few lines ahead (Sendmail, two groups:
+        // ~4% less time). One group reads them all in order, which the CPU follows alone
+        // (asked for anyway, the 1 GiB Postfix log took 1.4% longer).
+        let ahead = count > 1;
+        for (k, &i) in mine_lines.iter().enumerate() {
+            if ahead {
+                if let Some(&j) = mine_lines.get(k + 8) {
+                    view.prefetch_entry(j);
+                }
+                if let Some(&j) = mine_lines.get(k + 4) {
+                    view.prefetch_bytes(j);
+                }
+            }
             let i = i as usize;
             let Some(&s) = w.shard.get(i) else {
                 continue;
