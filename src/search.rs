@@ -4,8 +4,8 @@
 //! called: `memchr::memchr` picks AVX2 at run time through a function pointer, and on fields
 //! of a few dozen bytes that call and its set-up were most of the search (callgrind: 5% of a
 //! Postfix conversion's instructions). Long buffers (a chunk's last line end) keep `memchr`.
-//! The byte classifiers beside them are made the same way, and [`prefetch`], the one other
-//! x86-64 instruction the crate asks for by name.
+//! The byte classifiers beside them are made the same way; [`prefetch`] is the cache hint the
+//! merge groups give for the lines they read next.
 
 /// The first `needle` in `hay`.
 #[inline]
