@@ -343,6 +343,14 @@ impl Filter {
     }
 }
 
+/// Key `h`'s lines go home: it leaves the moved table, and a key that leaves is counted down
+/// in the filter (every removal but the sweeps', which drop the counts).
+fn send_home(moved: &mut HashMap<u64, (u16, i64)>, filter: &mut Filter, h: u64) {
+    if moved.remove(&h).is_some() {
+        filter.remove(h);
+    }
+}
+
 /// The keys a batch ties together, as a union-find over the members' places in the batch:
 /// one table look-up a key to find its place, then arrays (over hash maps for the parents,
 /// the roots' shards and the first moved member, the tied lines' bookkeeping was ~1,000
@@ -548,9 +556,7 @@ impl Router {
                 });
             }
             if usize::from(to) == home(h) {
-                if self.moved.remove(&h).is_some() {
-                    self.filter.remove(h);
-                }
+                send_home(&mut self.moved, &mut self.filter, h);
             } else if self.moved.insert(h, (to, now)).is_none() {
                 self.filter.add(h);
             }
@@ -588,9 +594,7 @@ impl Router {
                 // to one shard).
                 if r.ends {
                     if !(grouped && groups.has(r.key)) {
-                        if moved.remove(&r.key).is_some() {
-                            filter.remove(r.key);
-                        }
+                        send_home(moved, filter, r.key);
                     } else {
                         groups.ended.insert(r.key, true);
                     }
@@ -620,8 +624,8 @@ impl Router {
             }
         }
         for (&k, &ended) in &self.groups.ended {
-            if ended && self.moved.remove(&k).is_some() {
-                self.filter.remove(k);
+            if ended {
+                send_home(&mut self.moved, &mut self.filter, k);
             }
         }
         if self.moved.len() > MOVED_BUDGET {
