@@ -4,6 +4,7 @@
 //! place and in time order by the reorder window, and written (serial). The shards' output
 //! does not depend on how many groups run them.
 
+use super::chunk_lines::ParsedLine;
 use super::stages::{Dated, Lines, Resolved, REORDER_WINDOW_SECS};
 use crate::error::Error;
 use crate::input::chunk::Pool;
@@ -299,27 +300,23 @@ impl<'w> View<'w> {
         Some((d, host, *mta, event))
     }
 
+    /// Where the parsed entry of dated line `i` is (the entry itself is not read here).
+    fn entry(&self, i: u32) -> Option<&'w ParsedLine<'w>> {
+        let d = self.w.r.dated.get(i as usize)?;
+        self.w.r.parsed.lines.lines().get(d.idx as usize)
+    }
+
     /// Starts loading the parsed entry of dated line `i` into the cache.
     fn prefetch_entry(&self, i: u32) {
-        let Some(d) = self.w.r.dated.get(i as usize) else {
-            return;
-        };
-        let lines = self.w.r.parsed.lines.lines();
-        if (d.idx as usize) < lines.len() {
-            crate::search::prefetch(
-                lines.as_ptr().wrapping_add(d.idx as usize),
-                std::mem::size_of::<super::chunk_lines::ParsedLine<'static>>(),
-            );
+        if let Some(e) = self.entry(i) {
+            crate::search::prefetch(e, std::mem::size_of_val(e));
         }
     }
 
     /// Starts loading the first bytes of dated line `i`, where its event's fields lie (its
     /// entry is read for where they are: asked for earlier).
     fn prefetch_bytes(&self, i: u32) {
-        let Some(d) = self.w.r.dated.get(i as usize) else {
-            return;
-        };
-        let Some((span, _)) = self.w.r.parsed.lines.lines().get(d.idx as usize) else {
+        let Some((span, _)) = self.entry(i) else {
             return;
         };
         let bytes = self.w.r.parsed.lines.bytes();
